@@ -1,0 +1,221 @@
+//! The platform operator's API: tenants and their API keys.
+//!
+//! Key creation and revocation are audited in the tenant's own log (`api_key.created`,
+//! `api_key.revoked`, the operator as actor), committed in the same transaction as the change
+//! itself: a key exists if and only if its creation is in the log.
+
+use crate::auth::Operator;
+use crate::error::ApiError;
+use crate::ingest::append;
+use crate::{secret, AppState};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use sealbook_domain::{parse_batch, shape, BodyFormat, FieldError, Scope, TenantId};
+use sealbook_pipeline::OsEntropy;
+use sealbook_store::{KeyEffect, KeyRecord, NewKey, Tenant};
+
+/// `POST /v1/tenants` body.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewTenant {
+    /// `[a-z0-9][a-z0-9-]{0,62}`
+    id: String,
+    /// Display name (defaults to the id).
+    name: Option<String>,
+}
+
+/// A tenant.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct TenantBody {
+    id: String,
+    name: String,
+    created_at: String,
+}
+
+impl From<Tenant> for TenantBody {
+    fn from(t: Tenant) -> Self {
+        TenantBody { id: t.id.to_string(), name: t.name, created_at: t.created_at }
+    }
+}
+
+/// The list of tenants.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct TenantList {
+    tenants: Vec<TenantBody>,
+}
+
+/// `POST /v1/tenants/{tenant}/keys` body.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewKeyBody {
+    /// Display name, e.g. the service that will use the key.
+    name: Option<String>,
+    /// Any of `events:write`, `events:read`, `events:export`, `tenant:admin`.
+    scopes: Vec<String>,
+}
+
+/// An API key, without its secret.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct KeyBody {
+    id: String,
+    tenant: String,
+    name: String,
+    scopes: Vec<String>,
+    /// The first characters of the secret, to recognise it.
+    prefix: String,
+    created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    revoked_at: Option<String>,
+}
+
+impl From<KeyRecord> for KeyBody {
+    fn from(k: KeyRecord) -> Self {
+        KeyBody {
+            id: k.id,
+            tenant: k.tenant.to_string(),
+            name: k.name,
+            scopes: k.scopes.iter().map(|s| s.to_string()).collect(),
+            prefix: k.prefix,
+            created_at: k.created_at,
+            revoked_at: k.revoked_at,
+        }
+    }
+}
+
+/// A newly created key: the only time the secret is shown.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct CreatedKey {
+    #[serde(flatten)]
+    record: KeyBody,
+    /// The secret. Shown once; Sealbook keeps only its hash.
+    key: String,
+}
+
+/// The keys of a tenant.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct KeyList {
+    keys: Vec<KeyBody>,
+}
+
+fn json_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => ApiError::Invalid(vec![FieldError { event: None, path: String::new(), problem: e.to_string() }]),
+        _ => ApiError::Malformed(e.to_string()),
+    })
+}
+
+fn tenant_param(s: &str) -> Result<TenantId, ApiError> {
+    // An id that cannot exist is simply not found.
+    TenantId::parse(s).map_err(|_| ApiError::NotFound)
+}
+
+/// Create a tenant.
+#[utoipa::path(post, path = "/v1/tenants", tag = "admin", security(("operator" = [])), request_body = NewTenant,
+    responses((status = 201, body = TenantBody), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem), (status = 401, body = crate::error::Problem)))]
+pub(crate) async fn create_tenant(_: Operator, State(state): State<AppState>, body: axum::body::Bytes) -> Result<(StatusCode, Json<TenantBody>), ApiError> {
+    let req: NewTenant = json_body(&body)?;
+    let id = TenantId::parse(&req.id).map_err(|e| ApiError::Invalid(vec![FieldError { event: None, path: "/id".into(), problem: e.to_string() }]))?;
+    let name = req.name.unwrap_or_else(|| id.to_string());
+    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return Err(ApiError::Invalid(vec![FieldError { event: None, path: "/name".into(), problem: "must be 1-200 printable characters".into() }]));
+    }
+    let t = state.inner.store.create_tenant(&id, &name).await?;
+    tracing::info!(tenant = %id, "tenant created");
+    Ok((StatusCode::CREATED, Json(t.into())))
+}
+
+/// List tenants.
+#[utoipa::path(get, path = "/v1/tenants", tag = "admin", security(("operator" = [])), responses((status = 200, body = TenantList), (status = 401, body = crate::error::Problem)))]
+pub(crate) async fn list_tenants(_: Operator, State(state): State<AppState>) -> Result<Json<TenantList>, ApiError> {
+    let tenants = state.inner.store.list_tenants().await?;
+    Ok(Json(TenantList { tenants: tenants.into_iter().map(Into::into).collect() }))
+}
+
+/// The audit event of a key change, shaped like any ingested event.
+fn key_event(tenant: &TenantId, event_type: &str, key: &KeyRecord, at: time::OffsetDateTime) -> Result<sealbook_domain::ShapedEvent, ApiError> {
+    let scopes: Vec<&str> = key.scopes.iter().map(|s| s.as_str()).collect();
+    let event = serde_json::json!({
+        "type": event_type,
+        "occurred_at": sealbook_domain::timestamp::format_utc(at, 6),
+        "actor": {"type": "system", "id": "platform-operator", "name": "Sealbook platform operator"},
+        "subject": {"type": "api_key", "id": key.id, "name": key.name},
+        "data": {"scopes": scopes, "prefix": key.prefix},
+    });
+    let valid = parse_batch(event.to_string().as_bytes(), BodyFormat::Json, tenant, &Default::default())?;
+    Ok(shape(valid.into_iter().next().ok_or(ApiError::NotFound)?, tenant, at, &mut OsEntropy))
+}
+
+/// Create an API key for a tenant. The secret is in this response only.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/keys", tag = "admin", security(("operator" = [])), request_body = NewKeyBody,
+    params(("tenant" = String, Path)),
+    responses((status = 201, body = CreatedKey), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub(crate) async fn create_key(_: Operator, State(state): State<AppState>, Path(tenant): Path<String>, body: axum::body::Bytes) -> Result<(StatusCode, Json<CreatedKey>), ApiError> {
+    let tenant = tenant_param(&tenant)?;
+    let req: NewKeyBody = json_body(&body)?;
+    let mut scopes = Vec::new();
+    let mut errors = Vec::new();
+    for (i, s) in req.scopes.iter().enumerate() {
+        match s.parse::<Scope>() {
+            Ok(scope) if !scopes.contains(&scope) => scopes.push(scope),
+            Ok(_) => {}
+            Err(e) => errors.push(FieldError { event: None, path: format!("/scopes/{i}"), problem: e.to_string() }),
+        }
+    }
+    if scopes.is_empty() && errors.is_empty() {
+        errors.push(FieldError { event: None, path: "/scopes".into(), problem: "at least one scope is required".into() });
+    }
+    let name = req.name.unwrap_or_else(|| "unnamed".into());
+    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        errors.push(FieldError { event: None, path: "/name".into(), problem: "must be 1-200 printable characters".into() });
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Invalid(errors));
+    }
+    if state.inner.store.tenant(&tenant).await?.is_none() {
+        return Err(ApiError::NotFound);
+    }
+    let secret = secret::new_api_key();
+    let now = time::OffsetDateTime::now_utc();
+    let record = KeyRecord {
+        id: secret::new_key_id(),
+        tenant: tenant.clone(),
+        name,
+        scopes,
+        prefix: secret[..secret::KEY_PREFIX.len() + 6].to_owned(),
+        created_at: sealbook_domain::timestamp::format_utc(now, 6),
+        revoked_at: None,
+    };
+    let event = key_event(&tenant, "api_key.created", &record, now)?;
+    let effect = KeyEffect::Create(NewKey { record: record.clone(), secret_hash: secret::hash(&secret) });
+    append(&state, tenant.clone(), vec![event], Some(effect)).await?;
+    tracing::info!(tenant = %tenant, key_id = %record.id, "api key created");
+    Ok((StatusCode::CREATED, Json(CreatedKey { record: record.into(), key: secret })))
+}
+
+/// List a tenant's keys (never their secrets).
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/keys", tag = "admin", security(("operator" = [])), params(("tenant" = String, Path)),
+    responses((status = 200, body = KeyList), (status = 404, body = crate::error::Problem)))]
+pub(crate) async fn list_keys(_: Operator, State(state): State<AppState>, Path(tenant): Path<String>) -> Result<Json<KeyList>, ApiError> {
+    let tenant = tenant_param(&tenant)?;
+    if state.inner.store.tenant(&tenant).await?.is_none() {
+        return Err(ApiError::NotFound);
+    }
+    let keys = state.inner.store.list_keys(&tenant).await?;
+    Ok(Json(KeyList { keys: keys.into_iter().map(Into::into).collect() }))
+}
+
+/// Revoke a key; it fails from the very next request.
+#[utoipa::path(delete, path = "/v1/tenants/{tenant}/keys/{key_id}", tag = "admin", security(("operator" = [])),
+    params(("tenant" = String, Path), ("key_id" = String, Path)),
+    responses((status = 200, body = KeyBody), (status = 404, description = "no such live key in this tenant", body = crate::error::Problem)))]
+pub(crate) async fn revoke_key(_: Operator, State(state): State<AppState>, Path((tenant, key_id)): Path<(String, String)>) -> Result<Json<KeyBody>, ApiError> {
+    let tenant = tenant_param(&tenant)?;
+    let key = state.inner.store.key(&tenant, &key_id).await?.filter(|k| k.revoked_at.is_none()).ok_or(ApiError::NotFound)?;
+    let now = time::OffsetDateTime::now_utc();
+    let at = sealbook_domain::timestamp::format_utc(now, 6);
+    let event = key_event(&tenant, "api_key.revoked", &key, now)?;
+    append(&state, tenant.clone(), vec![event], Some(KeyEffect::Revoke { key_id: key.id.clone(), at: at.clone() })).await?;
+    tracing::info!(tenant = %tenant, key_id = %key.id, "api key revoked");
+    Ok(Json(KeyBody { revoked_at: Some(at), ..key.into() }))
+}

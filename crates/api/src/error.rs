@@ -1,0 +1,170 @@
+//! The one place where failures become HTTP: every [`ApiError`] maps to a status and an RFC 9457
+//! `application/problem+json` body with a stable `type`, in one exhaustive `match`.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use sealbook_domain::{BatchError, FieldError, FilterError, Scope};
+use sealbook_pipeline::PipelineError;
+use sealbook_store::StoreError;
+
+/// Everything that can go wrong in a request, as the client needs to tell it apart.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the body is not well-formed.
+    #[error("{0}")]
+    Malformed(String),
+    /// 400: a query parameter is wrong.
+    #[error(transparent)]
+    BadQuery(#[from] FilterError),
+    /// 401: no key, an unknown key or a revoked key; deliberately indistinguishable.
+    #[error("missing or invalid credentials")]
+    Unauthorized,
+    /// 403: a valid key without the scope this route needs.
+    #[error("this key lacks the {0} scope")]
+    Forbidden(Scope),
+    /// 404: nothing here, or nothing this caller may see (never 403 for another tenant's data).
+    #[error("not found")]
+    NotFound,
+    /// 405: the route exists but not with this method.
+    #[error("method not allowed on this route")]
+    MethodNotAllowed,
+    /// 409: an event id is already stored with different content.
+    #[error("event id already stored with different content")]
+    IdConflict(Vec<FieldError>),
+    /// 409: the tenant already exists.
+    #[error("tenant already exists")]
+    TenantExists,
+    /// 413: a size or count limit.
+    #[error("{detail}")]
+    TooLarge {
+        /// Which limit.
+        detail: String,
+        /// The offending event, if one.
+        errors: Vec<FieldError>,
+    },
+    /// 415: the body's content type is not accepted here.
+    #[error("unsupported content type")]
+    UnsupportedMediaType(&'static str),
+    /// 422: events or a request body break the rules.
+    #[error("invalid request")]
+    Invalid(Vec<FieldError>),
+    /// 429: this key's request rate is over its limit.
+    #[error("rate limit exceeded")]
+    RateLimited {
+        /// Seconds until a request will be accepted.
+        retry_after: u64,
+    },
+    /// 503: the ingest queue is full; retry shortly.
+    #[error("overloaded")]
+    Overloaded,
+    /// 503: the store cannot be reached, or Sealbook is shutting down.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl From<BatchError> for ApiError {
+    fn from(e: BatchError) -> ApiError {
+        match e {
+            BatchError::Malformed { detail } => ApiError::Malformed(detail),
+            BatchError::TooLarge { detail, errors } => ApiError::TooLarge { detail, errors },
+            BatchError::Invalid(errors) => ApiError::Invalid(errors),
+            other => ApiError::Malformed(other.to_string()),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        match e {
+            StoreError::TenantExists => ApiError::TenantExists,
+            other => ApiError::Unavailable(other.to_string()),
+        }
+    }
+}
+
+impl From<PipelineError> for ApiError {
+    fn from(e: PipelineError) -> ApiError {
+        match e {
+            PipelineError::Overloaded => ApiError::Overloaded,
+            PipelineError::ShuttingDown => ApiError::Unavailable("shutting down".into()),
+            PipelineError::Store(s) => s.into(),
+            other => ApiError::Unavailable(other.to_string()),
+        }
+    }
+}
+
+/// The RFC 9457 body.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// Stable identifier of the kind of problem, e.g. `urn:sealbook:problem:invalid-event`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Short, stable summary of the kind.
+    pub title: &'static str,
+    /// HTTP status.
+    pub status: u16,
+    /// What happened in this request, for a human.
+    pub detail: String,
+    /// Per-event, per-field problems, when there are any.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<Object>)]
+    pub errors: Vec<FieldError>,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let detail = self.to_string();
+        let mut retry_after = None;
+        let (status, slug, title, detail, errors) = match self {
+            ApiError::Malformed(d) => (StatusCode::BAD_REQUEST, "malformed", "Malformed request body", d, vec![]),
+            ApiError::BadQuery(f) => (
+                StatusCode::BAD_REQUEST,
+                "bad-query",
+                "Invalid query parameter",
+                detail,
+                vec![FieldError { event: None, path: format!("?{}", f.param), problem: f.problem }],
+            ),
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized", "send a valid key as 'Authorization: Bearer …'".into(), vec![]),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail, vec![]),
+            ApiError::NotFound => (StatusCode::NOT_FOUND, "not-found", "Not found", detail, vec![]),
+            ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed", detail, vec![]),
+            ApiError::IdConflict(errors) => (StatusCode::CONFLICT, "id-conflict", "Idempotency conflict", detail, errors),
+            ApiError::TenantExists => (StatusCode::CONFLICT, "tenant-exists", "Tenant exists", detail, vec![]),
+            ApiError::TooLarge { detail, errors } => (StatusCode::PAYLOAD_TOO_LARGE, "too-large", "Too large", detail, errors),
+            ApiError::UnsupportedMediaType(expected) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
+                format!("send Content-Type: {expected}"),
+                vec![],
+            ),
+            ApiError::Invalid(errors) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid-event", "Invalid event", format!("{} problem(s); nothing was stored", errors.len()), errors),
+            ApiError::RateLimited { retry_after: s } => {
+                retry_after = Some(s);
+                (StatusCode::TOO_MANY_REQUESTS, "rate-limited", "Rate limited", detail, vec![])
+            }
+            ApiError::Overloaded => {
+                retry_after = Some(1);
+                (StatusCode::SERVICE_UNAVAILABLE, "overloaded", "Overloaded", "the ingest queue is full; nothing was stored, retry shortly".into(), vec![])
+            }
+            ApiError::Unavailable(d) => {
+                tracing::warn!(cause = %d, "store unavailable");
+                retry_after = Some(5);
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable", "the store is unavailable; nothing was stored, retry later".into(), vec![])
+            }
+        };
+        let body = Problem {
+            kind: format!("urn:sealbook:problem:{slug}"),
+            title,
+            status: status.as_u16(),
+            detail,
+            errors,
+        };
+        let mut resp = (status, axum::Json(body)).into_response();
+        resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if let Some(s) = retry_after {
+            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
+        }
+        resp
+    }
+}

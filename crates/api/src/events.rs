@@ -1,0 +1,71 @@
+//! Reading events: search with filters and cursor paging, and fetch by id. Both are scoped to the
+//! key's tenant; another tenant's id answers exactly like an id that does not exist.
+
+use crate::auth::TenantKey;
+use crate::error::ApiError;
+use crate::AppState;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use sealbook_domain::{view::event_view, Cursor, EventFilter, Scope};
+use sealbook_store::StoredEvent;
+
+/// A page of events.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct EventPage {
+    /// Events, newest (highest index) first, with `index`, `leaf_hash` and `received_at`.
+    #[schema(value_type = Vec<Object>)]
+    events: Vec<serde_json::Value>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_cursor: Option<String>,
+}
+
+fn view(e: &StoredEvent) -> serde_json::Value {
+    event_view(&e.leaf, &e.personal, e.index, &e.leaf_hash.to_hex())
+}
+
+/// Search the tenant's events, newest first.
+#[utoipa::path(get, path = "/v1/events", tag = "events", security(("tenant_key" = ["events:read"])),
+    params(
+        ("actor" = Option<String>, Query, description = "actor id"),
+        ("actor_type" = Option<String>, Query, description = "user, service_account, api_key, system or support"),
+        ("subject" = Option<String>, Query, description = "`type:id`, or a bare id"),
+        ("subject_type" = Option<String>, Query, description = "subject type"),
+        ("type" = Option<String>, Query, description = "exact type, or a prefix such as `order.*`"),
+        ("outcome" = Option<String>, Query, description = "success, failure or denied"),
+        ("since" = Option<String>, Query, description = "RFC 3339; occurred_at >= since"),
+        ("until" = Option<String>, Query, description = "RFC 3339; occurred_at < until"),
+        ("correlation_id" = Option<String>, Query, description = "context.correlation_id"),
+        ("ref" = Option<Vec<String>>, Query, description = "`key:value`, repeatable; all must match"),
+        ("q" = Option<String>, Query, description = "words that must all occur in names, references or the reason"),
+        ("limit" = Option<usize>, Query, description = "1 to 1000, default 100"),
+        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
+    ),
+    responses((status = 200, body = EventPage), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem)))]
+pub(crate) async fn search(State(state): State<AppState>, key: TenantKey, query: Result<Query<Vec<(String, String)>>, QueryRejection>) -> Result<Json<EventPage>, ApiError> {
+    key.require(Scope::EventsRead)?;
+    let Query(pairs) = query.map_err(|e| ApiError::Malformed(format!("query string: {}", e.body_text())))?;
+    let mut filter = EventFilter::from_query(&pairs)?;
+    let limit = filter.limit;
+    // One extra row tells whether another page exists without a second query.
+    filter.limit = limit + 1;
+    let mut found = state.inner.store.query(key.tenant(), &filter).await?;
+    let next_cursor = if found.len() > limit {
+        found.truncate(limit);
+        found.last().map(|e| Cursor(e.index).encode())
+    } else {
+        None
+    };
+    Ok(Json(EventPage { events: found.iter().map(view).collect(), next_cursor }))
+}
+
+/// One event by id.
+#[utoipa::path(get, path = "/v1/events/{id}", tag = "events", security(("tenant_key" = ["events:read"])),
+    params(("id" = String, Path, description = "event id")),
+    responses((status = 200, description = "the event with index, leaf_hash and received_at", body = Object), (status = 404, body = crate::error::Problem)))]
+pub(crate) async fn get_event(State(state): State<AppState>, key: TenantKey, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+    key.require(Scope::EventsRead)?;
+    let e = state.inner.store.event(key.tenant(), &id).await?.ok_or(ApiError::NotFound)?;
+    Ok(Json(view(&e)))
+}

@@ -1,0 +1,152 @@
+//! `POST /v1/events`: the front door of the write path.
+//!
+//! Order matters here: authenticate and authorise, check the content type, read the body under its
+//! size limit, validate every event (all or nothing), shape each into its leaf, then hand the batch
+//! to the sequencer and answer only once it is durable.
+
+use crate::auth::TenantKey;
+use crate::error::ApiError;
+use crate::AppState;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::Json;
+use sealbook_domain::{parse_batch, shape, BodyFormat, FieldError, Limits, Scope, ShapedEvent, TenantId};
+use sealbook_pipeline::OsEntropy;
+use sealbook_store::{AppendOutcome, AppendRequest, KeyEffect, Receipt};
+
+/// One durable receipt.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct ReceiptBody {
+    /// Event id (the client's, or the UUIDv7 the server assigned).
+    id: String,
+    /// Index in the tenant's log.
+    index: u64,
+    /// `SHA-256(0x00 || canonical event)`, lowercase hex.
+    leaf_hash: String,
+}
+
+/// The answer to an ingest request.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct Receipts {
+    /// One receipt per event, in request order.
+    receipts: Vec<ReceiptBody>,
+}
+
+/// Ingest one event, a JSON array of events, or NDJSON. All or nothing.
+#[utoipa::path(post, path = "/v1/events", tag = "events", security(("tenant_key" = ["events:write"])),
+    request_body(content(
+        (crate::openapi::EventEnvelope = "application/json"),
+        (Vec<crate::openapi::EventEnvelope> = "application/json"),
+        (String = "application/x-ndjson")
+    )),
+    responses(
+        (status = 201, description = "stored durably", body = Receipts),
+        (status = 200, description = "every event was already stored with identical content; original receipts", body = Receipts),
+        (status = 400, description = "malformed JSON", body = crate::error::Problem),
+        (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem),
+        (status = 409, description = "an id is stored with different content", body = crate::error::Problem),
+        (status = 413, body = crate::error::Problem), (status = 415, body = crate::error::Problem),
+        (status = 422, description = "invalid events: errors name event, JSON pointer and problem", body = crate::error::Problem),
+        (status = 429, body = crate::error::Problem),
+        (status = 503, description = "overloaded or store unavailable; see Retry-After", body = crate::error::Problem),
+    ))]
+pub(crate) async fn ingest(
+    State(state): State<AppState>,
+    key: TenantKey,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<Receipts>), ApiError> {
+    key.require(Scope::EventsWrite)?;
+    let tenant = key.tenant().clone();
+    let format = body_format(&headers)?;
+    let limits = state.inner.config.limits;
+    let bytes = read_body(&headers, body, &limits).await?;
+    let valid = parse_batch(&bytes, format, &tenant, &limits).inspect_err(|e| {
+        metrics::counter!("sealbook_events_rejected_total", "tenant" => tenant.to_string(), "reason" => reason(e)).increment(1);
+    })?;
+    let received_at = time::OffsetDateTime::now_utc();
+    let mut entropy = OsEntropy;
+    let events: Vec<ShapedEvent> = valid.into_iter().map(|v| shape(v, &tenant, received_at, &mut entropy)).collect();
+    let receipts = append(&state, tenant, events, None).await?;
+    let status = if receipts.iter().all(|r| r.replayed) { StatusCode::OK } else { StatusCode::CREATED };
+    Ok((status, Json(Receipts { receipts: receipts.into_iter().map(receipt_body).collect() })))
+}
+
+fn reason(e: &sealbook_domain::BatchError) -> &'static str {
+    match e {
+        sealbook_domain::BatchError::Malformed { .. } => "malformed",
+        sealbook_domain::BatchError::TooLarge { .. } => "too_large",
+        _ => "invalid",
+    }
+}
+
+pub(crate) fn receipt_body(r: Receipt) -> ReceiptBody {
+    ReceiptBody { id: r.id, index: r.index, leaf_hash: r.leaf_hash.to_hex() }
+}
+
+/// Sequences events (and an administrative effect) for `tenant` and maps the outcome.
+pub(crate) async fn append(state: &AppState, tenant: TenantId, events: Vec<ShapedEvent>, effect: Option<KeyEffect>) -> Result<Vec<Receipt>, ApiError> {
+    let n = events.len();
+    let label = tenant.to_string();
+    let outcome = state.inner.sequencer.submit(AppendRequest { tenant, events, effect }).await?;
+    match outcome {
+        AppendOutcome::Committed(receipts) => {
+            let fresh = receipts.iter().filter(|r| !r.replayed).count();
+            metrics::counter!("sealbook_events_accepted_total", "tenant" => label.clone()).increment(fresh as u64);
+            metrics::counter!("sealbook_events_replayed_total", "tenant" => label).increment((n - fresh) as u64);
+            Ok(receipts)
+        }
+        AppendOutcome::Conflict { position, id } => {
+            metrics::counter!("sealbook_events_rejected_total", "tenant" => label, "reason" => "conflict").increment(1);
+            Err(ApiError::IdConflict(vec![FieldError {
+                event: Some(position),
+                path: "/id".into(),
+                problem: format!("an event with id {id:?} is already stored with different content"),
+            }]))
+        }
+        AppendOutcome::UnknownTenant | AppendOutcome::UnknownKey => Err(ApiError::NotFound),
+    }
+}
+
+fn body_format(headers: &HeaderMap) -> Result<BodyFormat, ApiError> {
+    const EXPECTED: &str = "application/json or application/x-ndjson";
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .ok_or(ApiError::UnsupportedMediaType(EXPECTED))?;
+    let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if let Some(charset) = ct.split(';').skip(1).find_map(|p| p.trim().strip_prefix("charset=")) {
+        if !charset.trim_matches('"').eq_ignore_ascii_case("utf-8") {
+            return Err(ApiError::UnsupportedMediaType("a UTF-8 body (charset=utf-8)"));
+        }
+    }
+    match mime.as_str() {
+        "application/json" => Ok(BodyFormat::Json),
+        "application/x-ndjson" | "application/ndjson" => Ok(BodyFormat::Ndjson),
+        _ => Err(ApiError::UnsupportedMediaType(EXPECTED)),
+    }
+}
+
+async fn read_body(headers: &HeaderMap, body: Body, limits: &Limits) -> Result<Bytes, ApiError> {
+    let too_large = || ApiError::TooLarge { detail: format!("body exceeds {} bytes", limits.max_body_bytes), errors: vec![] };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limits.max_body_bytes as u64) {
+        return Err(too_large());
+    }
+    match axum::body::to_bytes(body, limits.max_body_bytes).await {
+        Ok(b) => Ok(b),
+        Err(e) => {
+            let over = std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+            if over {
+                Err(too_large())
+            } else {
+                Err(ApiError::Malformed(format!("could not read the body: {e}")))
+            }
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! Sealbook's HTTP API.
+//!
+//! Handlers parse and authorise, call the domain to validate and shape, the pipeline to sequence,
+//! and the store traits to read. They never see SQL. Every error leaves through one place,
+//! [`error::ApiError`], as RFC 9457 problem+json.
+//!
+//! The public interface is: [`AppState`], [`ApiConfig`], [`router`], [`openapi::document`] and
+//! [`secret`] (key and token generation shared with the CLI).
+
+mod admin;
+mod auth;
+pub mod error;
+mod events;
+mod ingest;
+mod metrics_layer;
+pub mod openapi;
+mod ops;
+mod ratelimit;
+pub mod secret;
+
+use axum::routing::{delete, get, post};
+use axum::Router;
+use sealbook_domain::Limits;
+use sealbook_pipeline::Sequencer;
+use sealbook_store::Store;
+use std::sync::Arc;
+
+/// Settings of the HTTP layer.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiConfig {
+    /// Request and event size limits.
+    pub limits: Limits,
+    /// Requests per second allowed per API key (bursts up to twice that); 0 turns the limit off.
+    pub rate_limit_per_key: u32,
+}
+
+/// Everything a handler needs. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    sequencer: Sequencer,
+    admin_token_hash: [u8; 32],
+    config: ApiConfig,
+    prometheus: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    rate: ratelimit::RateLimiter,
+}
+
+impl AppState {
+    /// Builds the state. `admin_token` is the platform operator's bearer token; only its hash is kept.
+    pub fn new(
+        store: Arc<dyn Store>,
+        sequencer: Sequencer,
+        admin_token: &str,
+        config: ApiConfig,
+        prometheus: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    ) -> AppState {
+        AppState {
+            inner: Arc::new(Inner {
+                store,
+                sequencer,
+                admin_token_hash: secret::hash(admin_token),
+                rate: ratelimit::RateLimiter::new(config.rate_limit_per_key),
+                config,
+                prometheus,
+            }),
+        }
+    }
+}
+
+/// The whole HTTP surface.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/events", post(ingest::ingest).get(events::search))
+        .route("/v1/events/{id}", get(events::get_event))
+        .route("/v1/tenants", post(admin::create_tenant).get(admin::list_tenants))
+        .route("/v1/tenants/{tenant}/keys", post(admin::create_key).get(admin::list_keys))
+        .route("/v1/tenants/{tenant}/keys/{key_id}", delete(admin::revoke_key))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route("/openapi.json", get(ops::openapi))
+        .fallback(ops::not_found)
+        .method_not_allowed_fallback(ops::method_not_allowed)
+        .layer(axum::middleware::from_fn(metrics_layer::record))
+        .with_state(state)
+}

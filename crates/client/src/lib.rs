@@ -1,0 +1,253 @@
+//! A typed client for Sealbook's HTTP API.
+//!
+//! Every non-success answer becomes [`ClientError::Problem`] carrying the server's RFC 9457 body,
+//! so callers can match on its stable `type`. Retries, batching and the transactional outbox build
+//! on this client.
+//!
+//! The public interface is: [`Client`], [`ClientError`], [`Problem`], [`Receipt`], [`Tenant`],
+//! [`ApiKey`], [`CreatedKey`], [`EventPage`].
+
+use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// An RFC 9457 problem as Sealbook sends it.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct Problem {
+    /// Stable kind, e.g. `urn:sealbook:problem:invalid-event`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Summary of the kind.
+    pub title: String,
+    /// HTTP status.
+    pub status: u16,
+    /// What happened.
+    pub detail: String,
+    /// Field-level problems.
+    #[serde(default)]
+    pub errors: Vec<serde_json::Value>,
+}
+
+/// What can go wrong talking to Sealbook.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The request could not be sent or the answer not received.
+    #[error("transport: {0}")]
+    Transport(#[from] reqwest::Error),
+    /// Sealbook answered with a problem.
+    #[error("{status}: {} ({})", .problem.detail, .problem.kind)]
+    Problem {
+        /// HTTP status.
+        status: u16,
+        /// The problem body.
+        problem: Problem,
+        /// `Retry-After` in seconds, for 429 and 503.
+        retry_after: Option<u64>,
+    },
+    /// The answer was not what the API documents.
+    #[error("unexpected answer ({status}): {body}")]
+    Unexpected {
+        /// HTTP status.
+        status: u16,
+        /// The start of the body.
+        body: String,
+    },
+}
+
+/// A durable receipt.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+pub struct Receipt {
+    /// Event id.
+    pub id: String,
+    /// Index in the tenant's log.
+    pub index: u64,
+    /// Leaf hash, lowercase hex.
+    pub leaf_hash: String,
+}
+
+/// A tenant.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+pub struct Tenant {
+    /// Tenant id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Creation time.
+    pub created_at: String,
+}
+
+/// An API key without its secret.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+pub struct ApiKey {
+    /// Key id.
+    pub id: String,
+    /// Tenant.
+    pub tenant: String,
+    /// Display name.
+    pub name: String,
+    /// Scopes.
+    pub scopes: Vec<String>,
+    /// First characters of the secret.
+    pub prefix: String,
+    /// Creation time.
+    pub created_at: String,
+    /// Revocation time.
+    #[serde(default)]
+    pub revoked_at: Option<String>,
+}
+
+/// A created key, with the secret shown this once.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+pub struct CreatedKey {
+    /// The key's record.
+    #[serde(flatten)]
+    pub record: ApiKey,
+    /// The secret.
+    pub key: String,
+}
+
+/// A page of search results.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct EventPage {
+    /// The events, newest first.
+    pub events: Vec<serde_json::Value>,
+    /// Cursor of the next page.
+    #[serde(default)]
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Receipts {
+    receipts: Vec<Receipt>,
+}
+
+/// A client bound to one server and one credential (a tenant key or the operator token).
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    auth: HeaderValue,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the credential.
+        f.debug_struct("Client").field("base", &self.base).finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// A client for `base_url` (e.g. `http://127.0.0.1:8080`) using `token`.
+    pub fn new(base_url: &str, token: &str) -> Result<Client, ClientError> {
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?;
+        let mut auth = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| ClientError::Unexpected {
+            status: 0,
+            body: "the token holds characters not allowed in a header".into(),
+        })?;
+        auth.set_sensitive(true);
+        Ok(Client { http, base: base_url.trim_end_matches('/').to_owned(), auth })
+    }
+
+    async fn call<T: DeserializeOwned>(&self, method: Method, path: &str, body: Option<(Vec<u8>, &'static str)>) -> Result<(StatusCode, T), ClientError> {
+        let mut req = self.http.request(method, format!("{}{path}", self.base)).header(AUTHORIZATION, self.auth.clone());
+        if let Some((bytes, ct)) = body {
+            req = req.header(CONTENT_TYPE, ct).body(bytes);
+        }
+        let resp = req.send().await?;
+        let status = resp.status();
+        let retry_after = resp.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+        let bytes = resp.bytes().await?;
+        if status.is_success() {
+            return serde_json::from_slice(&bytes).map(|t| (status, t)).map_err(|_| ClientError::Unexpected {
+                status: status.as_u16(),
+                body: String::from_utf8_lossy(&bytes[..bytes.len().min(500)]).into_owned(),
+            });
+        }
+        match serde_json::from_slice::<Problem>(&bytes) {
+            Ok(problem) => Err(ClientError::Problem { status: status.as_u16(), problem, retry_after }),
+            Err(_) => Err(ClientError::Unexpected {
+                status: status.as_u16(),
+                body: String::from_utf8_lossy(&bytes[..bytes.len().min(500)]).into_owned(),
+            }),
+        }
+    }
+
+    /// Sends events (a batch, all or nothing) and returns their durable receipts.
+    pub async fn send(&self, events: &[serde_json::Value]) -> Result<Vec<Receipt>, ClientError> {
+        let body = serde_json::to_vec(events).expect("JSON values serialize");
+        let (_, r): (_, Receipts) = self.call(Method::POST, "/v1/events", Some((body, "application/json"))).await?;
+        Ok(r.receipts)
+    }
+
+    /// Searches events with query pairs such as `("actor", "u-1")`.
+    pub async fn search(&self, params: &[(&str, &str)]) -> Result<EventPage, ClientError> {
+        let mut q = String::new();
+        for (k, v) in params {
+            q.push(if q.is_empty() { '?' } else { '&' });
+            q.push_str(&encode(k));
+            q.push('=');
+            q.push_str(&encode(v));
+        }
+        Ok(self.call(Method::GET, &format!("/v1/events{q}"), None).await?.1)
+    }
+
+    /// Fetches one event by id.
+    pub async fn event(&self, id: &str) -> Result<serde_json::Value, ClientError> {
+        Ok(self.call(Method::GET, &format!("/v1/events/{}", encode(id)), None).await?.1)
+    }
+
+    /// Creates a tenant (operator).
+    pub async fn create_tenant(&self, id: &str, name: Option<&str>) -> Result<Tenant, ClientError> {
+        let body = serde_json::to_vec(&serde_json::json!({"id": id, "name": name.unwrap_or(id)})).expect("json");
+        Ok(self.call(Method::POST, "/v1/tenants", Some((body, "application/json"))).await?.1)
+    }
+
+    /// Lists tenants (operator).
+    pub async fn list_tenants(&self) -> Result<Vec<Tenant>, ClientError> {
+        #[derive(Deserialize)]
+        struct L {
+            tenants: Vec<Tenant>,
+        }
+        Ok(self.call::<L>(Method::GET, "/v1/tenants", None).await?.1.tenants)
+    }
+
+    /// Creates an API key (operator).
+    pub async fn create_key(&self, tenant: &str, name: Option<&str>, scopes: &[&str]) -> Result<CreatedKey, ClientError> {
+        let mut body = serde_json::json!({"scopes": scopes});
+        if let Some(n) = name {
+            body["name"] = n.into();
+        }
+        let body = serde_json::to_vec(&body).expect("json");
+        Ok(self.call(Method::POST, &format!("/v1/tenants/{}/keys", encode(tenant)), Some((body, "application/json"))).await?.1)
+    }
+
+    /// Lists a tenant's keys (operator).
+    pub async fn list_keys(&self, tenant: &str) -> Result<Vec<ApiKey>, ClientError> {
+        #[derive(Deserialize)]
+        struct L {
+            keys: Vec<ApiKey>,
+        }
+        Ok(self.call::<L>(Method::GET, &format!("/v1/tenants/{}/keys", encode(tenant)), None).await?.1.keys)
+    }
+
+    /// Revokes a key (operator).
+    pub async fn revoke_key(&self, tenant: &str, key_id: &str) -> Result<ApiKey, ClientError> {
+        Ok(self.call(Method::DELETE, &format!("/v1/tenants/{}/keys/{}", encode(tenant), encode(key_id)), None).await?.1)
+    }
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters.
+fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

@@ -1,0 +1,302 @@
+//! Shaping: a validated event becomes the canonical leaf of the tenant's log.
+//!
+//! The leaf never holds a personal value in the clear. Each personal field is replaced by a salted
+//! commitment `SHA-256(salt || JCS(value))`, and the value with its salt is kept beside the event.
+//! Erasing the value and salt later leaves the commitment, so every proof still verifies (see
+//! `docs/design/personal-data.md`).
+
+use crate::canonical::canonical_bytes;
+use crate::envelope::ValidEvent;
+use crate::filter::{term, words};
+use crate::tenant::TenantId;
+use crate::timestamp;
+use sealbook_logmath::{leaf_hash, Hash};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+/// Version of the leaf layout, written into every leaf as `"v"`.
+pub(crate) const LEAF_VERSION: u64 = 1;
+/// The key of the object that stands in the leaf for a committed personal value.
+pub(crate) const COMMITMENT_KEY: &str = "$commitment";
+
+/// A source of unpredictable bytes. The pipeline passes the operating system's generator; tests
+/// pass a fixed one.
+pub trait Entropy {
+    /// Fills `buf` with random bytes.
+    fn fill(&mut self, buf: &mut [u8]);
+}
+
+/// One personal value kept beside an event, with the salt of its commitment.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PersonalValue {
+    /// JSON pointer of the field in the event.
+    #[serde(rename = "p")]
+    pub path: String,
+    /// The value in the clear.
+    #[serde(rename = "v")]
+    pub value: Value,
+    /// The 16-byte salt, hex.
+    #[serde(rename = "s")]
+    pub salt: String,
+}
+
+/// An event ready for the store: its leaf bytes and hash, what idempotency compares, what the
+/// search index needs, and the personal values kept beside it.
+#[derive(Debug, Clone)]
+pub struct ShapedEvent {
+    /// The event id (the client's, or a server-assigned UUIDv7).
+    pub id: String,
+    /// True when the client sent the id (only then can a retry collide with a stored event).
+    pub client_id: bool,
+    /// Event type.
+    pub event_type: String,
+    /// Outcome.
+    pub outcome: String,
+    /// Actor type.
+    pub actor_type: String,
+    /// Subject type.
+    pub subject_type: String,
+    /// `occurred_at`, microseconds since the epoch.
+    pub occurred_at_micros: i64,
+    /// The RFC 8785 bytes of the leaf.
+    pub leaf: Vec<u8>,
+    /// `SHA-256(0x00 || leaf)`.
+    pub leaf_hash: Hash,
+    /// Hash of the normalised event as the client sent it: equal hashes mean a faithful retry.
+    pub content_hash: [u8; 32],
+    /// Personal values and their salts, stored beside the event.
+    pub personal: Vec<PersonalValue>,
+    /// Search index terms (see `filter::term`).
+    pub terms: Vec<String>,
+}
+
+/// The fields that are personal data whatever the event type. `subject.id`/`subject.name` are
+/// personal only when the subject is a user.
+pub fn personal_paths(body: &Map<String, Value>) -> Vec<&'static str> {
+    let mut paths = vec![
+        "/actor/id",
+        "/actor/name",
+        "/actor/email",
+        "/on_behalf_of/id",
+        "/on_behalf_of/name",
+        "/context/ip",
+        "/context/user_agent",
+        "/context/session_id",
+    ];
+    if body.get("subject").and_then(|s| s.get("type")).and_then(Value::as_str) == Some("user") {
+        paths.extend(["/subject/id", "/subject/name"]);
+    }
+    paths
+}
+
+/// Shapes one validated event of `tenant`, received at `received_at`.
+pub fn shape(ev: ValidEvent, tenant: &TenantId, received_at: OffsetDateTime, entropy: &mut dyn Entropy) -> ShapedEvent {
+    let content_hash: [u8; 32] = Sha256::digest(canonical_bytes(&Value::Object(ev.body.clone()))).into();
+    let terms = index_terms(&ev.body);
+    let client_id = ev.id.is_some();
+    let id = ev.id.unwrap_or_else(|| {
+        let mut rnd = [0u8; 10];
+        entropy.fill(&mut rnd);
+        let millis = (received_at.unix_timestamp_nanos() / 1_000_000) as u64;
+        uuid::Builder::from_unix_timestamp_millis(millis, &rnd)
+            .into_uuid()
+            .to_string()
+    });
+
+    let mut leaf = ev.body;
+    let mut personal = Vec::new();
+    for path in personal_paths(&leaf) {
+        if let Some(slot) = pointer_mut(&mut leaf, path) {
+            let mut salt = [0u8; 16];
+            entropy.fill(&mut salt);
+            let value = std::mem::replace(slot, Value::Null);
+            *slot = commitment(&salt, &value);
+            personal.push(PersonalValue {
+                path: path.to_owned(),
+                value,
+                salt: hex::encode(salt),
+            });
+        }
+    }
+    leaf.insert("id".into(), Value::String(id.clone()));
+    leaf.insert("tenant".into(), Value::String(tenant.as_str().to_owned()));
+    leaf.insert(
+        "received_at".into(),
+        Value::String(timestamp::format_utc(received_at, 6)),
+    );
+    leaf.insert("v".into(), Value::from(LEAF_VERSION));
+    let leaf = canonical_bytes(&Value::Object(leaf));
+    ShapedEvent {
+        id,
+        client_id,
+        event_type: ev.event_type,
+        outcome: ev.outcome,
+        actor_type: ev.actor_type,
+        subject_type: ev.subject_type,
+        occurred_at_micros: ev.occurred_at.micros,
+        leaf_hash: leaf_hash(&leaf),
+        leaf,
+        content_hash,
+        personal,
+        terms,
+    }
+}
+
+/// `{"$commitment": "sha256:<hex of SHA-256(salt || JCS(value))>"}`.
+pub(crate) fn commitment(salt: &[u8], value: &Value) -> Value {
+    let mut h = Sha256::new();
+    h.update(salt);
+    h.update(canonical_bytes(value));
+    let mut m = Map::new();
+    m.insert(
+        COMMITMENT_KEY.into(),
+        Value::String(format!("sha256:{}", hex::encode(h.finalize()))),
+    );
+    Value::Object(m)
+}
+
+/// JSON pointer lookup on an object (escapes not needed: our paths are fixed field names).
+pub(crate) fn pointer<'a>(m: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
+    let mut parts = path.strip_prefix('/')?.split('/');
+    let mut v = m.get(parts.next()?)?;
+    for p in parts {
+        v = v.get(p)?;
+    }
+    Some(v)
+}
+
+fn pointer_mut<'a>(m: &'a mut Map<String, Value>, path: &str) -> Option<&'a mut Value> {
+    let mut parts = path.strip_prefix('/')?.split('/');
+    let mut v = m.get_mut(parts.next()?)?;
+    for p in parts {
+        v = v.get_mut(p)?;
+    }
+    Some(v)
+}
+
+fn index_terms(body: &Map<String, Value>) -> Vec<String> {
+    let s = |path: &str| pointer(body, path).and_then(Value::as_str);
+    let mut terms = Vec::with_capacity(12);
+    if let Some(t) = s("/type") {
+        terms.push(term::event_type(t));
+    }
+    if let Some(a) = s("/actor/id") {
+        terms.push(term::actor(a));
+    }
+    if let (Some(t), Some(id)) = (s("/subject/type"), s("/subject/id")) {
+        terms.push(term::subject(&format!("{t}:{id}")));
+        terms.push(term::subject(id));
+    }
+    if let Some(c) = s("/context/correlation_id") {
+        terms.push(term::correlation(c));
+    }
+    let mut text = String::new();
+    for p in ["/actor/name", "/actor/email", "/on_behalf_of/name", "/subject/name", "/reason/code", "/reason/ticket", "/reason/note"] {
+        if let Some(v) = s(p) {
+            text.push_str(v);
+            text.push(' ');
+        }
+    }
+    if let Some(Value::Object(refs)) = body.get("refs") {
+        for (k, v) in refs {
+            if let Some(v) = v.as_str() {
+                terms.push(term::reference(k, v));
+                text.push_str(v);
+                text.push(' ');
+            }
+        }
+    }
+    // Cap the words per event so one verbose note cannot bloat the index.
+    for w in words(&text).into_iter().take(64) {
+        terms.push(term::word(&w));
+    }
+    terms.sort();
+    terms.dedup();
+    terms
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::envelope::{parse_batch, BodyFormat, Limits};
+    use serde_json::json;
+
+    pub(crate) struct Counter(pub(crate) u8);
+    impl Entropy for Counter {
+        fn fill(&mut self, buf: &mut [u8]) {
+            for b in buf {
+                self.0 = self.0.wrapping_add(1);
+                *b = self.0;
+            }
+        }
+    }
+
+    fn valid(v: Value) -> ValidEvent {
+        parse_batch(v.to_string().as_bytes(), BodyFormat::Json, &TenantId::parse("acme").unwrap(), &Limits::default())
+            .unwrap()
+            .remove(0)
+    }
+
+    fn sample() -> Value {
+        json!({
+            "id": "evt-1",
+            "type": "user.role_assigned",
+            "occurred_at": "2026-01-31T10:00:00Z",
+            "actor": {"type": "user", "id": "u-7", "name": "Ada Lovelace", "email": "ada@example.com"},
+            "subject": {"type": "user", "id": "u-9", "name": "Grace"},
+            "context": {"ip": "192.0.2.1", "correlation_id": "req-1"},
+            "refs": {"ticket": "SUP-12"},
+            "reason": {"note": "Quarterly access review"},
+        })
+    }
+
+    #[test]
+    fn leaf_holds_no_personal_value() {
+        let received = time::macros::datetime!(2026-01-31 10:00:01.5 UTC);
+        let s = shape(valid(sample()), &TenantId::parse("acme").unwrap(), received, &mut Counter(0));
+        let leaf = String::from_utf8(s.leaf.clone()).unwrap();
+        for secret in ["u-7", "Ada", "ada@example.com", "u-9", "Grace", "192.0.2.1"] {
+            assert!(!leaf.contains(secret), "{secret} leaked into {leaf}");
+        }
+        assert!(leaf.contains("\"received_at\":\"2026-01-31T10:00:01.500000Z\""));
+        assert!(leaf.contains("\"tenant\":\"acme\""));
+        assert_eq!(s.personal.len(), 6);
+        assert_eq!(s.leaf_hash, leaf_hash(&s.leaf));
+        // Every commitment in the leaf is reproducible from the kept value and salt.
+        let parsed: Value = serde_json::from_slice(&s.leaf).unwrap();
+        for p in &s.personal {
+            let salt = hex::decode(&p.salt).unwrap();
+            assert_eq!(parsed.pointer(&p.path).unwrap(), &commitment(&salt, &p.value));
+        }
+        assert!(s.terms.contains(&"a:u-7".to_string()));
+        assert!(s.terms.contains(&"s:user:u-9".to_string()));
+        assert!(s.terms.contains(&"s:u-9".to_string()));
+        assert!(s.terms.contains(&"r:ticket:SUP-12".to_string()));
+        assert!(s.terms.contains(&"w:lovelace".to_string()));
+        assert!(s.terms.contains(&"w:quarterly".to_string()));
+    }
+
+    #[test]
+    fn content_hash_ignores_salts_and_receipt_time() {
+        let t = TenantId::parse("acme").unwrap();
+        let a = shape(valid(sample()), &t, time::macros::datetime!(2026-01-31 10:00 UTC), &mut Counter(0));
+        let b = shape(valid(sample()), &t, time::macros::datetime!(2026-02-01 10:00 UTC), &mut Counter(99));
+        assert_eq!(a.content_hash, b.content_hash);
+        assert_ne!(a.leaf, b.leaf);
+        let mut changed = sample();
+        changed["reason"]["note"] = json!("other");
+        let c = shape(valid(changed), &t, time::macros::datetime!(2026-01-31 10:00 UTC), &mut Counter(0));
+        assert_ne!(a.content_hash, c.content_hash);
+    }
+
+    #[test]
+    fn assigns_uuid_v7_when_absent() {
+        let mut v = sample();
+        v.as_object_mut().unwrap().remove("id");
+        let s = shape(valid(v), &TenantId::parse("acme").unwrap(), OffsetDateTime::UNIX_EPOCH, &mut Counter(0));
+        let id = uuid::Uuid::parse_str(&s.id).unwrap();
+        assert_eq!(id.get_version_num(), 7);
+        assert!(!s.client_id);
+    }
+}

@@ -1,0 +1,19 @@
+//! The pipeline between the API and the store.
+//!
+//! The public interface is: [`Sequencer`] (group commit with pushback), [`SequencerConfig`],
+//! [`PipelineError`], and [`OsEntropy`] (the operating system's randomness for shaping).
+
+mod sequencer;
+
+pub use sequencer::{PipelineError, Sequencer, SequencerConfig};
+
+/// Randomness from the operating system, for salts and server-assigned ids.
+pub struct OsEntropy;
+
+impl sealbook_domain::Entropy for OsEntropy {
+    fn fill(&mut self, buf: &mut [u8]) {
+        // The OS generator failing is not something a service can recover from safely: using
+        // predictable salts would weaken every commitment, so stop instead.
+        getrandom::fill(buf).expect("the operating system's random generator failed");
+    }
+}

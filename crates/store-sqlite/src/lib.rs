@@ -1,0 +1,503 @@
+//! The embedded store: SQLite with WAL and `synchronous=FULL`, the default backend of
+//! `sealbook serve`.
+//!
+//! One writer connection does every write, which is what SQLite allows anyway; the sequencer hands
+//! it whole groups of requests so one fsync covers many events. Readers use a small pool of
+//! read-only connections, which WAL lets run beside the writer. Blocking SQLite calls run on
+//! tokio's blocking pool so they never stall the async workers.
+
+use async_trait::async_trait;
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
+use sealbook_domain::{EventFilter, PersonalValue, Scope, TenantId, TypeFilter};
+use sealbook_logmath::Hash;
+use sealbook_store::{
+    AppendOutcome, AppendRequest, KeyEffect, KeyRecord, Receipt, Store, StoreError, StoredEvent, Tenant,
+};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// The schema version this build writes and understands.
+pub const SCHEMA_VERSION: u32 = 1;
+const SCHEMA: &str = include_str!("schema.sql");
+/// Bits of the rowid that hold the log index; the tenant number sits above them.
+const INDEX_BITS: u32 = 40;
+const MAX_INDEX: u64 = (1 << INDEX_BITS) - 1;
+const READERS: usize = 4;
+
+/// The SQLite store. Cheap to share: clone the `Arc` it lives in.
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Arc<Mutex<Writer>>,
+    readers: Arc<Mutex<Vec<Connection>>>,
+}
+
+struct Writer {
+    conn: Connection,
+    /// Tenant number and next index, loaded lazily; dropped whenever a transaction fails so that
+    /// memory never runs ahead of disk.
+    heads: HashMap<TenantId, (i64, u64)>,
+}
+
+fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+fn rowid(tenant_no: i64, index: u64) -> i64 {
+    (tenant_no << INDEX_BITS) | index as i64
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store in `dir/sealbook.db`.
+    pub fn open(dir: &Path) -> Result<SqliteStore, StoreError> {
+        std::fs::create_dir_all(dir).map_err(unavailable)?;
+        let path = dir.join("sealbook.db");
+        let conn = Connection::open(&path).map_err(unavailable)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;",
+        )
+        .map_err(unavailable)?;
+        let found: Option<String> = conn
+            .query_row("SELECT value FROM meta WHERE key='schema_version'", [], |r| r.get(0))
+            .optional()
+            .or_else(|e| match e {
+                rusqlite::Error::SqliteFailure(_, Some(ref m)) if m.contains("no such table") => Ok(None),
+                e => Err(e),
+            })
+            .map_err(unavailable)?;
+        match found.as_deref().map(str::parse::<u32>) {
+            None => {
+                conn.execute_batch(SCHEMA).map_err(unavailable)?;
+                conn.execute(
+                    "INSERT INTO meta(key, value) VALUES ('schema_version', ?1)",
+                    [SCHEMA_VERSION.to_string()],
+                )
+                .map_err(unavailable)?;
+            }
+            Some(Ok(v)) if v == SCHEMA_VERSION => {}
+            Some(Ok(v)) if v > SCHEMA_VERSION => {
+                return Err(StoreError::Schema(format!(
+                    "the data in {} has schema version {v}; this build knows up to {SCHEMA_VERSION}; run a newer Sealbook",
+                    path.display()
+                )))
+            }
+            Some(other) => return Err(StoreError::Schema(format!("unreadable schema version {other:?}"))),
+        }
+        Ok(SqliteStore {
+            path,
+            writer: Arc::new(Mutex::new(Writer { conn, heads: HashMap::new() })),
+            readers: Arc::new(Mutex::new(Vec::new())),
+        })
+    }
+
+    /// Runs `f` on the writer connection on the blocking pool.
+    async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Writer) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let writer = self.writer.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut w = writer.lock().map_err(|_| unavailable("writer poisoned by an earlier panic"))?;
+            f(&mut w)
+        })
+        .await
+        .map_err(unavailable)?
+    }
+
+    /// Runs `f` on a pooled read-only connection on the blocking pool.
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, rusqlite::Error> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let readers = self.readers.clone();
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let pooled = readers.lock().ok().and_then(|mut p| p.pop());
+            let conn = match pooled {
+                Some(c) => c,
+                None => {
+                    let c = Connection::open_with_flags(
+                        &path,
+                        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                    )
+                    .map_err(unavailable)?;
+                    c.execute_batch("PRAGMA busy_timeout=10000; PRAGMA query_only=ON;")
+                        .map_err(unavailable)?;
+                    c
+                }
+            };
+            let out = f(&conn).map_err(unavailable);
+            if let Ok(mut p) = readers.lock() {
+                if p.len() < READERS {
+                    p.push(conn);
+                }
+            }
+            out
+        })
+        .await
+        .map_err(unavailable)?
+    }
+}
+
+fn tenant_no(conn: &Connection, tenant: &TenantId) -> rusqlite::Result<Option<i64>> {
+    conn.query_row("SELECT no FROM tenants WHERE id = ?1", [tenant.as_str()], |r| r.get(0))
+        .optional()
+}
+
+fn key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRecord> {
+    let scopes: String = r.get(3)?;
+    let tenant: String = r.get(1)?;
+    Ok(KeyRecord {
+        id: r.get(0)?,
+        tenant: TenantId::parse(&tenant).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?,
+        name: r.get(2)?,
+        scopes: scopes.split(',').filter_map(|s| s.parse::<Scope>().ok()).collect(),
+        prefix: r.get(4)?,
+        created_at: r.get(5)?,
+        revoked_at: r.get(6)?,
+    })
+}
+
+const KEY_COLUMNS: &str =
+    "k.id, t.id, k.name, k.scopes, k.prefix, k.created_at, k.revoked_at FROM api_keys k JOIN tenants t ON t.no = k.tenant_no";
+
+fn event_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEvent> {
+    let rowid: i64 = r.get(0)?;
+    let leaf: Vec<u8> = r.get(1)?;
+    let hash: Vec<u8> = r.get(2)?;
+    let personal: Option<Vec<u8>> = r.get(3)?;
+    let personal: Vec<PersonalValue> = match personal {
+        Some(p) => serde_json::from_slice(&p).map_err(|e| rusqlite::Error::FromSqlConversionFailure(3, rusqlite::types::Type::Blob, Box::new(e)))?,
+        None => Vec::new(),
+    };
+    Ok(StoredEvent {
+        index: (rowid as u64) & MAX_INDEX,
+        leaf,
+        leaf_hash: Hash(hash.as_slice().try_into().map_err(|_| rusqlite::Error::InvalidColumnType(2, "leaf_hash".into(), rusqlite::types::Type::Blob))?),
+        personal,
+    })
+}
+
+impl Writer {
+    /// The tenant's number and next index, from memory or from disk.
+    fn head(tx: &Transaction<'_>, heads: &mut HashMap<TenantId, (i64, u64)>, tenant: &TenantId) -> rusqlite::Result<Option<(i64, u64)>> {
+        if let Some(h) = heads.get(tenant) {
+            return Ok(Some(*h));
+        }
+        let Some(no) = tenant_no(tx, tenant)? else { return Ok(None) };
+        let max: Option<i64> = tx.query_row(
+            "SELECT MAX(rowid) FROM events WHERE rowid BETWEEN ?1 AND ?2",
+            params![rowid(no, 0), rowid(no, MAX_INDEX)],
+            |r| r.get(0),
+        )?;
+        let next = max.map_or(0, |m| (m as u64 & MAX_INDEX) + 1);
+        heads.insert(tenant.clone(), (no, next));
+        Ok(Some((no, next)))
+    }
+
+    fn append(&mut self, batch: Vec<AppendRequest>) -> rusqlite::Result<Vec<AppendOutcome>> {
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mut heads = std::mem::take(&mut self.heads);
+        let result = Self::append_in(&tx, &mut heads, batch);
+        match result {
+            Ok(out) => {
+                tx.commit()?;
+                self.heads = heads;
+                Ok(out)
+            }
+            // `heads` is dropped: the next transaction reloads them from disk.
+            Err(e) => Err(e),
+        }
+    }
+
+    fn append_in(tx: &Transaction<'_>, heads: &mut HashMap<TenantId, (i64, u64)>, batch: Vec<AppendRequest>) -> rusqlite::Result<Vec<AppendOutcome>> {
+        let mut find = tx.prepare_cached("SELECT rowid, content_hash, leaf_hash FROM events WHERE tenant_no = ?1 AND event_id = ?2")?;
+        let mut insert_event = tx.prepare_cached(
+            "INSERT INTO events(rowid, tenant_no, event_id, type, outcome, actor_type, subject_type, occurred_at, content_hash, leaf_hash, leaf) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        )?;
+        let mut insert_personal = tx.prepare_cached("INSERT INTO personal(rowid, data) VALUES (?1, ?2)")?;
+        let mut insert_term = tx.prepare_cached("INSERT OR IGNORE INTO terms(tenant_no, term, idx) VALUES (?1, ?2, ?3)")?;
+        let mut outcomes = Vec::with_capacity(batch.len());
+        'requests: for req in batch {
+            let Some((no, next)) = Self::head(tx, heads, &req.tenant)? else {
+                outcomes.push(AppendOutcome::UnknownTenant);
+                continue;
+            };
+            // First pass: idempotency. Nothing is written until the whole request is known good.
+            let mut receipts: Vec<Option<Receipt>> = Vec::with_capacity(req.events.len());
+            for (position, ev) in req.events.iter().enumerate() {
+                let existing = if ev.client_id {
+                    find.query_row(params![no, ev.id], |r| {
+                        Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, Vec<u8>>(2)?))
+                    })
+                    .optional()?
+                } else {
+                    None
+                };
+                match existing {
+                    Some((rid, content, leaf)) if content == ev.content_hash => receipts.push(Some(Receipt {
+                        id: ev.id.clone(),
+                        index: rid as u64 & MAX_INDEX,
+                        leaf_hash: Hash(leaf.as_slice().try_into().unwrap_or([0; 32])),
+                        replayed: true,
+                    })),
+                    Some(_) => {
+                        outcomes.push(AppendOutcome::Conflict { position, id: ev.id.clone() });
+                        continue 'requests;
+                    }
+                    None => receipts.push(None),
+                }
+            }
+            match &req.effect {
+                None => {}
+                Some(KeyEffect::Create(k)) => {
+                    let r = &k.record;
+                    let scopes: Vec<&str> = r.scopes.iter().map(|s| s.as_str()).collect();
+                    tx.execute(
+                        "INSERT INTO api_keys(id, tenant_no, name, scopes, prefix, secret_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                        params![r.id, no, r.name, scopes.join(","), r.prefix, k.secret_hash.as_slice(), r.created_at],
+                    )?;
+                }
+                Some(KeyEffect::Revoke { key_id, at }) => {
+                    let n = tx.execute(
+                        "UPDATE api_keys SET revoked_at = ?3 WHERE id = ?1 AND tenant_no = ?2 AND revoked_at IS NULL",
+                        params![key_id, no, at],
+                    )?;
+                    if n == 0 {
+                        outcomes.push(AppendOutcome::UnknownKey);
+                        continue 'requests;
+                    }
+                }
+            }
+            let mut index = next;
+            let mut out = Vec::with_capacity(req.events.len());
+            for (ev, prior) in req.events.into_iter().zip(receipts) {
+                if let Some(r) = prior {
+                    out.push(r);
+                    continue;
+                }
+                let rid = rowid(no, index);
+                insert_event.execute(params![
+                    rid,
+                    no,
+                    ev.id,
+                    ev.event_type,
+                    ev.outcome,
+                    ev.actor_type,
+                    ev.subject_type,
+                    ev.occurred_at_micros,
+                    ev.content_hash.as_slice(),
+                    ev.leaf_hash.0.as_slice(),
+                    ev.leaf,
+                ])?;
+                if !ev.personal.is_empty() {
+                    let data = serde_json::to_vec(&ev.personal).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+                    insert_personal.execute(params![rid, data])?;
+                }
+                for t in &ev.terms {
+                    insert_term.execute(params![no, t, index as i64])?;
+                }
+                out.push(Receipt { id: ev.id, index, leaf_hash: ev.leaf_hash, replayed: false });
+                index += 1;
+            }
+            heads.insert(req.tenant, (no, index));
+            outcomes.push(AppendOutcome::Committed(out));
+        }
+        Ok(outcomes)
+    }
+}
+
+fn query_events(conn: &Connection, tenant: &TenantId, f: &EventFilter) -> rusqlite::Result<Vec<StoredEvent>> {
+    let Some(no) = tenant_no(conn, tenant)? else { return Ok(Vec::new()) };
+    let terms = f.terms();
+    let below = f.cursor.map_or(MAX_INDEX + 1, |c| c.0.min(MAX_INDEX + 1));
+    let mut sql = String::from("SELECT e.rowid, e.leaf, e.leaf_hash, p.data FROM ");
+    let mut args: Vec<rusqlite::types::Value> = Vec::new();
+    let mut arg = |sql: &mut String, v: rusqlite::types::Value| {
+        args.push(v);
+        sql.push_str(&format!("?{}", args.len()));
+    };
+    use rusqlite::types::Value as V;
+    // The most selective term drives the scan in index order; the others are probed per row.
+    if let Some((first, rest)) = terms.split_first() {
+        sql.push_str("terms t0 JOIN events e ON e.rowid = ");
+        arg(&mut sql, V::Integer(rowid(no, 0)));
+        sql.push_str(" + t0.idx LEFT JOIN personal p ON p.rowid = e.rowid WHERE t0.tenant_no = ");
+        arg(&mut sql, V::Integer(no));
+        sql.push_str(" AND t0.term = ");
+        arg(&mut sql, V::Text(first.clone()));
+        sql.push_str(" AND t0.idx < ");
+        arg(&mut sql, V::Integer(below as i64));
+        for t in rest {
+            sql.push_str(" AND EXISTS (SELECT 1 FROM terms tx WHERE tx.tenant_no = t0.tenant_no AND tx.term = ");
+            arg(&mut sql, V::Text(t.clone()));
+            sql.push_str(" AND tx.idx = t0.idx)");
+        }
+    } else {
+        sql.push_str("events e LEFT JOIN personal p ON p.rowid = e.rowid WHERE e.rowid >= ");
+        arg(&mut sql, V::Integer(rowid(no, 0)));
+        sql.push_str(" AND e.rowid < ");
+        arg(&mut sql, V::Integer(rowid(no, 0) + below as i64));
+    }
+    let mut col = |sql: &mut String, c: &str, op: &str, v: V| {
+        sql.push_str(&format!(" AND e.{c} {op} "));
+        arg(sql, v);
+    };
+    if let Some(TypeFilter::Prefix(p)) = &f.event_type {
+        // Types are ASCII with dots; every type under `p` sorts in [p, p with its dot raised to '/').
+        let upper = format!("{}/", &p[..p.len() - 1]);
+        col(&mut sql, "type", ">=", V::Text(p.clone()));
+        col(&mut sql, "type", "<", V::Text(upper));
+    }
+    if let Some(o) = &f.outcome {
+        col(&mut sql, "outcome", "=", V::Text(o.clone()));
+    }
+    if let Some(a) = &f.actor_type {
+        col(&mut sql, "actor_type", "=", V::Text(a.clone()));
+    }
+    if let Some(s) = &f.subject_type {
+        col(&mut sql, "subject_type", "=", V::Text(s.clone()));
+    }
+    if let Some(s) = f.since {
+        col(&mut sql, "occurred_at", ">=", V::Integer(s));
+    }
+    if let Some(u) = f.until {
+        col(&mut sql, "occurred_at", "<", V::Integer(u));
+    }
+    sql.push_str(if terms.is_empty() { " ORDER BY e.rowid DESC LIMIT " } else { " ORDER BY t0.idx DESC LIMIT " });
+    arg(&mut sql, V::Integer(f.limit as i64));
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(args), event_from_row)?;
+    rows.collect()
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(()))).await
+    }
+
+    async fn create_tenant(&self, id: &TenantId, name: &str) -> Result<Tenant, StoreError> {
+        let tenant = Tenant {
+            id: id.clone(),
+            name: name.to_owned(),
+            created_at: now_rfc3339(),
+        };
+        let t = tenant.clone();
+        self.write(move |w| {
+            match w.conn.execute(
+                "INSERT INTO tenants(id, name, created_at) VALUES (?1, ?2, ?3)",
+                params![t.id.as_str(), t.name, t.created_at],
+            ) {
+                Ok(_) => Ok(()),
+                Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
+                    Err(StoreError::TenantExists)
+                }
+                Err(e) => Err(unavailable(e)),
+            }
+        })
+        .await?;
+        Ok(tenant)
+    }
+
+    async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
+        self.read(|c| {
+            let mut s = c.prepare_cached("SELECT id, name, created_at FROM tenants ORDER BY id")?;
+            let rows = s.query_map([], |r| {
+                let id: String = r.get(0)?;
+                Ok(Tenant {
+                    id: TenantId::parse(&id).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?,
+                    name: r.get(1)?,
+                    created_at: r.get(2)?,
+                })
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
+        let id = id.clone();
+        self.read(move |c| {
+            c.query_row("SELECT name, created_at FROM tenants WHERE id = ?1", [id.as_str()], |r| {
+                Ok(Tenant { id: id.clone(), name: r.get(0)?, created_at: r.get(1)? })
+            })
+            .optional()
+        })
+        .await
+    }
+
+    async fn key_by_hash(&self, secret_hash: &[u8; 32]) -> Result<Option<KeyRecord>, StoreError> {
+        let h = *secret_hash;
+        self.read(move |c| {
+            c.prepare_cached(&format!("SELECT {KEY_COLUMNS} WHERE k.secret_hash = ?1"))?
+                .query_row([h.as_slice()], key_from_row)
+                .optional()
+        })
+        .await
+    }
+
+    async fn list_keys(&self, tenant: &TenantId) -> Result<Vec<KeyRecord>, StoreError> {
+        let t = tenant.clone();
+        self.read(move |c| {
+            let mut s = c.prepare_cached(&format!("SELECT {KEY_COLUMNS} WHERE t.id = ?1 ORDER BY k.created_at DESC, k.id"))?;
+            let rows = s.query_map([t.as_str()], key_from_row)?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn key(&self, tenant: &TenantId, key_id: &str) -> Result<Option<KeyRecord>, StoreError> {
+        let (t, k) = (tenant.clone(), key_id.to_owned());
+        self.read(move |c| {
+            c.prepare_cached(&format!("SELECT {KEY_COLUMNS} WHERE t.id = ?1 AND k.id = ?2"))?
+                .query_row([t.as_str(), k.as_str()], key_from_row)
+                .optional()
+        })
+        .await
+    }
+
+    async fn append(&self, batch: Vec<AppendRequest>) -> Result<Vec<AppendOutcome>, StoreError> {
+        self.write(move |w| w.append(batch).map_err(unavailable)).await
+    }
+
+    async fn query(&self, tenant: &TenantId, filter: &EventFilter) -> Result<Vec<StoredEvent>, StoreError> {
+        let (t, f) = (tenant.clone(), filter.clone());
+        self.read(move |c| query_events(c, &t, &f)).await
+    }
+
+    async fn event(&self, tenant: &TenantId, id: &str) -> Result<Option<StoredEvent>, StoreError> {
+        let (t, id) = (tenant.clone(), id.to_owned());
+        self.read(move |c| {
+            c.prepare_cached(
+                "SELECT e.rowid, e.leaf, e.leaf_hash, p.data FROM events e JOIN tenants t ON t.no = e.tenant_no \
+                 LEFT JOIN personal p ON p.rowid = e.rowid WHERE t.id = ?1 AND e.event_id = ?2",
+            )?
+            .query_row([t.as_str(), id.as_str()], event_from_row)
+            .optional()
+        })
+        .await
+    }
+
+    async fn log_size(&self, tenant: &TenantId) -> Result<u64, StoreError> {
+        let t = tenant.clone();
+        self.read(move |c| {
+            let Some(no) = tenant_no(c, &t)? else { return Ok(0) };
+            let max: Option<i64> = c.query_row(
+                "SELECT MAX(rowid) FROM events WHERE rowid BETWEEN ?1 AND ?2",
+                params![rowid(no, 0), rowid(no, MAX_INDEX)],
+                |r| r.get(0),
+            )?;
+            Ok(max.map_or(0, |m| (m as u64 & MAX_INDEX) + 1))
+        })
+        .await
+    }
+}
+
+fn now_rfc3339() -> String {
+    sealbook_domain::timestamp::format_utc(time_now(), 6)
+}
+
+fn time_now() -> sealbook_domain::timestamp::OffsetDateTime {
+    sealbook_domain::timestamp::OffsetDateTime::now_utc()
+}

@@ -1,0 +1,176 @@
+//! The storage contract of Sealbook.
+//!
+//! A backend (SQLite embedded, PostgreSQL later) implements [`Store`]. The trait is deliberately
+//! small and speaks in domain terms: the pipeline and the API never see SQL, and a backend never
+//! sees HTTP. Every call that touches tenant data takes the tenant id from authentication as its
+//! first argument; there is no call that reads across tenants.
+//!
+//! [`conformance`] holds the one test suite that every backend must pass.
+//!
+//! The public interface is: [`Store`], [`StoreError`], the records ([`Tenant`], [`KeyRecord`],
+//! [`NewKey`], [`StoredEvent`], [`Receipt`]), the append contract ([`AppendRequest`],
+//! [`KeyEffect`], [`AppendOutcome`]) and [`conformance`].
+
+pub mod conformance;
+
+use async_trait::async_trait;
+use sealbook_domain::{EventFilter, PersonalValue, Scope, ShapedEvent, TenantId};
+use sealbook_logmath::Hash;
+
+/// A tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tenant {
+    /// The tenant id.
+    pub id: TenantId,
+    /// Display name.
+    pub name: String,
+    /// RFC 3339 creation time.
+    pub created_at: String,
+}
+
+/// An API key as stored: never the secret, only its hash (kept out of this record entirely).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRecord {
+    /// Public key id, e.g. `key_3q2…`.
+    pub id: String,
+    /// The tenant the key belongs to.
+    pub tenant: TenantId,
+    /// Display name.
+    pub name: String,
+    /// Permissions.
+    pub scopes: Vec<Scope>,
+    /// The first characters of the secret (`sbk_AbCd`), to recognise a key without revealing it.
+    pub prefix: String,
+    /// RFC 3339 creation time.
+    pub created_at: String,
+    /// RFC 3339 revocation time, if revoked.
+    pub revoked_at: Option<String>,
+}
+
+/// A key to create, with the SHA-256 of its secret.
+#[derive(Debug, Clone)]
+pub struct NewKey {
+    /// The record to store (its `revoked_at` is ignored).
+    pub record: KeyRecord,
+    /// SHA-256 of the full secret.
+    pub secret_hash: [u8; 32],
+}
+
+/// A side effect committed in the same transaction as the events of an [`AppendRequest`], so that
+/// an administrative change exists if and only if its audit event is in the log.
+#[derive(Debug, Clone)]
+pub enum KeyEffect {
+    /// Create this key.
+    Create(NewKey),
+    /// Revoke this key of the request's tenant, at this RFC 3339 time.
+    Revoke {
+        /// Key id.
+        key_id: String,
+        /// When.
+        at: String,
+    },
+}
+
+/// Events of one tenant to append in order, all or nothing.
+#[derive(Debug, Clone)]
+pub struct AppendRequest {
+    /// The tenant, from authentication.
+    pub tenant: TenantId,
+    /// The shaped events, in batch order.
+    pub events: Vec<ShapedEvent>,
+    /// An administrative change to commit with them.
+    pub effect: Option<KeyEffect>,
+}
+
+/// A durable receipt for one event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    /// Event id.
+    pub id: String,
+    /// Index in the tenant's log.
+    pub index: u64,
+    /// Leaf hash.
+    pub leaf_hash: Hash,
+    /// True when the event was already stored (a faithful retry): nothing was written for it.
+    pub replayed: bool,
+}
+
+/// What became of one [`AppendRequest`]. Requests are independent: one's rejection never affects
+/// another committed in the same group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppendOutcome {
+    /// Committed (or replayed): one receipt per event, in batch order.
+    Committed(Vec<Receipt>),
+    /// An event id is already stored with different content; nothing of the request was written.
+    Conflict {
+        /// Position in the request.
+        position: usize,
+        /// The id.
+        id: String,
+    },
+    /// The tenant does not exist; nothing was written.
+    UnknownTenant,
+    /// The key to revoke does not exist or is already revoked; nothing was written.
+    UnknownKey,
+}
+
+/// An event as read back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    /// Index in the tenant's log.
+    pub index: u64,
+    /// Canonical leaf bytes.
+    pub leaf: Vec<u8>,
+    /// Leaf hash.
+    pub leaf_hash: Hash,
+    /// Personal values kept beside the leaf.
+    pub personal: Vec<PersonalValue>,
+}
+
+/// Storage failures, as the layers above need to tell them apart.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The store cannot be reached or failed an operation; retrying later may succeed.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// A tenant with this id exists already.
+    #[error("tenant already exists")]
+    TenantExists,
+    /// The stored data is newer than this build understands, or inconsistent.
+    #[error("store schema: {0}")]
+    Schema(String),
+}
+
+/// The storage contract. All methods are scoped by the tenant from authentication.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Cheap round trip, for readiness.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Creates a tenant.
+    async fn create_tenant(&self, id: &TenantId, name: &str) -> Result<Tenant, StoreError>;
+    /// Lists tenants (operator only).
+    async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError>;
+    /// One tenant.
+    async fn tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError>;
+
+    /// Finds a key by the hash of its secret, revoked or not.
+    async fn key_by_hash(&self, secret_hash: &[u8; 32]) -> Result<Option<KeyRecord>, StoreError>;
+    /// Lists a tenant's keys, newest first.
+    async fn list_keys(&self, tenant: &TenantId) -> Result<Vec<KeyRecord>, StoreError>;
+    /// One key of a tenant.
+    async fn key(&self, tenant: &TenantId, key_id: &str) -> Result<Option<KeyRecord>, StoreError>;
+
+    /// Appends requests in one durable transaction (group commit): each request gets consecutive
+    /// indexes in its tenant's log. Returns only after the data is durable; returns one outcome per
+    /// request, in order. On `Err` nothing at all was written.
+    async fn append(&self, batch: Vec<AppendRequest>) -> Result<Vec<AppendOutcome>, StoreError>;
+
+    /// Searches a tenant's events, newest first; at most `filter.limit` results.
+    async fn query(&self, tenant: &TenantId, filter: &EventFilter) -> Result<Vec<StoredEvent>, StoreError>;
+    /// One event of a tenant by id.
+    async fn event(&self, tenant: &TenantId, id: &str) -> Result<Option<StoredEvent>, StoreError>;
+    /// Number of events in a tenant's log (the next index).
+    async fn log_size(&self, tenant: &TenantId) -> Result<u64, StoreError>;
+}
