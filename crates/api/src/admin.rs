@@ -35,7 +35,11 @@ pub(crate) struct TenantBody {
 
 impl From<Tenant> for TenantBody {
     fn from(t: Tenant) -> Self {
-        TenantBody { id: t.id.to_string(), name: t.name, created_at: t.created_at }
+        TenantBody {
+            id: t.id.to_string(),
+            name: t.name,
+            created_at: t.created_at,
+        }
     }
 }
 
@@ -100,7 +104,11 @@ pub(crate) struct KeyList {
 
 fn json_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(bytes).map_err(|e| match e.classify() {
-        serde_json::error::Category::Data => ApiError::Invalid(vec![FieldError { event: None, path: String::new(), problem: e.to_string() }]),
+        serde_json::error::Category::Data => ApiError::Invalid(vec![FieldError {
+            event: None,
+            path: String::new(),
+            problem: e.to_string(),
+        }]),
         _ => ApiError::Malformed(e.to_string()),
     })
 }
@@ -113,12 +121,26 @@ fn tenant_param(s: &str) -> Result<TenantId, ApiError> {
 /// Create a tenant.
 #[utoipa::path(post, path = "/v1/tenants", tag = "admin", security(("operator" = [])), request_body = NewTenant,
     responses((status = 201, body = TenantBody), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem), (status = 401, body = crate::error::Problem)))]
-pub(crate) async fn create_tenant(_: Operator, State(state): State<AppState>, body: axum::body::Bytes) -> Result<(StatusCode, Json<TenantBody>), ApiError> {
+pub(crate) async fn create_tenant(
+    _: Operator,
+    State(state): State<AppState>,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<TenantBody>), ApiError> {
     let req: NewTenant = json_body(&body)?;
-    let id = TenantId::parse(&req.id).map_err(|e| ApiError::Invalid(vec![FieldError { event: None, path: "/id".into(), problem: e.to_string() }]))?;
+    let id = TenantId::parse(&req.id).map_err(|e| {
+        ApiError::Invalid(vec![FieldError {
+            event: None,
+            path: "/id".into(),
+            problem: e.to_string(),
+        }])
+    })?;
     let name = req.name.unwrap_or_else(|| id.to_string());
     if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
-        return Err(ApiError::Invalid(vec![FieldError { event: None, path: "/name".into(), problem: "must be 1-200 printable characters".into() }]));
+        return Err(ApiError::Invalid(vec![FieldError {
+            event: None,
+            path: "/name".into(),
+            problem: "must be 1-200 printable characters".into(),
+        }]));
     }
     let t = state.inner.store.create_tenant(&id, &name).await?;
     tracing::info!(tenant = %id, "tenant created");
@@ -127,13 +149,23 @@ pub(crate) async fn create_tenant(_: Operator, State(state): State<AppState>, bo
 
 /// List tenants.
 #[utoipa::path(get, path = "/v1/tenants", tag = "admin", security(("operator" = [])), responses((status = 200, body = TenantList), (status = 401, body = crate::error::Problem)))]
-pub(crate) async fn list_tenants(_: Operator, State(state): State<AppState>) -> Result<Json<TenantList>, ApiError> {
+pub(crate) async fn list_tenants(
+    _: Operator,
+    State(state): State<AppState>,
+) -> Result<Json<TenantList>, ApiError> {
     let tenants = state.inner.store.list_tenants().await?;
-    Ok(Json(TenantList { tenants: tenants.into_iter().map(Into::into).collect() }))
+    Ok(Json(TenantList {
+        tenants: tenants.into_iter().map(Into::into).collect(),
+    }))
 }
 
 /// The audit event of a key change, shaped like any ingested event.
-fn key_event(tenant: &TenantId, event_type: &str, key: &KeyRecord, at: time::OffsetDateTime) -> Result<sealbook_domain::ShapedEvent, ApiError> {
+fn key_event(
+    tenant: &TenantId,
+    event_type: &str,
+    key: &KeyRecord,
+    at: time::OffsetDateTime,
+) -> Result<sealbook_domain::ShapedEvent, ApiError> {
     let scopes: Vec<&str> = key.scopes.iter().map(|s| s.as_str()).collect();
     let event = serde_json::json!({
         "type": event_type,
@@ -142,15 +174,30 @@ fn key_event(tenant: &TenantId, event_type: &str, key: &KeyRecord, at: time::Off
         "subject": {"type": "api_key", "id": key.id, "name": key.name},
         "data": {"scopes": scopes, "prefix": key.prefix},
     });
-    let valid = parse_batch(event.to_string().as_bytes(), BodyFormat::Json, tenant, &Default::default())?;
-    Ok(shape(valid.into_iter().next().ok_or(ApiError::NotFound)?, tenant, at, &mut OsEntropy))
+    let valid = parse_batch(
+        event.to_string().as_bytes(),
+        BodyFormat::Json,
+        tenant,
+        &Default::default(),
+    )?;
+    Ok(shape(
+        valid.into_iter().next().ok_or(ApiError::NotFound)?,
+        tenant,
+        at,
+        &mut OsEntropy,
+    ))
 }
 
 /// Create an API key for a tenant. The secret is in this response only.
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/keys", tag = "admin", security(("operator" = [])), request_body = NewKeyBody,
     params(("tenant" = String, Path)),
     responses((status = 201, body = CreatedKey), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
-pub(crate) async fn create_key(_: Operator, State(state): State<AppState>, Path(tenant): Path<String>, body: axum::body::Bytes) -> Result<(StatusCode, Json<CreatedKey>), ApiError> {
+pub(crate) async fn create_key(
+    _: Operator,
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<CreatedKey>), ApiError> {
     let tenant = tenant_param(&tenant)?;
     let req: NewKeyBody = json_body(&body)?;
     let mut scopes = Vec::new();
@@ -159,15 +206,27 @@ pub(crate) async fn create_key(_: Operator, State(state): State<AppState>, Path(
         match s.parse::<Scope>() {
             Ok(scope) if !scopes.contains(&scope) => scopes.push(scope),
             Ok(_) => {}
-            Err(e) => errors.push(FieldError { event: None, path: format!("/scopes/{i}"), problem: e.to_string() }),
+            Err(e) => errors.push(FieldError {
+                event: None,
+                path: format!("/scopes/{i}"),
+                problem: e.to_string(),
+            }),
         }
     }
     if scopes.is_empty() && errors.is_empty() {
-        errors.push(FieldError { event: None, path: "/scopes".into(), problem: "at least one scope is required".into() });
+        errors.push(FieldError {
+            event: None,
+            path: "/scopes".into(),
+            problem: "at least one scope is required".into(),
+        });
     }
     let name = req.name.unwrap_or_else(|| "unnamed".into());
     if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
-        errors.push(FieldError { event: None, path: "/name".into(), problem: "must be 1-200 printable characters".into() });
+        errors.push(FieldError {
+            event: None,
+            path: "/name".into(),
+            problem: "must be 1-200 printable characters".into(),
+        });
     }
     if !errors.is_empty() {
         return Err(ApiError::Invalid(errors));
@@ -187,35 +246,72 @@ pub(crate) async fn create_key(_: Operator, State(state): State<AppState>, Path(
         revoked_at: None,
     };
     let event = key_event(&tenant, "api_key.created", &record, now)?;
-    let effect = KeyEffect::Create(NewKey { record: record.clone(), secret_hash: secret::hash(&secret) });
+    let effect = KeyEffect::Create(NewKey {
+        record: record.clone(),
+        secret_hash: secret::hash(&secret),
+    });
     append(&state, tenant.clone(), vec![event], Some(effect)).await?;
     tracing::info!(tenant = %tenant, key_id = %record.id, "api key created");
-    Ok((StatusCode::CREATED, Json(CreatedKey { record: record.into(), key: secret })))
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedKey {
+            record: record.into(),
+            key: secret,
+        }),
+    ))
 }
 
 /// List a tenant's keys (never their secrets).
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/keys", tag = "admin", security(("operator" = [])), params(("tenant" = String, Path)),
     responses((status = 200, body = KeyList), (status = 404, body = crate::error::Problem)))]
-pub(crate) async fn list_keys(_: Operator, State(state): State<AppState>, Path(tenant): Path<String>) -> Result<Json<KeyList>, ApiError> {
+pub(crate) async fn list_keys(
+    _: Operator,
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+) -> Result<Json<KeyList>, ApiError> {
     let tenant = tenant_param(&tenant)?;
     if state.inner.store.tenant(&tenant).await?.is_none() {
         return Err(ApiError::NotFound);
     }
     let keys = state.inner.store.list_keys(&tenant).await?;
-    Ok(Json(KeyList { keys: keys.into_iter().map(Into::into).collect() }))
+    Ok(Json(KeyList {
+        keys: keys.into_iter().map(Into::into).collect(),
+    }))
 }
 
 /// Revoke a key; it fails from the very next request.
 #[utoipa::path(delete, path = "/v1/tenants/{tenant}/keys/{key_id}", tag = "admin", security(("operator" = [])),
     params(("tenant" = String, Path), ("key_id" = String, Path)),
     responses((status = 200, body = KeyBody), (status = 404, description = "no such live key in this tenant", body = crate::error::Problem)))]
-pub(crate) async fn revoke_key(_: Operator, State(state): State<AppState>, Path((tenant, key_id)): Path<(String, String)>) -> Result<Json<KeyBody>, ApiError> {
+pub(crate) async fn revoke_key(
+    _: Operator,
+    State(state): State<AppState>,
+    Path((tenant, key_id)): Path<(String, String)>,
+) -> Result<Json<KeyBody>, ApiError> {
     let tenant = tenant_param(&tenant)?;
-    let key = state.inner.store.key(&tenant, &key_id).await?.filter(|k| k.revoked_at.is_none()).ok_or(ApiError::NotFound)?;
+    let key = state
+        .inner
+        .store
+        .key(&tenant, &key_id)
+        .await?
+        .filter(|k| k.revoked_at.is_none())
+        .ok_or(ApiError::NotFound)?;
     let now = time::OffsetDateTime::now_utc();
     let at = sealbook_domain::timestamp::format_utc(now, 6);
     let event = key_event(&tenant, "api_key.revoked", &key, now)?;
-    append(&state, tenant.clone(), vec![event], Some(KeyEffect::Revoke { key_id: key.id.clone(), at: at.clone() })).await?;
+    append(
+        &state,
+        tenant.clone(),
+        vec![event],
+        Some(KeyEffect::Revoke {
+            key_id: key.id.clone(),
+            at: at.clone(),
+        }),
+    )
+    .await?;
     tracing::info!(tenant = %tenant, key_id = %key.id, "api key revoked");
-    Ok(Json(KeyBody { revoked_at: Some(at), ..key.into() }))
+    Ok(Json(KeyBody {
+        revoked_at: Some(at),
+        ..key.into()
+    }))
 }

@@ -116,21 +116,73 @@ impl IntoResponse for ApiError {
         let detail = self.to_string();
         let mut retry_after = None;
         let (status, slug, title, detail, errors) = match self {
-            ApiError::Malformed(d) => (StatusCode::BAD_REQUEST, "malformed", "Malformed request body", d, vec![]),
+            ApiError::Malformed(d) => (
+                StatusCode::BAD_REQUEST,
+                "malformed",
+                "Malformed request body",
+                d,
+                vec![],
+            ),
             ApiError::BadQuery(f) => (
                 StatusCode::BAD_REQUEST,
                 "bad-query",
                 "Invalid query parameter",
                 detail,
-                vec![FieldError { event: None, path: format!("?{}", f.param), problem: f.problem }],
+                vec![FieldError {
+                    event: None,
+                    path: format!("?{}", f.param),
+                    problem: f.problem,
+                }],
             ),
-            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized", "send a valid key as 'Authorization: Bearer …'".into(), vec![]),
-            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail, vec![]),
-            ApiError::NotFound => (StatusCode::NOT_FOUND, "not-found", "Not found", detail, vec![]),
-            ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed", detail, vec![]),
-            ApiError::IdConflict(errors) => (StatusCode::CONFLICT, "id-conflict", "Idempotency conflict", detail, errors),
-            ApiError::TenantExists => (StatusCode::CONFLICT, "tenant-exists", "Tenant exists", detail, vec![]),
-            ApiError::TooLarge { detail, errors } => (StatusCode::PAYLOAD_TOO_LARGE, "too-large", "Too large", detail, errors),
+            ApiError::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "Unauthorized",
+                "send a valid key as 'Authorization: Bearer …'".into(),
+                vec![],
+            ),
+            ApiError::Forbidden(_) => (
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "Forbidden",
+                detail,
+                vec![],
+            ),
+            ApiError::NotFound => (
+                StatusCode::NOT_FOUND,
+                "not-found",
+                "Not found",
+                detail,
+                vec![],
+            ),
+            ApiError::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
+                detail,
+                vec![],
+            ),
+            ApiError::IdConflict(errors) => (
+                StatusCode::CONFLICT,
+                "id-conflict",
+                "Idempotency conflict",
+                detail,
+                errors,
+            ),
+            ApiError::TenantExists => (
+                StatusCode::CONFLICT,
+                "tenant-exists",
+                "Tenant exists",
+                detail,
+                vec![],
+            ),
+            ApiError::TooLarge { detail, errors } => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too-large",
+                "Too large",
+                detail,
+                errors,
+            ),
             ApiError::UnsupportedMediaType(expected) => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported-media-type",
@@ -138,19 +190,43 @@ impl IntoResponse for ApiError {
                 format!("send Content-Type: {expected}"),
                 vec![],
             ),
-            ApiError::Invalid(errors) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid-event", "Invalid event", format!("{} problem(s); nothing was stored", errors.len()), errors),
+            ApiError::Invalid(errors) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-event",
+                "Invalid event",
+                format!("{} problem(s); nothing was stored", errors.len()),
+                errors,
+            ),
             ApiError::RateLimited { retry_after: s } => {
                 retry_after = Some(s);
-                (StatusCode::TOO_MANY_REQUESTS, "rate-limited", "Rate limited", detail, vec![])
+                (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate-limited",
+                    "Rate limited",
+                    detail,
+                    vec![],
+                )
             }
             ApiError::Overloaded => {
                 retry_after = Some(1);
-                (StatusCode::SERVICE_UNAVAILABLE, "overloaded", "Overloaded", "the ingest queue is full; nothing was stored, retry shortly".into(), vec![])
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "overloaded",
+                    "Overloaded",
+                    "the ingest queue is full; nothing was stored, retry shortly".into(),
+                    vec![],
+                )
             }
             ApiError::Unavailable(d) => {
                 tracing::warn!(cause = %d, "store unavailable");
                 retry_after = Some(5);
-                (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable", "the store is unavailable; nothing was stored, retry later".into(), vec![])
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "Service unavailable",
+                    "the store is unavailable; nothing was stored, retry later".into(),
+                    vec![],
+                )
             }
         };
         let body = Problem {
@@ -161,9 +237,13 @@ impl IntoResponse for ApiError {
             errors,
         };
         let mut resp = (status, axum::Json(body)).into_response();
-        resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
         if let Some(s) = retry_after {
-            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(s));
         }
         resp
     }

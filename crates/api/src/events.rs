@@ -43,9 +43,14 @@ fn view(e: &StoredEvent) -> serde_json::Value {
         ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
     ),
     responses((status = 200, body = EventPage), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem)))]
-pub(crate) async fn search(State(state): State<AppState>, key: TenantKey, query: Result<Query<Vec<(String, String)>>, QueryRejection>) -> Result<Json<EventPage>, ApiError> {
+pub(crate) async fn search(
+    State(state): State<AppState>,
+    key: TenantKey,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Json<EventPage>, ApiError> {
     key.require(Scope::EventsRead)?;
-    let Query(pairs) = query.map_err(|e| ApiError::Malformed(format!("query string: {}", e.body_text())))?;
+    let Query(pairs) =
+        query.map_err(|e| ApiError::Malformed(format!("query string: {}", e.body_text())))?;
     let mut filter = EventFilter::from_query(&pairs)?;
     let limit = filter.limit;
     // One extra row tells whether another page exists without a second query.
@@ -57,15 +62,27 @@ pub(crate) async fn search(State(state): State<AppState>, key: TenantKey, query:
     } else {
         None
     };
-    Ok(Json(EventPage { events: found.iter().map(view).collect(), next_cursor }))
+    Ok(Json(EventPage {
+        events: found.iter().map(view).collect(),
+        next_cursor,
+    }))
 }
 
 /// One event by id.
 #[utoipa::path(get, path = "/v1/events/{id}", tag = "events", security(("tenant_key" = ["events:read"])),
     params(("id" = String, Path, description = "event id")),
     responses((status = 200, description = "the event with index, leaf_hash and received_at", body = Object), (status = 404, body = crate::error::Problem)))]
-pub(crate) async fn get_event(State(state): State<AppState>, key: TenantKey, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+pub(crate) async fn get_event(
+    State(state): State<AppState>,
+    key: TenantKey,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     key.require(Scope::EventsRead)?;
-    let e = state.inner.store.event(key.tenant(), &id).await?.ok_or(ApiError::NotFound)?;
+    let e = state
+        .inner
+        .store
+        .event(key.tenant(), &id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
     Ok(Json(view(&e)))
 }

@@ -11,7 +11,9 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
-use sealbook_domain::{parse_batch, shape, BodyFormat, FieldError, Limits, Scope, ShapedEvent, TenantId};
+use sealbook_domain::{
+    parse_batch, shape, BodyFormat, FieldError, Limits, Scope, ShapedEvent, TenantId,
+};
 use sealbook_pipeline::OsEntropy;
 use sealbook_store::{AppendOutcome, AppendRequest, KeyEffect, Receipt};
 
@@ -67,10 +69,22 @@ pub(crate) async fn ingest(
     })?;
     let received_at = time::OffsetDateTime::now_utc();
     let mut entropy = OsEntropy;
-    let events: Vec<ShapedEvent> = valid.into_iter().map(|v| shape(v, &tenant, received_at, &mut entropy)).collect();
+    let events: Vec<ShapedEvent> = valid
+        .into_iter()
+        .map(|v| shape(v, &tenant, received_at, &mut entropy))
+        .collect();
     let receipts = append(&state, tenant, events, None).await?;
-    let status = if receipts.iter().all(|r| r.replayed) { StatusCode::OK } else { StatusCode::CREATED };
-    Ok((status, Json(Receipts { receipts: receipts.into_iter().map(receipt_body).collect() })))
+    let status = if receipts.iter().all(|r| r.replayed) {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((
+        status,
+        Json(Receipts {
+            receipts: receipts.into_iter().map(receipt_body).collect(),
+        }),
+    ))
 }
 
 fn reason(e: &sealbook_domain::BatchError) -> &'static str {
@@ -82,19 +96,38 @@ fn reason(e: &sealbook_domain::BatchError) -> &'static str {
 }
 
 pub(crate) fn receipt_body(r: Receipt) -> ReceiptBody {
-    ReceiptBody { id: r.id, index: r.index, leaf_hash: r.leaf_hash.to_hex() }
+    ReceiptBody {
+        id: r.id,
+        index: r.index,
+        leaf_hash: r.leaf_hash.to_hex(),
+    }
 }
 
 /// Sequences events (and an administrative effect) for `tenant` and maps the outcome.
-pub(crate) async fn append(state: &AppState, tenant: TenantId, events: Vec<ShapedEvent>, effect: Option<KeyEffect>) -> Result<Vec<Receipt>, ApiError> {
+pub(crate) async fn append(
+    state: &AppState,
+    tenant: TenantId,
+    events: Vec<ShapedEvent>,
+    effect: Option<KeyEffect>,
+) -> Result<Vec<Receipt>, ApiError> {
     let n = events.len();
     let label = tenant.to_string();
-    let outcome = state.inner.sequencer.submit(AppendRequest { tenant, events, effect }).await?;
+    let outcome = state
+        .inner
+        .sequencer
+        .submit(AppendRequest {
+            tenant,
+            events,
+            effect,
+        })
+        .await?;
     match outcome {
         AppendOutcome::Committed(receipts) => {
             let fresh = receipts.iter().filter(|r| !r.replayed).count();
-            metrics::counter!("sealbook_events_accepted_total", "tenant" => label.clone()).increment(fresh as u64);
-            metrics::counter!("sealbook_events_replayed_total", "tenant" => label).increment((n - fresh) as u64);
+            metrics::counter!("sealbook_events_accepted_total", "tenant" => label.clone())
+                .increment(fresh as u64);
+            metrics::counter!("sealbook_events_replayed_total", "tenant" => label)
+                .increment((n - fresh) as u64);
             Ok(receipts)
         }
         AppendOutcome::Conflict { position, id } => {
@@ -102,7 +135,9 @@ pub(crate) async fn append(state: &AppState, tenant: TenantId, events: Vec<Shape
             Err(ApiError::IdConflict(vec![FieldError {
                 event: Some(position),
                 path: "/id".into(),
-                problem: format!("an event with id {id:?} is already stored with different content"),
+                problem: format!(
+                    "an event with id {id:?} is already stored with different content"
+                ),
             }]))
         }
         AppendOutcome::UnknownTenant | AppendOutcome::UnknownKey => Err(ApiError::NotFound),
@@ -115,10 +150,21 @@ fn body_format(headers: &HeaderMap) -> Result<BodyFormat, ApiError> {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .ok_or(ApiError::UnsupportedMediaType(EXPECTED))?;
-    let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    if let Some(charset) = ct.split(';').skip(1).find_map(|p| p.trim().strip_prefix("charset=")) {
+    let mime = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if let Some(charset) = ct
+        .split(';')
+        .skip(1)
+        .find_map(|p| p.trim().strip_prefix("charset="))
+    {
         if !charset.trim_matches('"').eq_ignore_ascii_case("utf-8") {
-            return Err(ApiError::UnsupportedMediaType("a UTF-8 body (charset=utf-8)"));
+            return Err(ApiError::UnsupportedMediaType(
+                "a UTF-8 body (charset=utf-8)",
+            ));
         }
     }
     match mime.as_str() {
@@ -129,7 +175,10 @@ fn body_format(headers: &HeaderMap) -> Result<BodyFormat, ApiError> {
 }
 
 async fn read_body(headers: &HeaderMap, body: Body, limits: &Limits) -> Result<Bytes, ApiError> {
-    let too_large = || ApiError::TooLarge { detail: format!("body exceeds {} bytes", limits.max_body_bytes), errors: vec![] };
+    let too_large = || ApiError::TooLarge {
+        detail: format!("body exceeds {} bytes", limits.max_body_bytes),
+        errors: vec![],
+    };
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())

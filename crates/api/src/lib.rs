@@ -76,9 +76,18 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/events", post(ingest::ingest).get(events::search))
         .route("/v1/events/{id}", get(events::get_event))
-        .route("/v1/tenants", post(admin::create_tenant).get(admin::list_tenants))
-        .route("/v1/tenants/{tenant}/keys", post(admin::create_key).get(admin::list_keys))
-        .route("/v1/tenants/{tenant}/keys/{key_id}", delete(admin::revoke_key))
+        .route(
+            "/v1/tenants",
+            post(admin::create_tenant).get(admin::list_tenants),
+        )
+        .route(
+            "/v1/tenants/{tenant}/keys",
+            post(admin::create_key).get(admin::list_keys),
+        )
+        .route(
+            "/v1/tenants/{tenant}/keys/{key_id}",
+            delete(admin::revoke_key),
+        )
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

@@ -106,11 +106,21 @@ impl Modify for Security {
         let c = doc.components.get_or_insert_with(Default::default);
         c.add_security_scheme(
             "tenant_key",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("tenant API key, sbk_…")).build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("tenant API key, sbk_…"))
+                    .build(),
+            ),
         );
         c.add_security_scheme(
             "operator",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("platform operator token, sba_…")).build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("platform operator token, sba_…"))
+                    .build(),
+            ),
         );
     }
 }
@@ -143,7 +153,17 @@ mod tests {
     fn openapi_is_3_1_and_lists_every_route() {
         let v = serde_json::to_value(document()).unwrap();
         assert!(v["openapi"].as_str().unwrap().starts_with("3.1"));
-        for p in ["/v1/events", "/v1/events/{id}", "/v1/tenants", "/v1/tenants/{tenant}/keys", "/v1/tenants/{tenant}/keys/{key_id}", "/healthz", "/readyz", "/metrics", "/openapi.json"] {
+        for p in [
+            "/v1/events",
+            "/v1/events/{id}",
+            "/v1/tenants",
+            "/v1/tenants/{tenant}/keys",
+            "/v1/tenants/{tenant}/keys/{key_id}",
+            "/healthz",
+            "/readyz",
+            "/metrics",
+            "/openapi.json",
+        ] {
             assert!(v["paths"].get(p).is_some(), "{p} missing");
         }
     }
@@ -152,9 +172,17 @@ mod tests {
     fn openapi_matches_validation() {
         // Every top-level field the document offers is one the validator accepts, and vice versa.
         let v = serde_json::to_value(document()).unwrap();
-        let mut doc: Vec<String> = v["components"]["schemas"]["EventEnvelope"]["properties"].as_object().unwrap().keys().cloned().collect();
+        let mut doc: Vec<String> = v["components"]["schemas"]["EventEnvelope"]["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
         doc.sort();
-        let mut accepted: Vec<String> = sealbook_domain::ENVELOPE_FIELDS.iter().map(|s| s.to_string()).collect();
+        let mut accepted: Vec<String> = sealbook_domain::ENVELOPE_FIELDS
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         accepted.sort();
         assert_eq!(doc, accepted);
     }

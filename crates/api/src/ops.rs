@@ -18,7 +18,9 @@ pub(crate) async fn healthz() -> Json<serde_json::Value> {
 /// Readiness: the store answers.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses((status = 200, description = "store reachable"), (status = 503, description = "store unreachable", body = crate::error::Problem)))]
-pub(crate) async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+pub(crate) async fn readyz(
+    State(state): State<AppState>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     state.inner.store.ping().await?;
     Ok(Json(serde_json::json!({"status": "ready"})))
 }
@@ -27,9 +29,22 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Result<Json<serde_j
 #[utoipa::path(get, path = "/metrics", tag = "operations", security(("operator" = [])),
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain"), (status = 401, body = crate::error::Problem)))]
 pub(crate) async fn metrics(_: Operator, State(state): State<AppState>) -> Response {
-    metrics::gauge!("sealbook_ingest_queue_events").set(state.inner.sequencer.queued_events() as f64);
-    let text = state.inner.prometheus.as_ref().map(|h| h.render()).unwrap_or_default();
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
+    metrics::gauge!("sealbook_ingest_queue_events")
+        .set(state.inner.sequencer.queued_events() as f64);
+    let text = state
+        .inner
+        .prometheus
+        .as_ref()
+        .map(|h| h.render())
+        .unwrap_or_default();
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
 }
 
 /// The OpenAPI 3.1 document of this API.

@@ -28,7 +28,8 @@ impl Conn {
             if !default.exists() {
                 bail!("no operator token: pass --admin-token-file FILE, set SEALBOOK_ADMIN_TOKEN, or run from the directory holding sealbook-data/");
             }
-            std::fs::read_to_string(&default).with_context(|| format!("reading {}", default.display()))?
+            std::fs::read_to_string(&default)
+                .with_context(|| format!("reading {}", default.display()))?
         };
         Ok(Client::new(&self.url, token.trim())?)
     }
@@ -112,13 +113,27 @@ pub(crate) async fn tenant(cmd: TenantCommand) -> anyhow::Result<()> {
 
 pub(crate) async fn key(cmd: KeyCommand) -> anyhow::Result<()> {
     match cmd {
-        KeyCommand::Create { tenant, scopes, name, json, conn } => {
+        KeyCommand::Create {
+            tenant,
+            scopes,
+            name,
+            json,
+            conn,
+        } => {
             let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
-            let k = conn.client()?.create_key(&tenant, name.as_deref(), &scopes).await?;
+            let k = conn
+                .client()?
+                .create_key(&tenant, name.as_deref(), &scopes)
+                .await?;
             if json {
                 println!("{}", serde_json::to_string(&k)?);
             } else {
-                eprintln!("created key {} for tenant {} with scopes {} (shown once; store it now)", k.record.id, k.record.tenant, k.record.scopes.join(","));
+                eprintln!(
+                    "created key {} for tenant {} with scopes {} (shown once; store it now)",
+                    k.record.id,
+                    k.record.tenant,
+                    k.record.scopes.join(",")
+                );
                 println!("{}", k.key);
             }
         }
@@ -128,12 +143,26 @@ pub(crate) async fn key(cmd: KeyCommand) -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string(&keys)?);
             } else {
                 for k in keys {
-                    let state = k.revoked_at.as_deref().map_or("active".to_owned(), |r| format!("revoked {r}"));
-                    println!("{}\t{}\t{}\t{}\t{}", k.id, k.prefix, k.scopes.join(","), k.name, state);
+                    let state = k
+                        .revoked_at
+                        .as_deref()
+                        .map_or("active".to_owned(), |r| format!("revoked {r}"));
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}",
+                        k.id,
+                        k.prefix,
+                        k.scopes.join(","),
+                        k.name,
+                        state
+                    );
                 }
             }
         }
-        KeyCommand::Revoke { tenant, key_id, conn } => {
+        KeyCommand::Revoke {
+            tenant,
+            key_id,
+            conn,
+        } => {
             let k = conn.client()?.revoke_key(&tenant, &key_id).await?;
             eprintln!("revoked key {} of tenant {}", k.id, k.tenant);
         }

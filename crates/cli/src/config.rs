@@ -61,7 +61,10 @@ struct SequencerFile {
 impl Default for SequencerFile {
     fn default() -> Self {
         let d = sealbook_pipeline::SequencerConfig::default();
-        SequencerFile { max_queued_events: d.max_queued_events, max_batch_events: d.max_batch_events }
+        SequencerFile {
+            max_queued_events: d.max_queued_events,
+            max_batch_events: d.max_batch_events,
+        }
     }
 }
 
@@ -83,15 +86,36 @@ impl ServeArgs {
             None => FileConfig::default(),
         };
         let limits = file.limits;
-        anyhow::ensure!(limits.max_event_bytes <= 60 * 1024, "limits.max_event_bytes must stay at or below 61440 so a leaf fits a C2SP entry bundle");
-        anyhow::ensure!(limits.max_depth >= 2 && limits.max_batch_events >= 1 && limits.max_body_bytes >= 1024, "limits are too small to accept any event");
+        anyhow::ensure!(
+            limits.max_event_bytes <= 60 * 1024,
+            "limits.max_event_bytes must stay at or below 61440 so a leaf fits a C2SP entry bundle"
+        );
+        anyhow::ensure!(
+            limits.max_depth >= 2 && limits.max_batch_events >= 1 && limits.max_body_bytes >= 1024,
+            "limits are too small to accept any event"
+        );
         anyhow::ensure!(file.sequencer.max_batch_events >= 1 && file.sequencer.max_queued_events >= limits.max_batch_events, "sequencer.max_queued_events must hold at least one full request (limits.max_batch_events)");
         Ok(Config {
-            listen: self.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
-            data_dir: self.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("sealbook-data")),
+            listen: self
+                .listen
+                .or(file.listen)
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            data_dir: self
+                .data_dir
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from("sealbook-data")),
             admin_token_file: self.admin_token_file.or(file.admin_token_file),
-            log_format: self.log_format.or(file.log_format).unwrap_or(LogFormat::Text),
-            api: sealbook_api::ApiConfig { limits, rate_limit_per_key: self.rate_limit_per_key.or(file.rate_limit_per_key).unwrap_or(0) },
+            log_format: self
+                .log_format
+                .or(file.log_format)
+                .unwrap_or(LogFormat::Text),
+            api: sealbook_api::ApiConfig {
+                limits,
+                rate_limit_per_key: self
+                    .rate_limit_per_key
+                    .or(file.rate_limit_per_key)
+                    .unwrap_or(0),
+            },
             sequencer: sealbook_pipeline::SequencerConfig {
                 max_queued_events: file.sequencer.max_queued_events,
                 max_batch_events: file.sequencer.max_batch_events,
@@ -101,7 +125,8 @@ impl ServeArgs {
 }
 
 fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading config file {}", path.display()))?;
     toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))
 }
 
@@ -121,13 +146,22 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("s.toml");
         std::fs::write(&f, "listen = \"127.0.0.1:9999\"\ndata_dir = \"/tmp/x\"\nrate_limit_per_key = 5\n[limits]\nmax_batch_events = 10\n").unwrap();
-        let c = T::parse_from(["t", "--config", f.to_str().unwrap(), "--data-dir", "/tmp/y"]).a.resolve().unwrap();
+        let c = T::parse_from(["t", "--config", f.to_str().unwrap(), "--data-dir", "/tmp/y"])
+            .a
+            .resolve()
+            .unwrap();
         assert_eq!(c.listen.port(), 9999);
         assert_eq!(c.data_dir, PathBuf::from("/tmp/y"));
         assert_eq!(c.api.rate_limit_per_key, 5);
         assert_eq!(c.api.limits.max_batch_events, 10);
         assert_eq!(c.api.limits.max_depth, 32);
         std::fs::write(&f, "lisen = \"127.0.0.1:1\"\n").unwrap();
-        assert!(T::parse_from(["t", "--config", f.to_str().unwrap()]).a.resolve().is_err(), "typos are errors");
+        assert!(
+            T::parse_from(["t", "--config", f.to_str().unwrap()])
+                .a
+                .resolve()
+                .is_err(),
+            "typos are errors"
+        );
     }
 }

@@ -10,7 +10,11 @@ mod serve;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "sealbook", version, about = "Tamper-evident, multi-tenant audit trail")]
+#[command(
+    name = "sealbook",
+    version,
+    about = "Tamper-evident, multi-tenant audit trail"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -30,7 +34,9 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     match cli.command {
         Command::Serve(args) => runtime.block_on(serve::run(args)),
         Command::Tenant(cmd) => runtime.block_on(admin::tenant(cmd)),

@@ -17,14 +17,23 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     create_private_dir(&config.data_dir)?;
     let token = admin_token(&config)?;
 
-    let store = Arc::new(SqliteStore::open(&config.data_dir).context("opening the embedded store")?);
+    let store =
+        Arc::new(SqliteStore::open(&config.data_dir).context("opening the embedded store")?);
     let prometheus = metrics_exporter_prometheus::PrometheusBuilder::new()
-        .set_buckets(&[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0])
+        .set_buckets(&[
+            0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+        ])
         .context("metrics buckets")?
         .install_recorder()
         .context("installing the metrics recorder")?;
     let (sequencer, sequencer_task) = Sequencer::start(store.clone(), config.sequencer);
-    let state = AppState::new(store, sequencer.clone(), &token, config.api, Some(prometheus));
+    let state = AppState::new(
+        store,
+        sequencer.clone(),
+        &token,
+        config.api,
+        Some(prometheus),
+    );
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -36,7 +45,11 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     writeln!(out, "Sealbook listening on http://{addr}")?;
     match &config.admin_token_file {
         Some(p) => writeln!(out, "Operator token: read from {}", p.display())?,
-        None => writeln!(out, "Operator token: {}", config.data_dir.join("admin-token").display())?,
+        None => writeln!(
+            out,
+            "Operator token: {}",
+            config.data_dir.join("admin-token").display()
+        )?,
     }
     out.flush()?;
     drop(out);
@@ -53,8 +66,11 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SEALBOOK_LOG").unwrap_or_else(|_| "info".into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SEALBOOK_LOG")
+        .unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
@@ -78,14 +94,20 @@ fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
 fn admin_token(config: &Config) -> anyhow::Result<String> {
     use std::os::unix::fs::OpenOptionsExt;
     if let Some(path) = &config.admin_token_file {
-        let token = std::fs::read_to_string(path).with_context(|| format!("reading admin token file {}", path.display()))?;
+        let token = std::fs::read_to_string(path)
+            .with_context(|| format!("reading admin token file {}", path.display()))?;
         let token = token.trim().to_owned();
-        anyhow::ensure!(token.len() >= 32, "the admin token in {} is shorter than 32 characters", path.display());
+        anyhow::ensure!(
+            token.len() >= 32,
+            "the admin token in {} is shorter than 32 characters",
+            path.display()
+        );
         return Ok(token);
     }
     let path = config.data_dir.join("admin-token");
     if path.exists() {
-        let token = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let token = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
         return Ok(token.trim().to_owned());
     }
     let token = secret::new_admin_token();

@@ -135,39 +135,67 @@ pub struct Client {
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print the credential.
-        f.debug_struct("Client").field("base", &self.base).finish_non_exhaustive()
+        f.debug_struct("Client")
+            .field("base", &self.base)
+            .finish_non_exhaustive()
     }
 }
 
 impl Client {
     /// A client for `base_url` (e.g. `http://127.0.0.1:8080`) using `token`.
     pub fn new(base_url: &str, token: &str) -> Result<Client, ClientError> {
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?;
-        let mut auth = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| ClientError::Unexpected {
-            status: 0,
-            body: "the token holds characters not allowed in a header".into(),
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()?;
+        let mut auth = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+            ClientError::Unexpected {
+                status: 0,
+                body: "the token holds characters not allowed in a header".into(),
+            }
         })?;
         auth.set_sensitive(true);
-        Ok(Client { http, base: base_url.trim_end_matches('/').to_owned(), auth })
+        Ok(Client {
+            http,
+            base: base_url.trim_end_matches('/').to_owned(),
+            auth,
+        })
     }
 
-    async fn call<T: DeserializeOwned>(&self, method: Method, path: &str, body: Option<(Vec<u8>, &'static str)>) -> Result<(StatusCode, T), ClientError> {
-        let mut req = self.http.request(method, format!("{}{path}", self.base)).header(AUTHORIZATION, self.auth.clone());
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<(Vec<u8>, &'static str)>,
+    ) -> Result<(StatusCode, T), ClientError> {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header(AUTHORIZATION, self.auth.clone());
         if let Some((bytes, ct)) = body {
             req = req.header(CONTENT_TYPE, ct).body(bytes);
         }
         let resp = req.send().await?;
         let status = resp.status();
-        let retry_after = resp.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+        let retry_after = resp
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
         let bytes = resp.bytes().await?;
         if status.is_success() {
-            return serde_json::from_slice(&bytes).map(|t| (status, t)).map_err(|_| ClientError::Unexpected {
-                status: status.as_u16(),
-                body: String::from_utf8_lossy(&bytes[..bytes.len().min(500)]).into_owned(),
-            });
+            return serde_json::from_slice(&bytes)
+                .map(|t| (status, t))
+                .map_err(|_| ClientError::Unexpected {
+                    status: status.as_u16(),
+                    body: String::from_utf8_lossy(&bytes[..bytes.len().min(500)]).into_owned(),
+                });
         }
         match serde_json::from_slice::<Problem>(&bytes) {
-            Ok(problem) => Err(ClientError::Problem { status: status.as_u16(), problem, retry_after }),
+            Ok(problem) => Err(ClientError::Problem {
+                status: status.as_u16(),
+                problem,
+                retry_after,
+            }),
             Err(_) => Err(ClientError::Unexpected {
                 status: status.as_u16(),
                 body: String::from_utf8_lossy(&bytes[..bytes.len().min(500)]).into_owned(),
@@ -178,7 +206,9 @@ impl Client {
     /// Sends events (a batch, all or nothing) and returns their durable receipts.
     pub async fn send(&self, events: &[serde_json::Value]) -> Result<Vec<Receipt>, ClientError> {
         let body = serde_json::to_vec(events).expect("JSON values serialize");
-        let (_, r): (_, Receipts) = self.call(Method::POST, "/v1/events", Some((body, "application/json"))).await?;
+        let (_, r): (_, Receipts) = self
+            .call(Method::POST, "/v1/events", Some((body, "application/json")))
+            .await?;
         Ok(r.receipts)
     }
 
@@ -191,18 +221,32 @@ impl Client {
             q.push('=');
             q.push_str(&encode(v));
         }
-        Ok(self.call(Method::GET, &format!("/v1/events{q}"), None).await?.1)
+        Ok(self
+            .call(Method::GET, &format!("/v1/events{q}"), None)
+            .await?
+            .1)
     }
 
     /// Fetches one event by id.
     pub async fn event(&self, id: &str) -> Result<serde_json::Value, ClientError> {
-        Ok(self.call(Method::GET, &format!("/v1/events/{}", encode(id)), None).await?.1)
+        Ok(self
+            .call(Method::GET, &format!("/v1/events/{}", encode(id)), None)
+            .await?
+            .1)
     }
 
     /// Creates a tenant (operator).
     pub async fn create_tenant(&self, id: &str, name: Option<&str>) -> Result<Tenant, ClientError> {
-        let body = serde_json::to_vec(&serde_json::json!({"id": id, "name": name.unwrap_or(id)})).expect("json");
-        Ok(self.call(Method::POST, "/v1/tenants", Some((body, "application/json"))).await?.1)
+        let body = serde_json::to_vec(&serde_json::json!({"id": id, "name": name.unwrap_or(id)}))
+            .expect("json");
+        Ok(self
+            .call(
+                Method::POST,
+                "/v1/tenants",
+                Some((body, "application/json")),
+            )
+            .await?
+            .1)
     }
 
     /// Lists tenants (operator).
@@ -211,17 +255,33 @@ impl Client {
         struct L {
             tenants: Vec<Tenant>,
         }
-        Ok(self.call::<L>(Method::GET, "/v1/tenants", None).await?.1.tenants)
+        Ok(self
+            .call::<L>(Method::GET, "/v1/tenants", None)
+            .await?
+            .1
+            .tenants)
     }
 
     /// Creates an API key (operator).
-    pub async fn create_key(&self, tenant: &str, name: Option<&str>, scopes: &[&str]) -> Result<CreatedKey, ClientError> {
+    pub async fn create_key(
+        &self,
+        tenant: &str,
+        name: Option<&str>,
+        scopes: &[&str],
+    ) -> Result<CreatedKey, ClientError> {
         let mut body = serde_json::json!({"scopes": scopes});
         if let Some(n) = name {
             body["name"] = n.into();
         }
         let body = serde_json::to_vec(&body).expect("json");
-        Ok(self.call(Method::POST, &format!("/v1/tenants/{}/keys", encode(tenant)), Some((body, "application/json"))).await?.1)
+        Ok(self
+            .call(
+                Method::POST,
+                &format!("/v1/tenants/{}/keys", encode(tenant)),
+                Some((body, "application/json")),
+            )
+            .await?
+            .1)
     }
 
     /// Lists a tenant's keys (operator).
@@ -230,12 +290,27 @@ impl Client {
         struct L {
             keys: Vec<ApiKey>,
         }
-        Ok(self.call::<L>(Method::GET, &format!("/v1/tenants/{}/keys", encode(tenant)), None).await?.1.keys)
+        Ok(self
+            .call::<L>(
+                Method::GET,
+                &format!("/v1/tenants/{}/keys", encode(tenant)),
+                None,
+            )
+            .await?
+            .1
+            .keys)
     }
 
     /// Revokes a key (operator).
     pub async fn revoke_key(&self, tenant: &str, key_id: &str) -> Result<ApiKey, ClientError> {
-        Ok(self.call(Method::DELETE, &format!("/v1/tenants/{}/keys/{}", encode(tenant), encode(key_id)), None).await?.1)
+        Ok(self
+            .call(
+                Method::DELETE,
+                &format!("/v1/tenants/{}/keys/{}", encode(tenant), encode(key_id)),
+                None,
+            )
+            .await?
+            .1)
     }
 }
 

@@ -25,9 +25,10 @@ mod tests {
 
     #[test]
     fn numbers_use_ecmascript_form() {
-        let v: serde_json::Value =
-            serde_json::from_str("[333333333.33333329, 1E30, 4.50, 2e-3, 0.000000000000000000000000001]")
-                .unwrap();
+        let v: serde_json::Value = serde_json::from_str(
+            "[333333333.33333329, 1E30, 4.50, 2e-3, 0.000000000000000000000000001]",
+        )
+        .unwrap();
         assert_eq!(
             String::from_utf8(canonical_bytes(&v)).unwrap(),
             "[333333333.3333333,1e+30,4.5,0.002,1e-27]"

@@ -188,9 +188,16 @@ fn malformed(e: serde_json::Error, line: Option<usize>) -> BatchError {
 }
 
 /// Checks size against the compact form: whitespace a client added must not count against it.
-fn check_size(position: usize, raw_len: usize, value: &Value, limits: &Limits) -> Result<(), BatchError> {
+fn check_size(
+    position: usize,
+    raw_len: usize,
+    value: &Value,
+    limits: &Limits,
+) -> Result<(), BatchError> {
     if raw_len > limits.max_event_bytes {
-        let compact = serde_json::to_vec(value).map(|v| v.len()).unwrap_or(usize::MAX);
+        let compact = serde_json::to_vec(value)
+            .map(|v| v.len())
+            .unwrap_or(usize::MAX);
         if compact > limits.max_event_bytes {
             return Err(too_big(position, limits));
         }
@@ -246,7 +253,10 @@ fn split_ndjson(body: &[u8], limits: &Limits) -> Result<Vec<Value>, BatchError> 
         if s.is_array || s.items.iter().any(|sp| sp.depth > limits.max_depth) {
             if s.is_array {
                 return Err(BatchError::Malformed {
-                    detail: format!("line {}: each NDJSON line must hold one event object", line_no + 1),
+                    detail: format!(
+                        "line {}: each NDJSON line must hold one event object",
+                        line_no + 1
+                    ),
                 });
             }
             return Err(too_deep(position, limits));
@@ -267,11 +277,19 @@ struct Check<'a> {
 
 impl Check<'_> {
     fn err(&mut self, path: &str, problem: impl Into<String>) {
-        self.errors.push(FieldError::new(self.position, path, problem));
+        self.errors
+            .push(FieldError::new(self.position, path, problem));
     }
 
     /// A required or optional string, with length bounds in characters.
-    fn string(&mut self, obj: &Map<String, Value>, path: &str, key: &str, required: bool, max: usize) -> Option<String> {
+    fn string(
+        &mut self,
+        obj: &Map<String, Value>,
+        path: &str,
+        key: &str,
+        required: bool,
+        max: usize,
+    ) -> Option<String> {
         let p = format!("{path}/{key}");
         match obj.get(key) {
             None | Some(Value::Null) if !required => None,
@@ -337,7 +355,10 @@ fn escape_pointer(key: &str) -> String {
 
 fn is_token(s: &str) -> bool {
     let b = s.as_bytes();
-    !b.is_empty() && b[0].is_ascii_lowercase() && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_')
+    !b.is_empty()
+        && b[0].is_ascii_lowercase()
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_')
 }
 
 fn is_event_type(s: &str) -> bool {
@@ -346,7 +367,8 @@ fn is_event_type(s: &str) -> bool {
 
 fn is_ref_key(s: &str) -> bool {
     (1..=64).contains(&s.len())
-        && s.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'))
+        && s.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'))
 }
 
 /// Rejects NUL characters anywhere (keys included) and integers beyond I-JSON's exact range.
@@ -355,7 +377,8 @@ fn check_values(c: &mut Check<'_>, v: &Value, path: &mut String) {
         Value::String(s) if s.contains('\0') => c.err(path, "must not contain NUL characters"),
         Value::Number(n) => {
             let unsafe_int = n.as_u64().is_some_and(|u| u > MAX_SAFE_INTEGER)
-                || n.as_i64().is_some_and(|i| i.unsigned_abs() > MAX_SAFE_INTEGER);
+                || n.as_i64()
+                    .is_some_and(|i| i.unsigned_abs() > MAX_SAFE_INTEGER);
             if unsafe_int {
                 c.err(path, "integer beyond ±(2^53-1) cannot be represented exactly (I-JSON); send it as a string");
             }
@@ -384,7 +407,12 @@ fn check_values(c: &mut Check<'_>, v: &Value, path: &mut String) {
     }
 }
 
-fn validate(position: usize, value: Value, tenant: &TenantId, errors: &mut Vec<FieldError>) -> Option<ValidEvent> {
+fn validate(
+    position: usize,
+    value: Value,
+    tenant: &TenantId,
+    errors: &mut Vec<FieldError>,
+) -> Option<ValidEvent> {
     let mut c = Check { position, errors };
     let Value::Object(mut obj) = value else {
         c.err("", "each event must be a JSON object");
@@ -424,7 +452,9 @@ fn validate(position: usize, value: Value, tenant: &TenantId, errors: &mut Vec<F
         None => {
             obj.insert("schema_version".into(), Value::from(1));
         }
-        Some(Value::Number(n)) if n.as_u64().is_some_and(|v| (1..=u64::from(u32::MAX)).contains(&v)) => {}
+        Some(Value::Number(n))
+            if n.as_u64()
+                .is_some_and(|v| (1..=u64::from(u32::MAX)).contains(&v)) => {}
         Some(_) => c.err("/schema_version", "must be an integer ≥ 1"),
     }
     let occurred_at = match obj.get("occurred_at") {
@@ -457,7 +487,10 @@ fn validate(position: usize, value: Value, tenant: &TenantId, errors: &mut Vec<F
                 c.string(a, "/actor", "email", false, 320);
                 if let Some(t) = &actor_type {
                     if !ACTOR_TYPES.contains(&t.as_str()) {
-                        c.err("/actor/type", format!("must be one of {}", ACTOR_TYPES.join(", ")));
+                        c.err(
+                            "/actor/type",
+                            format!("must be one of {}", ACTOR_TYPES.join(", ")),
+                        );
                     }
                 }
             }
@@ -500,7 +533,10 @@ fn validate(position: usize, value: Value, tenant: &TenantId, errors: &mut Vec<F
         }
         Some(Value::String(s)) if OUTCOMES.contains(&s.as_str()) => Some(s.clone()),
         Some(_) => {
-            c.err("/outcome", format!("must be one of {}", OUTCOMES.join(", ")));
+            c.err(
+                "/outcome",
+                format!("must be one of {}", OUTCOMES.join(", ")),
+            );
             None
         }
     };
@@ -528,7 +564,17 @@ fn validate(position: usize, value: Value, tenant: &TenantId, errors: &mut Vec<F
     }
     if let Some(v) = obj.get("context") {
         if let Some(o) = c.object(v, "/context") {
-            c.only(o, "/context", &["ip", "user_agent", "session_id", "request_id", "correlation_id"]);
+            c.only(
+                o,
+                "/context",
+                &[
+                    "ip",
+                    "user_agent",
+                    "session_id",
+                    "request_id",
+                    "correlation_id",
+                ],
+            );
             if let Some(ip) = c.string(o, "/context", "ip", false, 64) {
                 if ip.parse::<std::net::IpAddr>().is_err() {
                     c.err("/context/ip", "must be an IPv4 or IPv6 address");
@@ -545,7 +591,10 @@ fn validate(position: usize, value: Value, tenant: &TenantId, errors: &mut Vec<F
             for (k, val) in o {
                 let p = format!("/refs/{}", escape_pointer(k));
                 if !is_ref_key(k) {
-                    c.err(&p, "reference names are 1-64 characters of A-Z a-z 0-9 _ - .");
+                    c.err(
+                        &p,
+                        "reference names are 1-64 characters of A-Z a-z 0-9 _ - .",
+                    );
                 }
                 match val {
                     Value::String(s) if !s.is_empty() && s.chars().count() <= 512 => {}
@@ -592,7 +641,12 @@ mod tests {
     }
 
     fn errs(body: &Value) -> Vec<FieldError> {
-        match parse_batch(body.to_string().as_bytes(), BodyFormat::Json, &tenant(), &Limits::default()) {
+        match parse_batch(
+            body.to_string().as_bytes(),
+            BodyFormat::Json,
+            &tenant(),
+            &Limits::default(),
+        ) {
             Err(BatchError::Invalid(e)) => e,
             other => panic!("expected Invalid, got {other:?}"),
         }
@@ -600,7 +654,13 @@ mod tests {
 
     #[test]
     fn accepts_and_normalises() {
-        let evs = parse_batch(good().to_string().as_bytes(), BodyFormat::Json, &tenant(), &Limits::default()).unwrap();
+        let evs = parse_batch(
+            good().to_string().as_bytes(),
+            BodyFormat::Json,
+            &tenant(),
+            &Limits::default(),
+        )
+        .unwrap();
         assert_eq!(evs.len(), 1);
         let e = &evs[0];
         assert_eq!(e.body["occurred_at"], "2026-01-31T09:00:00.5Z");
@@ -630,7 +690,14 @@ mod tests {
         let mut a = good();
         a["id"] = json!("e1");
         let e = errs(&json!([a.clone(), a]));
-        assert_eq!(e, vec![FieldError::new(1, "/id", "the same id appears earlier in this batch")]);
+        assert_eq!(
+            e,
+            vec![FieldError::new(
+                1,
+                "/id",
+                "the same id appears earlier in this batch"
+            )]
+        );
     }
 
     #[test]
@@ -648,7 +715,13 @@ mod tests {
         v["tenant"] = json!("other");
         assert_eq!(errs(&v)[0].path, "/tenant");
         v["tenant"] = json!("acme");
-        let evs = parse_batch(v.to_string().as_bytes(), BodyFormat::Json, &tenant(), &Limits::default()).unwrap();
+        let evs = parse_batch(
+            v.to_string().as_bytes(),
+            BodyFormat::Json,
+            &tenant(),
+            &Limits::default(),
+        )
+        .unwrap();
         assert!(!evs[0].body.contains_key("tenant"));
     }
 
@@ -656,24 +729,52 @@ mod tests {
     fn limits() {
         let l = Limits::default();
         let deep = format!("{{\"a\":{}1{}}}", "[".repeat(40), "]".repeat(40));
-        assert!(matches!(parse_batch(deep.as_bytes(), BodyFormat::Json, &tenant(), &l), Err(BatchError::Invalid(_))));
+        assert!(matches!(
+            parse_batch(deep.as_bytes(), BodyFormat::Json, &tenant(), &l),
+            Err(BatchError::Invalid(_))
+        ));
         let mut v = good();
         v["data"] = json!({"big": "x".repeat(60_000)});
-        assert!(matches!(parse_batch(v.to_string().as_bytes(), BodyFormat::Json, &tenant(), &l), Err(BatchError::TooLarge { .. })));
-        assert!(matches!(parse_batch(b"[]", BodyFormat::Json, &tenant(), &l), Err(BatchError::Invalid(_))));
-        assert!(matches!(parse_batch(b"{", BodyFormat::Json, &tenant(), &l), Err(BatchError::Malformed { .. })));
-        assert!(matches!(parse_batch(b"\xff\xfe", BodyFormat::Json, &tenant(), &l), Err(BatchError::Malformed { .. })));
+        assert!(matches!(
+            parse_batch(v.to_string().as_bytes(), BodyFormat::Json, &tenant(), &l),
+            Err(BatchError::TooLarge { .. })
+        ));
+        assert!(matches!(
+            parse_batch(b"[]", BodyFormat::Json, &tenant(), &l),
+            Err(BatchError::Invalid(_))
+        ));
+        assert!(matches!(
+            parse_batch(b"{", BodyFormat::Json, &tenant(), &l),
+            Err(BatchError::Malformed { .. })
+        ));
+        assert!(matches!(
+            parse_batch(b"\xff\xfe", BodyFormat::Json, &tenant(), &l),
+            Err(BatchError::Malformed { .. })
+        ));
     }
 
     #[test]
     fn ndjson() {
         let body = format!("{}\n\n{}\n", good(), good());
-        let evs = parse_batch(body.as_bytes(), BodyFormat::Ndjson, &tenant(), &Limits::default()).unwrap();
+        let evs = parse_batch(
+            body.as_bytes(),
+            BodyFormat::Ndjson,
+            &tenant(),
+            &Limits::default(),
+        )
+        .unwrap();
         assert_eq!(evs.len(), 2);
         assert_eq!(evs[1].position, 1);
         let bad = format!("{}\n{{\"type\":", good());
-        match parse_batch(bad.as_bytes(), BodyFormat::Ndjson, &tenant(), &Limits::default()) {
-            Err(BatchError::Malformed { detail }) => assert!(detail.starts_with("line 2"), "{detail}"),
+        match parse_batch(
+            bad.as_bytes(),
+            BodyFormat::Ndjson,
+            &tenant(),
+            &Limits::default(),
+        ) {
+            Err(BatchError::Malformed { detail }) => {
+                assert!(detail.starts_with("line 2"), "{detail}")
+            }
             other => panic!("{other:?}"),
         }
     }

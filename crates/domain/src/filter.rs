@@ -121,7 +121,9 @@ impl EventFilter {
                 "subject_type" => f.subject_type = Some(v.clone()),
                 "type" => {
                     f.event_type = Some(match v.strip_suffix('*') {
-                        Some(prefix) if prefix.ends_with('.') => TypeFilter::Prefix(prefix.to_owned()),
+                        Some(prefix) if prefix.ends_with('.') => {
+                            TypeFilter::Prefix(prefix.to_owned())
+                        }
                         Some(_) => return Err(ferr(k, "a prefix ends with \".*\", e.g. order.*")),
                         None => TypeFilter::Exact(v.clone()),
                     })
@@ -153,7 +155,10 @@ impl EventFilter {
                 "q" => {
                     f.words = words(v);
                     if f.words.is_empty() {
-                        return Err(ferr(k, "holds no searchable word (letters or digits, 2+ characters)"));
+                        return Err(ferr(
+                            k,
+                            "holds no searchable word (letters or digits, 2+ characters)",
+                        ));
                     }
                 }
                 "limit" => {
@@ -161,10 +166,15 @@ impl EventFilter {
                         .parse::<usize>()
                         .ok()
                         .filter(|l| (1..=MAX_LIMIT).contains(l))
-                        .ok_or_else(|| ferr(k, format!("must be an integer from 1 to {MAX_LIMIT}")))?;
+                        .ok_or_else(|| {
+                            ferr(k, format!("must be an integer from 1 to {MAX_LIMIT}"))
+                        })?;
                 }
                 "cursor" => {
-                    f.cursor = Some(Cursor::decode(v).ok_or_else(|| ferr(k, "is not a cursor this server issued"))?)
+                    f.cursor = Some(
+                        Cursor::decode(v)
+                            .ok_or_else(|| ferr(k, "is not a cursor this server issued"))?,
+                    )
                 }
                 _ => return Err(ferr(k, "unknown parameter")),
             }
@@ -241,15 +251,31 @@ mod tests {
     use super::*;
 
     fn q(pairs: &[(&str, &str)]) -> Result<EventFilter, FilterError> {
-        let v: Vec<(String, String)> = pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+        let v: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
         EventFilter::from_query(&v)
     }
 
     #[test]
     fn parses_filters() {
-        let f = q(&[("type", "order.*"), ("ref", "po:1"), ("ref", "lot:A:2"), ("limit", "5"), ("q", "Ada LOVELACE")]).unwrap();
+        let f = q(&[
+            ("type", "order.*"),
+            ("ref", "po:1"),
+            ("ref", "lot:A:2"),
+            ("limit", "5"),
+            ("q", "Ada LOVELACE"),
+        ])
+        .unwrap();
         assert_eq!(f.event_type, Some(TypeFilter::Prefix("order.".into())));
-        assert_eq!(f.refs[1], RefFilter { key: "lot".into(), value: "A:2".into() });
+        assert_eq!(
+            f.refs[1],
+            RefFilter {
+                key: "lot".into(),
+                value: "A:2".into()
+            }
+        );
         assert_eq!(f.limit, 5);
         assert_eq!(f.words, vec!["ada", "lovelace"]);
     }

@@ -52,12 +52,20 @@ pub(crate) fn scan(body: &[u8]) -> Scan {
             b'"' => {
                 in_string = true;
                 if current.is_none() && depth == base {
-                    current = Some(Span { start: i, end: i, depth: 0 });
+                    current = Some(Span {
+                        start: i,
+                        end: i,
+                        depth: 0,
+                    });
                 }
             }
             b'{' | b'[' => {
                 if current.is_none() && depth == base && !(is_array && depth == 0) {
-                    current = Some(Span { start: i, end: i, depth: 0 });
+                    current = Some(Span {
+                        start: i,
+                        end: i,
+                        depth: 0,
+                    });
                 }
                 depth += 1;
                 if let Some(span) = current.as_mut() {
@@ -82,7 +90,11 @@ pub(crate) fn scan(body: &[u8]) -> Scan {
             c if c.is_ascii_whitespace() => {}
             _ => {
                 if current.is_none() && depth == base && !(is_array && depth == 0) {
-                    current = Some(Span { start: i, end: i, depth: 0 });
+                    current = Some(Span {
+                        start: i,
+                        end: i,
+                        depth: 0,
+                    });
                 }
             }
         }
@@ -105,7 +117,10 @@ mod tests {
         let s = scan(body);
         assert!(s.is_array);
         assert_eq!(s.items.len(), 3);
-        assert_eq!(&body[s.items[0].start..s.items[0].end], br#"{"a":{"b":[1,2]}}"#);
+        assert_eq!(
+            &body[s.items[0].start..s.items[0].end],
+            br#"{"a":{"b":[1,2]}}"#
+        );
         assert_eq!(s.items[0].depth, 3);
         assert_eq!(&body[s.items[1].start..s.items[1].end], br#"{"s":"x,]}"}"#);
         assert_eq!(s.items[1].depth, 1);

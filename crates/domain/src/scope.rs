@@ -18,7 +18,9 @@ pub enum Scope {
 
 /// A scope name that Sealbook does not know.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("unknown scope {0:?}; known scopes are events:write, events:read, events:export, tenant:admin")]
+#[error(
+    "unknown scope {0:?}; known scopes are events:write, events:read, events:export, tenant:admin"
+)]
 pub struct ScopeError(pub String);
 
 impl Scope {

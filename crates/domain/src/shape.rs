@@ -84,15 +84,26 @@ pub fn personal_paths(body: &Map<String, Value>) -> Vec<&'static str> {
         "/context/user_agent",
         "/context/session_id",
     ];
-    if body.get("subject").and_then(|s| s.get("type")).and_then(Value::as_str) == Some("user") {
+    if body
+        .get("subject")
+        .and_then(|s| s.get("type"))
+        .and_then(Value::as_str)
+        == Some("user")
+    {
         paths.extend(["/subject/id", "/subject/name"]);
     }
     paths
 }
 
 /// Shapes one validated event of `tenant`, received at `received_at`.
-pub fn shape(ev: ValidEvent, tenant: &TenantId, received_at: OffsetDateTime, entropy: &mut dyn Entropy) -> ShapedEvent {
-    let content_hash: [u8; 32] = Sha256::digest(canonical_bytes(&Value::Object(ev.body.clone()))).into();
+pub fn shape(
+    ev: ValidEvent,
+    tenant: &TenantId,
+    received_at: OffsetDateTime,
+    entropy: &mut dyn Entropy,
+) -> ShapedEvent {
+    let content_hash: [u8; 32] =
+        Sha256::digest(canonical_bytes(&Value::Object(ev.body.clone()))).into();
     let terms = index_terms(&ev.body);
     let client_id = ev.id.is_some();
     let id = ev.id.unwrap_or_else(|| {
@@ -192,7 +203,15 @@ fn index_terms(body: &Map<String, Value>) -> Vec<String> {
         terms.push(term::correlation(c));
     }
     let mut text = String::new();
-    for p in ["/actor/name", "/actor/email", "/on_behalf_of/name", "/subject/name", "/reason/code", "/reason/ticket", "/reason/note"] {
+    for p in [
+        "/actor/name",
+        "/actor/email",
+        "/on_behalf_of/name",
+        "/subject/name",
+        "/reason/code",
+        "/reason/ticket",
+        "/reason/note",
+    ] {
         if let Some(v) = s(p) {
             text.push_str(v);
             text.push(' ');
@@ -233,9 +252,14 @@ mod tests {
     }
 
     fn valid(v: Value) -> ValidEvent {
-        parse_batch(v.to_string().as_bytes(), BodyFormat::Json, &TenantId::parse("acme").unwrap(), &Limits::default())
-            .unwrap()
-            .remove(0)
+        parse_batch(
+            v.to_string().as_bytes(),
+            BodyFormat::Json,
+            &TenantId::parse("acme").unwrap(),
+            &Limits::default(),
+        )
+        .unwrap()
+        .remove(0)
     }
 
     fn sample() -> Value {
@@ -254,7 +278,12 @@ mod tests {
     #[test]
     fn leaf_holds_no_personal_value() {
         let received = time::macros::datetime!(2026-01-31 10:00:01.5 UTC);
-        let s = shape(valid(sample()), &TenantId::parse("acme").unwrap(), received, &mut Counter(0));
+        let s = shape(
+            valid(sample()),
+            &TenantId::parse("acme").unwrap(),
+            received,
+            &mut Counter(0),
+        );
         let leaf = String::from_utf8(s.leaf.clone()).unwrap();
         for secret in ["u-7", "Ada", "ada@example.com", "u-9", "Grace", "192.0.2.1"] {
             assert!(!leaf.contains(secret), "{secret} leaked into {leaf}");
@@ -267,7 +296,10 @@ mod tests {
         let parsed: Value = serde_json::from_slice(&s.leaf).unwrap();
         for p in &s.personal {
             let salt = hex::decode(&p.salt).unwrap();
-            assert_eq!(parsed.pointer(&p.path).unwrap(), &commitment(&salt, &p.value));
+            assert_eq!(
+                parsed.pointer(&p.path).unwrap(),
+                &commitment(&salt, &p.value)
+            );
         }
         assert!(s.terms.contains(&"a:u-7".to_string()));
         assert!(s.terms.contains(&"s:user:u-9".to_string()));
@@ -280,13 +312,28 @@ mod tests {
     #[test]
     fn content_hash_ignores_salts_and_receipt_time() {
         let t = TenantId::parse("acme").unwrap();
-        let a = shape(valid(sample()), &t, time::macros::datetime!(2026-01-31 10:00 UTC), &mut Counter(0));
-        let b = shape(valid(sample()), &t, time::macros::datetime!(2026-02-01 10:00 UTC), &mut Counter(99));
+        let a = shape(
+            valid(sample()),
+            &t,
+            time::macros::datetime!(2026-01-31 10:00 UTC),
+            &mut Counter(0),
+        );
+        let b = shape(
+            valid(sample()),
+            &t,
+            time::macros::datetime!(2026-02-01 10:00 UTC),
+            &mut Counter(99),
+        );
         assert_eq!(a.content_hash, b.content_hash);
         assert_ne!(a.leaf, b.leaf);
         let mut changed = sample();
         changed["reason"]["note"] = json!("other");
-        let c = shape(valid(changed), &t, time::macros::datetime!(2026-01-31 10:00 UTC), &mut Counter(0));
+        let c = shape(
+            valid(changed),
+            &t,
+            time::macros::datetime!(2026-01-31 10:00 UTC),
+            &mut Counter(0),
+        );
         assert_ne!(a.content_hash, c.content_hash);
     }
 
@@ -294,7 +341,12 @@ mod tests {
     fn assigns_uuid_v7_when_absent() {
         let mut v = sample();
         v.as_object_mut().unwrap().remove("id");
-        let s = shape(valid(v), &TenantId::parse("acme").unwrap(), OffsetDateTime::UNIX_EPOCH, &mut Counter(0));
+        let s = shape(
+            valid(v),
+            &TenantId::parse("acme").unwrap(),
+            OffsetDateTime::UNIX_EPOCH,
+            &mut Counter(0),
+        );
         let id = uuid::Uuid::parse_str(&s.id).unwrap();
         assert_eq!(id.get_version_num(), 7);
         assert!(!s.client_id);

@@ -19,8 +19,7 @@ impl TenantId {
         let ok = !b.is_empty()
             && b.len() <= 63
             && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
-            && b
-                .iter()
+            && b.iter()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-');
         if ok {
             Ok(TenantId(s.to_owned()))
@@ -56,7 +55,16 @@ mod tests {
         for ok in ["a", "acme", "acme-eu-1", "0", &"a".repeat(63)] {
             assert!(TenantId::parse(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "-acme", "Acme", "acme_eu", "acme/eu", "é", &"a".repeat(64), "a b"] {
+        for bad in [
+            "",
+            "-acme",
+            "Acme",
+            "acme_eu",
+            "acme/eu",
+            "é",
+            &"a".repeat(64),
+            "a b",
+        ] {
             assert!(TenantId::parse(bad).is_err(), "{bad}");
         }
     }

@@ -8,7 +8,12 @@ use serde_json::{Map, Value};
 ///
 /// A commitment whose value was erased stays in place as `{"$commitment": …}`, which is exactly what
 /// an erased field should read as: provably present once, no longer known.
-pub fn event_view(leaf: &[u8], personal: &[PersonalValue], index: u64, leaf_hash_hex: &str) -> Value {
+pub fn event_view(
+    leaf: &[u8],
+    personal: &[PersonalValue],
+    index: u64,
+    leaf_hash_hex: &str,
+) -> Value {
     let mut v: Value = serde_json::from_slice(leaf).unwrap_or(Value::Null);
     for p in personal {
         if let Some(slot) = v.pointer_mut(&p.path) {

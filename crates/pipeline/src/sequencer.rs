@@ -52,7 +52,7 @@ struct Job {
 }
 
 enum Msg {
-    Job(Job),
+    Job(Box<Job>),
     Shutdown,
 }
 
@@ -68,7 +68,10 @@ pub struct Sequencer {
 impl Sequencer {
     /// Starts the sequencer task over `store`. Await the returned handle after [`Sequencer::shutdown`]
     /// to know that every accepted request has been committed and answered.
-    pub fn start(store: Arc<dyn Store>, config: SequencerConfig) -> (Sequencer, tokio::task::JoinHandle<()>) {
+    pub fn start(
+        store: Arc<dyn Store>,
+        config: SequencerConfig,
+    ) -> (Sequencer, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let handle = tokio::spawn(run(store, rx, config.max_batch_events));
         let seq = Sequencer {
@@ -94,7 +97,11 @@ impl Sequencer {
             .map_err(|_| PipelineError::Overloaded)?;
         let (reply, answer) = oneshot::channel();
         self.tx
-            .send(Msg::Job(Job { request, reply, _permit: permit }))
+            .send(Msg::Job(Box::new(Job {
+                request,
+                reply,
+                _permit: permit,
+            })))
             .map_err(|_| PipelineError::ShuttingDown)?;
         match answer.await {
             Ok(Ok(outcome)) => Ok(outcome),
@@ -124,7 +131,7 @@ async fn run(store: Arc<dyn Store>, mut rx: mpsc::UnboundedReceiver<Msg>, max_ba
         let push = |msg: Msg, jobs: &mut Vec<Job>, events: &mut usize| match msg {
             Msg::Job(j) => {
                 *events += j.request.events.len();
-                jobs.push(j);
+                jobs.push(*j);
                 false
             }
             Msg::Shutdown => true,
@@ -211,7 +218,11 @@ mod tests {
             tasks.push(tokio::spawn(async move {
                 let mut idx = Vec::new();
                 for i in 0..10 {
-                    match seq.submit(request(&t, 5, &format!("{c}-{i}"))).await.unwrap() {
+                    match seq
+                        .submit(request(&t, 5, &format!("{c}-{i}")))
+                        .await
+                        .unwrap()
+                    {
                         AppendOutcome::Committed(r) => idx.extend(r.iter().map(|r| r.index)),
                         o => panic!("{o:?}"),
                     }
@@ -227,7 +238,10 @@ mod tests {
         assert_eq!(all, (0..400).collect::<Vec<u64>>());
         seq.shutdown();
         handle.await.unwrap();
-        assert!(matches!(seq.submit(request(&t, 1, "late")).await, Err(PipelineError::ShuttingDown)));
+        assert!(matches!(
+            seq.submit(request(&t, 1, "late")).await,
+            Err(PipelineError::ShuttingDown)
+        ));
     }
 
     #[tokio::test]
@@ -235,11 +249,23 @@ mod tests {
         let (_d, s) = store();
         let t = TenantId::parse("t").unwrap();
         s.create_tenant(&t, "T").await.unwrap();
-        let (seq, _h) = Sequencer::start(s, SequencerConfig { max_queued_events: 10, max_batch_events: 10 });
+        let (seq, _h) = Sequencer::start(
+            s,
+            SequencerConfig {
+                max_queued_events: 10,
+                max_batch_events: 10,
+            },
+        );
         // Hold the whole queue, as a stalled store would.
         let held = seq.queue.clone().try_acquire_many_owned(10).unwrap();
-        assert!(matches!(seq.submit(request(&t, 1, "a")).await, Err(PipelineError::Overloaded)));
+        assert!(matches!(
+            seq.submit(request(&t, 1, "a")).await,
+            Err(PipelineError::Overloaded)
+        ));
         drop(held);
-        assert!(matches!(seq.submit(request(&t, 1, "a")).await, Ok(AppendOutcome::Committed(_))));
+        assert!(matches!(
+            seq.submit(request(&t, 1, "a")).await,
+            Ok(AppendOutcome::Committed(_))
+        ));
     }
 }

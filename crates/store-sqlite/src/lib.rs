@@ -11,7 +11,8 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 use sealbook_domain::{EventFilter, PersonalValue, Scope, TenantId, TypeFilter};
 use sealbook_logmath::Hash;
 use sealbook_store::{
-    AppendOutcome, AppendRequest, KeyEffect, KeyRecord, Receipt, Store, StoreError, StoredEvent, Tenant,
+    AppendOutcome, AppendRequest, KeyEffect, KeyRecord, Receipt, Store, StoreError, StoredEvent,
+    Tenant,
 };
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -58,10 +59,16 @@ impl SqliteStore {
         )
         .map_err(unavailable)?;
         let found: Option<String> = conn
-            .query_row("SELECT value FROM meta WHERE key='schema_version'", [], |r| r.get(0))
+            .query_row(
+                "SELECT value FROM meta WHERE key='schema_version'",
+                [],
+                |r| r.get(0),
+            )
             .optional()
             .or_else(|e| match e {
-                rusqlite::Error::SqliteFailure(_, Some(ref m)) if m.contains("no such table") => Ok(None),
+                rusqlite::Error::SqliteFailure(_, Some(ref m)) if m.contains("no such table") => {
+                    Ok(None)
+                }
                 e => Err(e),
             })
             .map_err(unavailable)?;
@@ -85,7 +92,10 @@ impl SqliteStore {
         }
         Ok(SqliteStore {
             path,
-            writer: Arc::new(Mutex::new(Writer { conn, heads: HashMap::new() })),
+            writer: Arc::new(Mutex::new(Writer {
+                conn,
+                heads: HashMap::new(),
+            })),
             readers: Arc::new(Mutex::new(Vec::new())),
         })
     }
@@ -97,7 +107,9 @@ impl SqliteStore {
     ) -> Result<T, StoreError> {
         let writer = self.writer.clone();
         tokio::task::spawn_blocking(move || {
-            let mut w = writer.lock().map_err(|_| unavailable("writer poisoned by an earlier panic"))?;
+            let mut w = writer
+                .lock()
+                .map_err(|_| unavailable("writer poisoned by an earlier panic"))?;
             f(&mut w)
         })
         .await
@@ -140,8 +152,12 @@ impl SqliteStore {
 }
 
 fn tenant_no(conn: &Connection, tenant: &TenantId) -> rusqlite::Result<Option<i64>> {
-    conn.query_row("SELECT no FROM tenants WHERE id = ?1", [tenant.as_str()], |r| r.get(0))
-        .optional()
+    conn.query_row(
+        "SELECT no FROM tenants WHERE id = ?1",
+        [tenant.as_str()],
+        |r| r.get(0),
+    )
+    .optional()
 }
 
 fn key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRecord> {
@@ -149,9 +165,13 @@ fn key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRecord> {
     let tenant: String = r.get(1)?;
     Ok(KeyRecord {
         id: r.get(0)?,
-        tenant: TenantId::parse(&tenant).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?,
+        tenant: TenantId::parse(&tenant)
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?,
         name: r.get(2)?,
-        scopes: scopes.split(',').filter_map(|s| s.parse::<Scope>().ok()).collect(),
+        scopes: scopes
+            .split(',')
+            .filter_map(|s| s.parse::<Scope>().ok())
+            .collect(),
         prefix: r.get(4)?,
         created_at: r.get(5)?,
         revoked_at: r.get(6)?,
@@ -167,24 +187,34 @@ fn event_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEvent> {
     let hash: Vec<u8> = r.get(2)?;
     let personal: Option<Vec<u8>> = r.get(3)?;
     let personal: Vec<PersonalValue> = match personal {
-        Some(p) => serde_json::from_slice(&p).map_err(|e| rusqlite::Error::FromSqlConversionFailure(3, rusqlite::types::Type::Blob, Box::new(e)))?,
+        Some(p) => serde_json::from_slice(&p).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(3, rusqlite::types::Type::Blob, Box::new(e))
+        })?,
         None => Vec::new(),
     };
     Ok(StoredEvent {
         index: (rowid as u64) & MAX_INDEX,
         leaf,
-        leaf_hash: Hash(hash.as_slice().try_into().map_err(|_| rusqlite::Error::InvalidColumnType(2, "leaf_hash".into(), rusqlite::types::Type::Blob))?),
+        leaf_hash: Hash(hash.as_slice().try_into().map_err(|_| {
+            rusqlite::Error::InvalidColumnType(2, "leaf_hash".into(), rusqlite::types::Type::Blob)
+        })?),
         personal,
     })
 }
 
 impl Writer {
     /// The tenant's number and next index, from memory or from disk.
-    fn head(tx: &Transaction<'_>, heads: &mut HashMap<TenantId, (i64, u64)>, tenant: &TenantId) -> rusqlite::Result<Option<(i64, u64)>> {
+    fn head(
+        tx: &Transaction<'_>,
+        heads: &mut HashMap<TenantId, (i64, u64)>,
+        tenant: &TenantId,
+    ) -> rusqlite::Result<Option<(i64, u64)>> {
         if let Some(h) = heads.get(tenant) {
             return Ok(Some(*h));
         }
-        let Some(no) = tenant_no(tx, tenant)? else { return Ok(None) };
+        let Some(no) = tenant_no(tx, tenant)? else {
+            return Ok(None);
+        };
         let max: Option<i64> = tx.query_row(
             "SELECT MAX(rowid) FROM events WHERE rowid BETWEEN ?1 AND ?2",
             params![rowid(no, 0), rowid(no, MAX_INDEX)],
@@ -196,7 +226,9 @@ impl Writer {
     }
 
     fn append(&mut self, batch: Vec<AppendRequest>) -> rusqlite::Result<Vec<AppendOutcome>> {
-        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut heads = std::mem::take(&mut self.heads);
         let result = Self::append_in(&tx, &mut heads, batch);
         match result {
@@ -210,13 +242,20 @@ impl Writer {
         }
     }
 
-    fn append_in(tx: &Transaction<'_>, heads: &mut HashMap<TenantId, (i64, u64)>, batch: Vec<AppendRequest>) -> rusqlite::Result<Vec<AppendOutcome>> {
+    fn append_in(
+        tx: &Transaction<'_>,
+        heads: &mut HashMap<TenantId, (i64, u64)>,
+        batch: Vec<AppendRequest>,
+    ) -> rusqlite::Result<Vec<AppendOutcome>> {
         let mut find = tx.prepare_cached("SELECT rowid, content_hash, leaf_hash FROM events WHERE tenant_no = ?1 AND event_id = ?2")?;
         let mut insert_event = tx.prepare_cached(
             "INSERT INTO events(rowid, tenant_no, event_id, type, outcome, actor_type, subject_type, occurred_at, content_hash, leaf_hash, leaf) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         )?;
-        let mut insert_personal = tx.prepare_cached("INSERT INTO personal(rowid, data) VALUES (?1, ?2)")?;
-        let mut insert_term = tx.prepare_cached("INSERT OR IGNORE INTO terms(tenant_no, term, idx) VALUES (?1, ?2, ?3)")?;
+        let mut insert_personal =
+            tx.prepare_cached("INSERT INTO personal(rowid, data) VALUES (?1, ?2)")?;
+        let mut insert_term = tx.prepare_cached(
+            "INSERT OR IGNORE INTO terms(tenant_no, term, idx) VALUES (?1, ?2, ?3)",
+        )?;
         let mut outcomes = Vec::with_capacity(batch.len());
         'requests: for req in batch {
             let Some((no, next)) = Self::head(tx, heads, &req.tenant)? else {
@@ -228,21 +267,30 @@ impl Writer {
             for (position, ev) in req.events.iter().enumerate() {
                 let existing = if ev.client_id {
                     find.query_row(params![no, ev.id], |r| {
-                        Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, Vec<u8>>(2)?))
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, Vec<u8>>(1)?,
+                            r.get::<_, Vec<u8>>(2)?,
+                        ))
                     })
                     .optional()?
                 } else {
                     None
                 };
                 match existing {
-                    Some((rid, content, leaf)) if content == ev.content_hash => receipts.push(Some(Receipt {
-                        id: ev.id.clone(),
-                        index: rid as u64 & MAX_INDEX,
-                        leaf_hash: Hash(leaf.as_slice().try_into().unwrap_or([0; 32])),
-                        replayed: true,
-                    })),
+                    Some((rid, content, leaf)) if content == ev.content_hash => {
+                        receipts.push(Some(Receipt {
+                            id: ev.id.clone(),
+                            index: rid as u64 & MAX_INDEX,
+                            leaf_hash: Hash(leaf.as_slice().try_into().unwrap_or([0; 32])),
+                            replayed: true,
+                        }))
+                    }
                     Some(_) => {
-                        outcomes.push(AppendOutcome::Conflict { position, id: ev.id.clone() });
+                        outcomes.push(AppendOutcome::Conflict {
+                            position,
+                            id: ev.id.clone(),
+                        });
                         continue 'requests;
                     }
                     None => receipts.push(None),
@@ -291,13 +339,19 @@ impl Writer {
                     ev.leaf,
                 ])?;
                 if !ev.personal.is_empty() {
-                    let data = serde_json::to_vec(&ev.personal).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+                    let data = serde_json::to_vec(&ev.personal)
+                        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
                     insert_personal.execute(params![rid, data])?;
                 }
                 for t in &ev.terms {
                     insert_term.execute(params![no, t, index as i64])?;
                 }
-                out.push(Receipt { id: ev.id, index, leaf_hash: ev.leaf_hash, replayed: false });
+                out.push(Receipt {
+                    id: ev.id,
+                    index,
+                    leaf_hash: ev.leaf_hash,
+                    replayed: false,
+                });
                 index += 1;
             }
             heads.insert(req.tenant, (no, index));
@@ -307,8 +361,14 @@ impl Writer {
     }
 }
 
-fn query_events(conn: &Connection, tenant: &TenantId, f: &EventFilter) -> rusqlite::Result<Vec<StoredEvent>> {
-    let Some(no) = tenant_no(conn, tenant)? else { return Ok(Vec::new()) };
+fn query_events(
+    conn: &Connection,
+    tenant: &TenantId,
+    f: &EventFilter,
+) -> rusqlite::Result<Vec<StoredEvent>> {
+    let Some(no) = tenant_no(conn, tenant)? else {
+        return Ok(Vec::new());
+    };
     let terms = f.terms();
     let below = f.cursor.map_or(MAX_INDEX + 1, |c| c.0.min(MAX_INDEX + 1));
     let mut sql = String::from("SELECT e.rowid, e.leaf, e.leaf_hash, p.data FROM ");
@@ -364,7 +424,11 @@ fn query_events(conn: &Connection, tenant: &TenantId, f: &EventFilter) -> rusqli
     if let Some(u) = f.until {
         col(&mut sql, "occurred_at", "<", V::Integer(u));
     }
-    sql.push_str(if terms.is_empty() { " ORDER BY e.rowid DESC LIMIT " } else { " ORDER BY t0.idx DESC LIMIT " });
+    sql.push_str(if terms.is_empty() {
+        " ORDER BY e.rowid DESC LIMIT "
+    } else {
+        " ORDER BY t0.idx DESC LIMIT "
+    });
     arg(&mut sql, V::Integer(f.limit as i64));
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(rusqlite::params_from_iter(args), event_from_row)?;
@@ -390,7 +454,9 @@ impl Store for SqliteStore {
                 params![t.id.as_str(), t.name, t.created_at],
             ) {
                 Ok(_) => Ok(()),
-                Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+                {
                     Err(StoreError::TenantExists)
                 }
                 Err(e) => Err(unavailable(e)),
@@ -406,7 +472,8 @@ impl Store for SqliteStore {
             let rows = s.query_map([], |r| {
                 let id: String = r.get(0)?;
                 Ok(Tenant {
-                    id: TenantId::parse(&id).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?,
+                    id: TenantId::parse(&id)
+                        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?,
                     name: r.get(1)?,
                     created_at: r.get(2)?,
                 })
@@ -419,9 +486,17 @@ impl Store for SqliteStore {
     async fn tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
         let id = id.clone();
         self.read(move |c| {
-            c.query_row("SELECT name, created_at FROM tenants WHERE id = ?1", [id.as_str()], |r| {
-                Ok(Tenant { id: id.clone(), name: r.get(0)?, created_at: r.get(1)? })
-            })
+            c.query_row(
+                "SELECT name, created_at FROM tenants WHERE id = ?1",
+                [id.as_str()],
+                |r| {
+                    Ok(Tenant {
+                        id: id.clone(),
+                        name: r.get(0)?,
+                        created_at: r.get(1)?,
+                    })
+                },
+            )
             .optional()
         })
         .await
@@ -440,7 +515,9 @@ impl Store for SqliteStore {
     async fn list_keys(&self, tenant: &TenantId) -> Result<Vec<KeyRecord>, StoreError> {
         let t = tenant.clone();
         self.read(move |c| {
-            let mut s = c.prepare_cached(&format!("SELECT {KEY_COLUMNS} WHERE t.id = ?1 ORDER BY k.created_at DESC, k.id"))?;
+            let mut s = c.prepare_cached(&format!(
+                "SELECT {KEY_COLUMNS} WHERE t.id = ?1 ORDER BY k.created_at DESC, k.id"
+            ))?;
             let rows = s.query_map([t.as_str()], key_from_row)?;
             rows.collect()
         })
@@ -450,18 +527,25 @@ impl Store for SqliteStore {
     async fn key(&self, tenant: &TenantId, key_id: &str) -> Result<Option<KeyRecord>, StoreError> {
         let (t, k) = (tenant.clone(), key_id.to_owned());
         self.read(move |c| {
-            c.prepare_cached(&format!("SELECT {KEY_COLUMNS} WHERE t.id = ?1 AND k.id = ?2"))?
-                .query_row([t.as_str(), k.as_str()], key_from_row)
-                .optional()
+            c.prepare_cached(&format!(
+                "SELECT {KEY_COLUMNS} WHERE t.id = ?1 AND k.id = ?2"
+            ))?
+            .query_row([t.as_str(), k.as_str()], key_from_row)
+            .optional()
         })
         .await
     }
 
     async fn append(&self, batch: Vec<AppendRequest>) -> Result<Vec<AppendOutcome>, StoreError> {
-        self.write(move |w| w.append(batch).map_err(unavailable)).await
+        self.write(move |w| w.append(batch).map_err(unavailable))
+            .await
     }
 
-    async fn query(&self, tenant: &TenantId, filter: &EventFilter) -> Result<Vec<StoredEvent>, StoreError> {
+    async fn query(
+        &self,
+        tenant: &TenantId,
+        filter: &EventFilter,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
         let (t, f) = (tenant.clone(), filter.clone());
         self.read(move |c| query_events(c, &t, &f)).await
     }
@@ -482,7 +566,9 @@ impl Store for SqliteStore {
     async fn log_size(&self, tenant: &TenantId) -> Result<u64, StoreError> {
         let t = tenant.clone();
         self.read(move |c| {
-            let Some(no) = tenant_no(c, &t)? else { return Ok(0) };
+            let Some(no) = tenant_no(c, &t)? else {
+                return Ok(0);
+            };
             let max: Option<i64> = c.query_row(
                 "SELECT MAX(rowid) FROM events WHERE rowid BETWEEN ?1 AND ?2",
                 params![rowid(no, 0), rowid(no, MAX_INDEX)],

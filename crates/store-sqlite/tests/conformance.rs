@@ -9,7 +9,9 @@ struct Sqlite(tempfile::TempDir);
 #[async_trait::async_trait]
 impl Harness for Sqlite {
     async fn open(&self) -> Arc<dyn Store> {
-        Arc::new(sealbook_store_sqlite::SqliteStore::open(self.0.path()).expect("open sqlite store"))
+        Arc::new(
+            sealbook_store_sqlite::SqliteStore::open(self.0.path()).expect("open sqlite store"),
+        )
     }
 }
 

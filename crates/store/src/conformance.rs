@@ -5,7 +5,9 @@
 //! names the backend and the behaviour.
 
 use crate::{AppendOutcome, AppendRequest, KeyEffect, KeyRecord, NewKey, Store};
-use sealbook_domain::{parse_batch, shape, BodyFormat, Entropy, EventFilter, Limits, Scope, ShapedEvent, TenantId};
+use sealbook_domain::{
+    parse_batch, shape, BodyFormat, Entropy, EventFilter, Limits, Scope, ShapedEvent, TenantId,
+};
 use std::sync::Arc;
 
 /// Opens a backend, fresh for each test; opening again reaches the same data (to test durability).
@@ -45,7 +47,10 @@ struct Fixed(u64);
 impl Entropy for Fixed {
     fn fill(&mut self, buf: &mut [u8]) {
         for b in buf {
-            self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             *b = (self.0 >> 56) as u8;
         }
     }
@@ -58,11 +63,16 @@ fn tenant(s: &str) -> TenantId {
 /// Builds shaped events from JSON, as ingest would.
 pub fn events(t: &TenantId, json: serde_json::Value) -> Vec<ShapedEvent> {
     let mut e = Fixed(7);
-    parse_batch(json.to_string().as_bytes(), BodyFormat::Json, t, &Limits::default())
-        .expect("fixture events are valid")
-        .into_iter()
-        .map(|v| shape(v, t, time::OffsetDateTime::now_utc(), &mut e))
-        .collect()
+    parse_batch(
+        json.to_string().as_bytes(),
+        BodyFormat::Json,
+        t,
+        &Limits::default(),
+    )
+    .expect("fixture events are valid")
+    .into_iter()
+    .map(|v| shape(v, t, time::OffsetDateTime::now_utc(), &mut e))
+    .collect()
 }
 
 fn ev(id: &str, ty: &str, actor: &str, at: &str) -> serde_json::Value {
@@ -76,7 +86,11 @@ fn ev(id: &str, ty: &str, actor: &str, at: &str) -> serde_json::Value {
 }
 
 fn req(t: &TenantId, events: Vec<ShapedEvent>) -> AppendRequest {
-    AppendRequest { tenant: t.clone(), events, effect: None }
+    AppendRequest {
+        tenant: t.clone(),
+        events,
+        effect: None,
+    }
 }
 
 async fn one(store: &dyn Store, r: AppendRequest) -> AppendOutcome {
@@ -104,16 +118,47 @@ pub async fn sequencing_is_gap_free(h: &dyn Harness) {
     let (a, b) = (tenant("a"), tenant("b"));
     let out = s
         .append(vec![
-            req(&a, events(&a, serde_json::json!([ev("1", "x.y", "u", "2026-01-01T00:00:00Z"), ev("2", "x.y", "u", "2026-01-01T00:00:01Z")]))),
-            req(&b, events(&b, serde_json::json!([ev("1", "x.y", "u", "2026-01-01T00:00:00Z")]))),
-            req(&a, events(&a, serde_json::json!([ev("3", "x.y", "u", "2026-01-01T00:00:02Z")]))),
+            req(
+                &a,
+                events(
+                    &a,
+                    serde_json::json!([
+                        ev("1", "x.y", "u", "2026-01-01T00:00:00Z"),
+                        ev("2", "x.y", "u", "2026-01-01T00:00:01Z")
+                    ]),
+                ),
+            ),
+            req(
+                &b,
+                events(
+                    &b,
+                    serde_json::json!([ev("1", "x.y", "u", "2026-01-01T00:00:00Z")]),
+                ),
+            ),
+            req(
+                &a,
+                events(
+                    &a,
+                    serde_json::json!([ev("3", "x.y", "u", "2026-01-01T00:00:02Z")]),
+                ),
+            ),
         ])
         .await
         .unwrap();
     assert_eq!(indexes(&out[0]), vec![0, 1]);
     assert_eq!(indexes(&out[1]), vec![0]);
     assert_eq!(indexes(&out[2]), vec![2]);
-    let next = one(&*s, req(&a, events(&a, serde_json::json!([ev("4", "x.y", "u", "2026-01-01T00:00:03Z")])))).await;
+    let next = one(
+        &*s,
+        req(
+            &a,
+            events(
+                &a,
+                serde_json::json!([ev("4", "x.y", "u", "2026-01-01T00:00:03Z")]),
+            ),
+        ),
+    )
+    .await;
     assert_eq!(indexes(&next), vec![3]);
     assert_eq!(s.log_size(&a).await.unwrap(), 4);
     assert_eq!(s.log_size(&b).await.unwrap(), 1);
@@ -123,16 +168,69 @@ pub async fn sequencing_is_gap_free(h: &dyn Harness) {
 pub async fn idempotency(h: &dyn Harness) {
     let s = setup(h, &["a"]).await;
     let a = tenant("a");
-    let first = one(&*s, req(&a, events(&a, serde_json::json!([ev("1", "x.y", "u", "2026-01-01T00:00:00Z")])))).await;
-    let AppendOutcome::Committed(r1) = first else { panic!() };
+    let first = one(
+        &*s,
+        req(
+            &a,
+            events(
+                &a,
+                serde_json::json!([ev("1", "x.y", "u", "2026-01-01T00:00:00Z")]),
+            ),
+        ),
+    )
+    .await;
+    let AppendOutcome::Committed(r1) = first else {
+        panic!()
+    };
     assert!(!r1[0].replayed);
-    let again = one(&*s, req(&a, events(&a, serde_json::json!([ev("1", "x.y", "u", "2026-01-01T00:00:00Z"), ev("2", "x.y", "u", "2026-01-01T00:00:00Z")])))).await;
-    let AppendOutcome::Committed(r2) = again else { panic!() };
-    assert_eq!((r2[0].index, r2[0].leaf_hash, r2[0].replayed), (r1[0].index, r1[0].leaf_hash, true));
+    let again = one(
+        &*s,
+        req(
+            &a,
+            events(
+                &a,
+                serde_json::json!([
+                    ev("1", "x.y", "u", "2026-01-01T00:00:00Z"),
+                    ev("2", "x.y", "u", "2026-01-01T00:00:00Z")
+                ]),
+            ),
+        ),
+    )
+    .await;
+    let AppendOutcome::Committed(r2) = again else {
+        panic!()
+    };
+    assert_eq!(
+        (r2[0].index, r2[0].leaf_hash, r2[0].replayed),
+        (r1[0].index, r1[0].leaf_hash, true)
+    );
     assert_eq!((r2[1].index, r2[1].replayed), (1, false));
-    let changed = one(&*s, req(&a, events(&a, serde_json::json!([ev("3", "x.y", "u", "2026-01-01T00:00:00Z"), ev("1", "x.z", "u", "2026-01-01T00:00:00Z")])))).await;
-    assert_eq!(changed, AppendOutcome::Conflict { position: 1, id: "1".into() });
-    assert_eq!(s.log_size(&a).await.unwrap(), 2, "a conflicting request writes nothing");
+    let changed = one(
+        &*s,
+        req(
+            &a,
+            events(
+                &a,
+                serde_json::json!([
+                    ev("3", "x.y", "u", "2026-01-01T00:00:00Z"),
+                    ev("1", "x.z", "u", "2026-01-01T00:00:00Z")
+                ]),
+            ),
+        ),
+    )
+    .await;
+    assert_eq!(
+        changed,
+        AppendOutcome::Conflict {
+            position: 1,
+            id: "1".into()
+        }
+    );
+    assert_eq!(
+        s.log_size(&a).await.unwrap(),
+        2,
+        "a conflicting request writes nothing"
+    );
     assert!(s.event(&a, "3").await.unwrap().is_none());
 }
 
@@ -140,20 +238,59 @@ pub async fn idempotency(h: &dyn Harness) {
 pub async fn conflict_isolated_within_group(h: &dyn Harness) {
     let s = setup(h, &["a"]).await;
     let a = tenant("a");
-    one(&*s, req(&a, events(&a, serde_json::json!([ev("1", "x.y", "u", "2026-01-01T00:00:00Z")])))).await;
+    one(
+        &*s,
+        req(
+            &a,
+            events(
+                &a,
+                serde_json::json!([ev("1", "x.y", "u", "2026-01-01T00:00:00Z")]),
+            ),
+        ),
+    )
+    .await;
     let out = s
         .append(vec![
-            req(&a, events(&a, serde_json::json!([ev("1", "x.changed", "u", "2026-01-01T00:00:00Z")]))),
-            req(&a, events(&a, serde_json::json!([ev("2", "x.y", "u", "2026-01-01T00:00:00Z")]))),
-            req(&a, events(&a, serde_json::json!([ev("2", "x.y", "u", "2026-01-01T00:00:00Z")]))),
-            req(&tenant("nobody"), events(&tenant("nobody"), serde_json::json!([ev("1", "x.y", "u", "2026-01-01T00:00:00Z")]))),
+            req(
+                &a,
+                events(
+                    &a,
+                    serde_json::json!([ev("1", "x.changed", "u", "2026-01-01T00:00:00Z")]),
+                ),
+            ),
+            req(
+                &a,
+                events(
+                    &a,
+                    serde_json::json!([ev("2", "x.y", "u", "2026-01-01T00:00:00Z")]),
+                ),
+            ),
+            req(
+                &a,
+                events(
+                    &a,
+                    serde_json::json!([ev("2", "x.y", "u", "2026-01-01T00:00:00Z")]),
+                ),
+            ),
+            req(
+                &tenant("nobody"),
+                events(
+                    &tenant("nobody"),
+                    serde_json::json!([ev("1", "x.y", "u", "2026-01-01T00:00:00Z")]),
+                ),
+            ),
         ])
         .await
         .unwrap();
     assert!(matches!(out[0], AppendOutcome::Conflict { .. }));
     assert_eq!(indexes(&out[1]), vec![1]);
-    let AppendOutcome::Committed(r) = &out[2] else { panic!("{:?}", out[2]) };
-    assert!(r[0].replayed && r[0].index == 1, "same id later in the same group replays");
+    let AppendOutcome::Committed(r) = &out[2] else {
+        panic!("{:?}", out[2])
+    };
+    assert!(
+        r[0].replayed && r[0].index == 1,
+        "same id later in the same group replays"
+    );
     assert_eq!(out[3], AppendOutcome::UnknownTenant);
 }
 
@@ -163,7 +300,16 @@ pub async fn filters_and_pagination(h: &dyn Harness) {
     let a = tenant("a");
     let mut batch = Vec::new();
     for i in 0..30 {
-        let mut e = ev(&format!("{}{i}", if i % 2 == 0 { "e" } else { "f" }), if i % 3 == 0 { "order.created" } else { "user.login_failed" }, &format!("u{}", i % 4), &format!("2026-01-01T00:00:{i:02}Z"));
+        let mut e = ev(
+            &format!("{}{i}", if i % 2 == 0 { "e" } else { "f" }),
+            if i % 3 == 0 {
+                "order.created"
+            } else {
+                "user.login_failed"
+            },
+            &format!("u{}", i % 4),
+            &format!("2026-01-01T00:00:{i:02}Z"),
+        );
         if i % 5 == 0 {
             e["outcome"] = serde_json::json!("denied");
             e["reason"] = serde_json::json!({"note": "Emergency override by night shift"});
@@ -172,23 +318,92 @@ pub async fn filters_and_pagination(h: &dyn Harness) {
     }
     one(&*s, req(&a, events(&a, serde_json::Value::Array(batch)))).await;
     let q = |pairs: &[(&str, &str)]| {
-        let v: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let v: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         EventFilter::from_query(&v).unwrap()
     };
     let idx = |r: Vec<crate::StoredEvent>| r.into_iter().map(|e| e.index).collect::<Vec<_>>();
-    assert_eq!(idx(s.query(&a, &q(&[("actor", "u1")])).await.unwrap()), vec![29, 25, 21, 17, 13, 9, 5, 1]);
-    assert_eq!(idx(s.query(&a, &q(&[("actor_type", "user"), ("limit", "2")])).await.unwrap()), vec![29, 28]);
-    assert_eq!(idx(s.query(&a, &q(&[("type", "order.*")])).await.unwrap()), vec![27, 24, 21, 18, 15, 12, 9, 6, 3, 0]);
-    assert_eq!(idx(s.query(&a, &q(&[("type", "order.created"), ("actor", "u0")])).await.unwrap()), vec![24, 12, 0]);
-    assert_eq!(idx(s.query(&a, &q(&[("outcome", "denied")])).await.unwrap()), vec![25, 20, 15, 10, 5, 0]);
-    assert_eq!(idx(s.query(&a, &q(&[("since", "2026-01-01T00:00:10Z"), ("until", "2026-01-01T00:00:13Z")])).await.unwrap()), vec![12, 11, 10]);
-    assert_eq!(idx(s.query(&a, &q(&[("subject", "order:o-e4")])).await.unwrap()), vec![4]);
-    assert_eq!(idx(s.query(&a, &q(&[("subject", "o-f7"), ("subject_type", "order")])).await.unwrap()), vec![7]);
-    assert_eq!(idx(s.query(&a, &q(&[("subject_type", "invoice")])).await.unwrap()), Vec::<u64>::new());
-    assert_eq!(idx(s.query(&a, &q(&[("ref", "order_number:PO-f9")])).await.unwrap()), vec![9]);
-    assert_eq!(idx(s.query(&a, &q(&[("correlation_id", "corr-f"), ("actor", "u3")])).await.unwrap()), vec![27, 23, 19, 15, 11, 7, 3]);
-    assert_eq!(idx(s.query(&a, &q(&[("q", "NIGHT override")])).await.unwrap()), vec![25, 20, 15, 10, 5, 0]);
-    assert_eq!(idx(s.query(&a, &q(&[("q", "name u2")])).await.unwrap()), vec![26, 22, 18, 14, 10, 6, 2]);
+    assert_eq!(
+        idx(s.query(&a, &q(&[("actor", "u1")])).await.unwrap()),
+        vec![29, 25, 21, 17, 13, 9, 5, 1]
+    );
+    assert_eq!(
+        idx(s
+            .query(&a, &q(&[("actor_type", "user"), ("limit", "2")]))
+            .await
+            .unwrap()),
+        vec![29, 28]
+    );
+    assert_eq!(
+        idx(s.query(&a, &q(&[("type", "order.*")])).await.unwrap()),
+        vec![27, 24, 21, 18, 15, 12, 9, 6, 3, 0]
+    );
+    assert_eq!(
+        idx(s
+            .query(&a, &q(&[("type", "order.created"), ("actor", "u0")]))
+            .await
+            .unwrap()),
+        vec![24, 12, 0]
+    );
+    assert_eq!(
+        idx(s.query(&a, &q(&[("outcome", "denied")])).await.unwrap()),
+        vec![25, 20, 15, 10, 5, 0]
+    );
+    assert_eq!(
+        idx(s
+            .query(
+                &a,
+                &q(&[
+                    ("since", "2026-01-01T00:00:10Z"),
+                    ("until", "2026-01-01T00:00:13Z")
+                ])
+            )
+            .await
+            .unwrap()),
+        vec![12, 11, 10]
+    );
+    assert_eq!(
+        idx(s.query(&a, &q(&[("subject", "order:o-e4")])).await.unwrap()),
+        vec![4]
+    );
+    assert_eq!(
+        idx(s
+            .query(&a, &q(&[("subject", "o-f7"), ("subject_type", "order")]))
+            .await
+            .unwrap()),
+        vec![7]
+    );
+    assert_eq!(
+        idx(s
+            .query(&a, &q(&[("subject_type", "invoice")]))
+            .await
+            .unwrap()),
+        Vec::<u64>::new()
+    );
+    assert_eq!(
+        idx(s
+            .query(&a, &q(&[("ref", "order_number:PO-f9")]))
+            .await
+            .unwrap()),
+        vec![9]
+    );
+    assert_eq!(
+        idx(s
+            .query(&a, &q(&[("correlation_id", "corr-f"), ("actor", "u3")]))
+            .await
+            .unwrap()),
+        vec![27, 23, 19, 15, 11, 7, 3]
+    );
+    assert_eq!(
+        idx(s.query(&a, &q(&[("q", "NIGHT override")])).await.unwrap()),
+        vec![25, 20, 15, 10, 5, 0]
+    );
+    assert_eq!(
+        idx(s.query(&a, &q(&[("q", "name u2")])).await.unwrap()),
+        vec![26, 22, 18, 14, 10, 6, 2]
+    );
 
     let mut seen = Vec::new();
     let mut f = q(&[("limit", "7")]);
@@ -207,18 +422,64 @@ pub async fn filters_and_pagination(h: &dyn Harness) {
 pub async fn tenant_isolation(h: &dyn Harness) {
     let s = setup(h, &["a", "b"]).await;
     let (a, b) = (tenant("a"), tenant("b"));
-    one(&*s, req(&a, events(&a, serde_json::json!([ev("secret", "x.y", "u", "2026-01-01T00:00:00Z")])))).await;
+    one(
+        &*s,
+        req(
+            &a,
+            events(
+                &a,
+                serde_json::json!([ev("secret", "x.y", "u", "2026-01-01T00:00:00Z")]),
+            ),
+        ),
+    )
+    .await;
     assert!(s.event(&b, "secret").await.unwrap().is_none());
-    assert!(s.query(&b, &EventFilter::from_query(&[]).unwrap()).await.unwrap().is_empty());
-    assert!(s.query(&b, &EventFilter::from_query(&[("actor".into(), "u".into())]).unwrap()).await.unwrap().is_empty());
+    assert!(s
+        .query(&b, &EventFilter::from_query(&[]).unwrap())
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(s
+        .query(
+            &b,
+            &EventFilter::from_query(&[("actor".into(), "u".into())]).unwrap()
+        )
+        .await
+        .unwrap()
+        .is_empty());
     assert_eq!(s.log_size(&b).await.unwrap(), 0);
     let key = new_key(&a, "k1");
-    one(&*s, AppendRequest { tenant: a.clone(), events: vec![], effect: Some(KeyEffect::Create(key.clone())) }).await;
+    one(
+        &*s,
+        AppendRequest {
+            tenant: a.clone(),
+            events: vec![],
+            effect: Some(KeyEffect::Create(key.clone())),
+        },
+    )
+    .await;
     assert!(s.list_keys(&b).await.unwrap().is_empty());
     assert!(s.key(&b, "k1").await.unwrap().is_none());
-    let revoke_other = one(&*s, AppendRequest { tenant: b.clone(), events: vec![], effect: Some(KeyEffect::Revoke { key_id: "k1".into(), at: "2026-01-01T00:00:00Z".into() }) }).await;
+    let revoke_other = one(
+        &*s,
+        AppendRequest {
+            tenant: b.clone(),
+            events: vec![],
+            effect: Some(KeyEffect::Revoke {
+                key_id: "k1".into(),
+                at: "2026-01-01T00:00:00Z".into(),
+            }),
+        },
+    )
+    .await;
     assert_eq!(revoke_other, AppendOutcome::UnknownKey);
-    assert!(s.key_by_hash(&key.secret_hash).await.unwrap().unwrap().revoked_at.is_none());
+    assert!(s
+        .key_by_hash(&key.secret_hash)
+        .await
+        .unwrap()
+        .unwrap()
+        .revoked_at
+        .is_none());
 }
 
 /// What was committed is there after the store is closed and opened again, and indexes go on.
@@ -226,14 +487,45 @@ pub async fn durability_across_reopen(h: &dyn Harness) {
     let a = tenant("a");
     {
         let s = setup(h, &["a"]).await;
-        one(&*s, req(&a, events(&a, serde_json::json!([ev("1", "x.y", "u", "2026-01-01T00:00:00Z"), ev("2", "x.y", "u", "2026-01-01T00:00:00Z")])))).await;
+        one(
+            &*s,
+            req(
+                &a,
+                events(
+                    &a,
+                    serde_json::json!([
+                        ev("1", "x.y", "u", "2026-01-01T00:00:00Z"),
+                        ev("2", "x.y", "u", "2026-01-01T00:00:00Z")
+                    ]),
+                ),
+            ),
+        )
+        .await;
     }
     let s = h.open().await;
-    let got = s.event(&a, "2").await.unwrap().expect("event survives reopen");
+    let got = s
+        .event(&a, "2")
+        .await
+        .unwrap()
+        .expect("event survives reopen");
     assert_eq!(got.index, 1);
     assert_eq!(got.leaf_hash, sealbook_logmath::leaf_hash(&got.leaf));
-    assert_eq!(got.personal.len(), 2, "actor id and name are kept beside the leaf");
-    let next = one(&*s, req(&a, events(&a, serde_json::json!([ev("3", "x.y", "u", "2026-01-01T00:00:00Z")])))).await;
+    assert_eq!(
+        got.personal.len(),
+        2,
+        "actor id and name are kept beside the leaf"
+    );
+    let next = one(
+        &*s,
+        req(
+            &a,
+            events(
+                &a,
+                serde_json::json!([ev("3", "x.y", "u", "2026-01-01T00:00:00Z")]),
+            ),
+        ),
+    )
+    .await;
     assert_eq!(indexes(&next), vec![2]);
 }
 
@@ -257,16 +549,56 @@ pub async fn key_effects_commit_with_events(h: &dyn Harness) {
     let s = setup(h, &["a"]).await;
     let a = tenant("a");
     let key = new_key(&a, "k1");
-    let out = one(&*s, AppendRequest { tenant: a.clone(), events: events(&a, serde_json::json!([ev("kc", "api_key.created", "op", "2026-01-01T00:00:00Z")])), effect: Some(KeyEffect::Create(key.clone())) }).await;
+    let out = one(
+        &*s,
+        AppendRequest {
+            tenant: a.clone(),
+            events: events(
+                &a,
+                serde_json::json!([ev("kc", "api_key.created", "op", "2026-01-01T00:00:00Z")]),
+            ),
+            effect: Some(KeyEffect::Create(key.clone())),
+        },
+    )
+    .await;
     assert_eq!(indexes(&out), vec![0]);
-    let stored = s.key_by_hash(&key.secret_hash).await.unwrap().expect("key stored");
+    let stored = s
+        .key_by_hash(&key.secret_hash)
+        .await
+        .unwrap()
+        .expect("key stored");
     assert_eq!(stored.scopes, vec![Scope::EventsWrite, Scope::EventsRead]);
     assert_eq!(s.list_keys(&a).await.unwrap().len(), 1);
-    let revoke = |id: &str| AppendRequest { tenant: a.clone(), events: events(&a, serde_json::json!([ev(id, "api_key.revoked", "op", "2026-01-01T00:00:00Z")])), effect: Some(KeyEffect::Revoke { key_id: "k1".into(), at: "2026-01-02T00:00:00Z".into() }) };
+    let revoke = |id: &str| AppendRequest {
+        tenant: a.clone(),
+        events: events(
+            &a,
+            serde_json::json!([ev(id, "api_key.revoked", "op", "2026-01-01T00:00:00Z")]),
+        ),
+        effect: Some(KeyEffect::Revoke {
+            key_id: "k1".into(),
+            at: "2026-01-02T00:00:00Z".into(),
+        }),
+    };
     assert_eq!(indexes(&one(&*s, revoke("kr")).await), vec![1]);
-    assert_eq!(s.key(&a, "k1").await.unwrap().unwrap().revoked_at.as_deref(), Some("2026-01-02T00:00:00Z"));
-    assert_eq!(one(&*s, revoke("kr2")).await, AppendOutcome::UnknownKey, "revoking twice is refused");
-    assert!(s.event(&a, "kr2").await.unwrap().is_none(), "and its event was not written");
+    assert_eq!(
+        s.key(&a, "k1")
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .as_deref(),
+        Some("2026-01-02T00:00:00Z")
+    );
+    assert_eq!(
+        one(&*s, revoke("kr2")).await,
+        AppendOutcome::UnknownKey,
+        "revoking twice is refused"
+    );
+    assert!(
+        s.event(&a, "kr2").await.unwrap().is_none(),
+        "and its event was not written"
+    );
 }
 
 /// Many concurrent callers: one gap-free sequence.
@@ -280,7 +612,15 @@ pub async fn concurrent_appends(h: &dyn Harness) {
         tasks.push(tokio::spawn(async move {
             let mut got = Vec::new();
             for i in 0..25 {
-                let e = events(&a, serde_json::json!([ev(&format!("c{c}-{i}"), "x.y", "u", "2026-01-01T00:00:00Z")]));
+                let e = events(
+                    &a,
+                    serde_json::json!([ev(
+                        &format!("c{c}-{i}"),
+                        "x.y",
+                        "u",
+                        "2026-01-01T00:00:00Z"
+                    )]),
+                );
                 got.extend(indexes(&one(&*s, req(&a, e)).await));
             }
             got

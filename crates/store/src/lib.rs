@@ -168,7 +168,11 @@ pub trait Store: Send + Sync + 'static {
     async fn append(&self, batch: Vec<AppendRequest>) -> Result<Vec<AppendOutcome>, StoreError>;
 
     /// Searches a tenant's events, newest first; at most `filter.limit` results.
-    async fn query(&self, tenant: &TenantId, filter: &EventFilter) -> Result<Vec<StoredEvent>, StoreError>;
+    async fn query(
+        &self,
+        tenant: &TenantId,
+        filter: &EventFilter,
+    ) -> Result<Vec<StoredEvent>, StoreError>;
     /// One event of a tenant by id.
     async fn event(&self, tenant: &TenantId, id: &str) -> Result<Option<StoredEvent>, StoreError>;
     /// Number of events in a tenant's log (the next index).

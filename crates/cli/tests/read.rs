@@ -1,0 +1,254 @@
+//! Reading over real HTTP: every filter, paging while ingest runs, tenant isolation, revocation.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+fn ids(s: &Server, key: &str, query: &str) -> Vec<String> {
+    let r = s.get(&format!("/v1/events?{query}"), key);
+    assert_eq!(r.status(), 200, "{query}");
+    let v: Value = r.json().unwrap();
+    v["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn every_filter() {
+    let dir = tempdir();
+    let s = Server::start(dir.path());
+    let key = s.tenant_with_key("acme");
+    let events = json!([
+        {"id": "e1", "type": "user.login_failed", "occurred_at": "2026-02-01T08:00:00Z", "outcome": "failure",
+         "actor": {"type": "user", "id": "u-1", "name": "Ada Lovelace"}, "subject": {"type": "user", "id": "u-1"},
+         "context": {"ip": "198.51.100.7", "correlation_id": "corr-a"}},
+        {"id": "e2", "type": "order.status_changed", "occurred_at": "2026-02-01T09:00:00+01:00",
+         "actor": {"type": "service_account", "id": "svc-erp", "name": "ERP bridge"}, "subject": {"type": "order", "id": "o-9"},
+         "refs": {"order_number": "PO-9", "erp_document": "4711"}, "context": {"correlation_id": "corr-a"}},
+        {"id": "e3", "type": "order.created", "occurred_at": "2026-02-02T10:00:00Z",
+         "actor": {"type": "user", "id": "u-2", "name": "Grace Hopper"}, "subject": {"type": "order", "id": "o-10"},
+         "refs": {"order_number": "PO-10", "lot_code": "L-7"}},
+        {"id": "e4", "type": "override.applied", "occurred_at": "2026-02-03T10:00:00Z", "outcome": "denied",
+         "actor": {"type": "support", "id": "sup-1", "name": "Support Sam"}, "subject": {"type": "order", "id": "o-9"},
+         "reason": {"code": "credit_limit", "note": "Customer escalation approved by finance"}, "refs": {"order_number": "PO-9"}},
+    ]);
+    s.ingest(&key, &events);
+    assert_eq!(ids(&s, &key, "actor=u-1"), ["e1"]);
+    assert_eq!(ids(&s, &key, "actor_type=service_account"), ["e2"]);
+    assert_eq!(ids(&s, &key, "subject=order:o-9"), ["e4", "e2"]);
+    assert_eq!(ids(&s, &key, "subject=o-10"), ["e3"]);
+    assert_eq!(ids(&s, &key, "subject_type=user"), ["e1"]);
+    assert_eq!(ids(&s, &key, "type=order.created"), ["e3"]);
+    assert_eq!(ids(&s, &key, "type=order.*"), ["e3", "e2"]);
+    assert_eq!(ids(&s, &key, "outcome=denied"), ["e4"]);
+    assert_eq!(
+        ids(
+            &s,
+            &key,
+            "since=2026-02-01T08:00:00Z&until=2026-02-02T10:00:00Z&type=order.*"
+        ),
+        ["e2"]
+    );
+    assert_eq!(
+        ids(
+            &s,
+            &key,
+            "since=2026-02-02T11:00:00%2B01:00&until=2026-03-01T00:00:00Z"
+        ),
+        ["e4", "e3"]
+    );
+    assert_eq!(ids(&s, &key, "correlation_id=corr-a"), ["e2", "e1"]);
+    assert_eq!(ids(&s, &key, "ref=order_number:PO-9"), ["e4", "e2"]);
+    assert_eq!(
+        ids(&s, &key, "ref=order_number:PO-9&ref=erp_document:4711"),
+        ["e2"]
+    );
+    assert_eq!(ids(&s, &key, "q=escalation+FINANCE"), ["e4"]);
+    assert_eq!(ids(&s, &key, "q=grace"), ["e3"]);
+    assert_eq!(ids(&s, &key, "q=PO-10"), ["e3"]);
+    assert_eq!(
+        ids(&s, &key, "actor=u-1&outcome=success"),
+        Vec::<String>::new()
+    );
+    assert_eq!(ids(&s, &key, "type=order.*&limit=1"), ["e3"]);
+
+    // Personal values come back joined on read.
+    let e1: Value = s.get("/v1/events/e1", &key).json().unwrap();
+    assert_eq!(e1["context"]["ip"], "198.51.100.7");
+    assert_eq!(e1["subject"]["id"], "u-1");
+
+    for bad in [
+        "limit=0",
+        "limit=5000",
+        "since=yesterday",
+        "outcome=maybe",
+        "actr=u-1",
+        "cursor=garbage",
+        "type=order*",
+        "ref=nocolon",
+        "q=L-7",
+    ] {
+        let r = s.get(&format!("/v1/events?{bad}"), &key);
+        assert_eq!(r.status(), 400, "{bad}");
+        let p: Value = r.json().unwrap();
+        assert_eq!(p["type"], "urn:sealbook:problem:bad-query", "{bad}");
+    }
+}
+
+#[test]
+fn paging_is_stable_while_ingest_runs() {
+    let dir = tempdir();
+    let s = Server::start(dir.path());
+    let key = s.tenant_with_key("acme");
+    for b in 0..5 {
+        let batch: Vec<Value> = (0..100).map(|i| event(&format!("old-{b}-{i}"))).collect();
+        s.ingest(&key, &Value::Array(batch));
+    }
+    let existing: Vec<String> = s
+        .all_events(&key, "")
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(existing.len(), 501);
+
+    let done = AtomicBool::new(false);
+    let seen = std::thread::scope(|scope| {
+        let writer = scope.spawn(|| {
+            let mut n = 0;
+            while !done.load(Ordering::Relaxed) && n < 200 {
+                let batch: Vec<Value> = (0..10).map(|i| event(&format!("new-{n}-{i}"))).collect();
+                s.ingest(&key, &Value::Array(batch));
+                n += 1;
+            }
+            n
+        });
+        let mut seen: Vec<(u64, String)> = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut q = "/v1/events?limit=37".to_owned();
+            if let Some(c) = &cursor {
+                q.push_str(&format!("&cursor={c}"));
+            }
+            let page: Value = s.get(&q, &key).json().unwrap();
+            for e in page["events"].as_array().unwrap() {
+                seen.push((
+                    e["index"].as_u64().unwrap(),
+                    e["id"].as_str().unwrap().to_owned(),
+                ));
+            }
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => break,
+            }
+        }
+        done.store(true, Ordering::Relaxed);
+        assert!(
+            writer.join().unwrap() > 0,
+            "ingest really ran during paging"
+        );
+        seen
+    });
+    assert!(
+        seen.windows(2).all(|w| w[0].0 > w[1].0),
+        "strictly newest first: no repeats"
+    );
+    let seen_ids: std::collections::HashSet<&str> =
+        seen.iter().map(|(_, id)| id.as_str()).collect();
+    assert_eq!(seen_ids.len(), seen.len());
+    for id in &existing {
+        assert!(
+            seen_ids.contains(id.as_str()),
+            "{id} went missing across pages"
+        );
+    }
+}
+
+#[test]
+fn a_key_of_tenant_a_learns_nothing_about_tenant_b() {
+    let dir = tempdir();
+    let s = Server::start(dir.path());
+    let a = s.tenant_with_key("tenant-a");
+    let b = s.tenant_with_key("tenant-b");
+    s.ingest(&b, &event("b-secret"));
+
+    let other = s.get("/v1/events/b-secret", &a);
+    let unknown = s.get("/v1/events/does-not-exist", &a);
+    assert_eq!(
+        (other.status(), unknown.status()),
+        (
+            reqwest::StatusCode::NOT_FOUND,
+            reqwest::StatusCode::NOT_FOUND
+        )
+    );
+    assert_eq!(
+        other.text().unwrap(),
+        unknown.text().unwrap(),
+        "identical answers"
+    );
+
+    let listed = s.all_events(&a, "");
+    assert!(listed.iter().all(|e| e["tenant"] == "tenant-a"));
+    assert!(ids(&s, &a, "actor=u-42").is_empty());
+    assert!(ids(&s, &a, "ref=order_number:PO-1001").is_empty());
+    assert!(ids(&s, &a, "q=lovelace").is_empty());
+
+    // Ids are per tenant: A may use B's id and learns nothing (no conflict, no replay).
+    let r = s.post_json("/v1/events", &a, &event("b-secret"));
+    assert_eq!(r.status(), 201);
+    let mine: Value = s.get("/v1/events/b-secret", &a).json().unwrap();
+    assert_eq!(mine["tenant"], "tenant-a");
+
+    // A tenant key is not an operator credential, and cannot name another tenant in a body.
+    assert_eq!(s.get("/v1/tenants", &a).status(), 401);
+    assert_eq!(s.get("/v1/tenants/tenant-b/keys", &a).status(), 401);
+    let mut forged = event("forged");
+    forged["tenant"] = json!("tenant-b");
+    assert_eq!(s.post_json("/v1/events", &a, &forged).status(), 422);
+    assert_eq!(s.get("/v1/events/forged", &b).status(), 404);
+}
+
+#[test]
+fn a_revoked_key_fails_on_the_next_request() {
+    let dir = tempdir();
+    let s = Server::start(dir.path());
+    s.create_tenant("acme");
+    let (id, key) = s.create_key("acme", &["events:write", "events:read"]);
+    s.ingest(&key, &event("before"));
+    let r = s
+        .http
+        .delete(format!("{}/v1/tenants/acme/keys/{id}", s.url))
+        .bearer_auth(&s.admin)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(s.get("/v1/events", &key).status(), 401);
+    assert_eq!(
+        s.post_json("/v1/events", &key, &event("after")).status(),
+        401
+    );
+    let again = s
+        .http
+        .delete(format!("{}/v1/tenants/acme/keys/{id}", s.url))
+        .bearer_auth(&s.admin)
+        .send()
+        .unwrap();
+    assert_eq!(again.status(), 404, "revoking twice");
+    let wrong_tenant = s
+        .http
+        .delete(format!("{}/v1/tenants/other/keys/{id}", s.url))
+        .bearer_auth(&s.admin)
+        .send()
+        .unwrap();
+    assert_eq!(wrong_tenant.status(), 404);
+    let keys: Value = s.get("/v1/tenants/acme/keys", &s.admin).json().unwrap();
+    assert!(keys["keys"][0]["revoked_at"].is_string());
+    assert!(
+        keys["keys"][0].get("key").is_none(),
+        "listing never shows secrets"
+    );
+}
