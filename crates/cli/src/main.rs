@@ -1,11 +1,15 @@
-//! `sealbook`: one binary for the server (`serve`) and the operator's commands (`tenant`, `key`).
+//! `sealbook`: one binary for the server (`serve`) and the operator's commands (`tenant`, `key`), and the
+//! performance tools (`hammer`, `bench baseline`).
 //!
 //! Configuration is parsed in two stages: raw flags, environment and file in [`config`], then a
 //! validated form the server runs with.
 
 mod admin;
+mod bench;
 mod config;
+mod hammer;
 mod serve;
+mod workload;
 
 use clap::{Parser, Subcommand};
 
@@ -30,6 +34,11 @@ enum Command {
     /// Manage a tenant's API keys (platform operator).
     #[command(subcommand)]
     Key(admin::KeyCommand),
+    /// Load generator: drive a running server over HTTP and report throughput and latency.
+    Hammer(hammer::HammerArgs),
+    /// Benchmarks of the bare database, for ratios against Sealbook's figures.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -41,5 +50,7 @@ fn main() -> anyhow::Result<()> {
         Command::Serve(args) => runtime.block_on(serve::run(args)),
         Command::Tenant(cmd) => runtime.block_on(admin::tenant(cmd)),
         Command::Key(cmd) => runtime.block_on(admin::key(cmd)),
+        Command::Hammer(args) => runtime.block_on(hammer::run(args)),
+        Command::Bench(cmd) => bench::run(cmd),
     }
 }

@@ -4,6 +4,7 @@
 use crate::timestamp;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use serde_json::Value;
 
 /// Largest page a search may ask for.
 pub(crate) const MAX_LIMIT: usize = 1000;
@@ -182,8 +183,56 @@ impl EventFilter {
         Ok(f)
     }
 
+    /// The index keys every matching event carries, most selective first (see [`term_key`]).
+    pub fn term_keys(&self) -> Vec<i64> {
+        self.terms().iter().map(|t| term_key(t)).collect()
+    }
+
+    /// Whether a reader's view of an event (see [`crate::view::event_view`]) satisfies every
+    /// part of this filter (cursor and limit aside).
+    ///
+    /// Index keys are 64-bit hashes, so a store may return a candidate whose key merely collides;
+    /// stores check candidates with this predicate so that results are exact.
+    pub fn matches(&self, view: &Value) -> bool {
+        let Some(body) = view.as_object() else {
+            return false;
+        };
+        let s = |p: &str| crate::shape::pointer(body, p).and_then(Value::as_str);
+        let wanted = self.terms();
+        if !wanted.is_empty() {
+            let have = crate::shape::index_terms(body);
+            if !wanted.iter().all(|t| have.contains(t)) {
+                return false;
+            }
+        }
+        if let Some(TypeFilter::Prefix(p)) = &self.event_type {
+            if !s("/type").is_some_and(|t| t.starts_with(p.as_str())) {
+                return false;
+            }
+        }
+        let eq =
+            |want: &Option<String>, path: &str| want.as_deref().is_none_or(|w| s(path) == Some(w));
+        if !eq(&self.outcome, "/outcome")
+            || !eq(&self.actor_type, "/actor/type")
+            || !eq(&self.subject_type, "/subject/type")
+        {
+            return false;
+        }
+        if self.since.is_some() || self.until.is_some() {
+            let Some(at) = s("/occurred_at").and_then(|t| timestamp::parse(t).ok()) else {
+                return false;
+            };
+            if self.since.is_some_and(|since| at.micros < since)
+                || self.until.is_some_and(|until| at.micros >= until)
+            {
+                return false;
+            }
+        }
+        true
+    }
+
     /// The index terms that every matching event must carry, most selective first.
-    pub fn terms(&self) -> Vec<String> {
+    fn terms(&self) -> Vec<String> {
         let mut t = Vec::new();
         if let Some(c) = &self.correlation_id {
             t.push(term::correlation(c));
@@ -205,6 +254,12 @@ impl EventFilter {
         }
         t
     }
+}
+
+/// The index key of a spelled term: its 64-bit XXH3 hash. Stable across builds and platforms,
+/// because stored postings depend on it.
+pub(crate) fn term_key(term: &str) -> i64 {
+    xxhash_rust::xxh3::xxh3_64(term.as_bytes()) as i64
 }
 
 /// Splits text into lowercase search words: runs of letters and digits, 2 to 64 characters.
@@ -294,5 +349,67 @@ mod tests {
     #[test]
     fn cursor_round_trip() {
         assert_eq!(Cursor::decode(&Cursor(42).encode()), Some(Cursor(42)));
+    }
+}
+
+#[cfg(test)]
+mod matching {
+    use super::*;
+    use serde_json::json;
+
+    fn f(pairs: &[(&str, &str)]) -> EventFilter {
+        let v: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        EventFilter::from_query(&v).unwrap()
+    }
+
+    #[test]
+    fn term_keys_are_stable() {
+        // Stored postings depend on these values: changing the hash is a schema change.
+        assert_eq!(
+            term_key("a:u-7"),
+            xxhash_rust::xxh3::xxh3_64(b"a:u-7") as i64
+        );
+        assert_eq!(term_key(""), 0x2d06800538d394c2_u64 as i64);
+    }
+
+    #[test]
+    fn predicate_checks_every_part() {
+        let view = json!({"type": "order.created", "occurred_at": "2026-01-01T00:00:00Z", "outcome": "denied",
+            "actor": {"type": "user", "id": "u1", "name": "Ada Lovelace"}, "subject": {"type": "order", "id": "o1"},
+            "refs": {"po": "PO-1"}, "context": {"correlation_id": "c1"}});
+        for yes in [
+            vec![],
+            vec![("actor", "u1")],
+            vec![("subject", "order:o1")],
+            vec![("subject", "o1")],
+            vec![("type", "order.*")],
+            vec![("type", "order.created"), ("outcome", "denied")],
+            vec![("ref", "po:PO-1"), ("q", "lovelace")],
+            vec![
+                ("since", "2026-01-01T00:00:00Z"),
+                ("until", "2026-01-01T00:00:01Z"),
+            ],
+            vec![("correlation_id", "c1")],
+            vec![("actor_type", "user"), ("subject_type", "order")],
+        ] {
+            assert!(f(&yes).matches(&view), "{yes:?}");
+        }
+        for no in [
+            vec![("actor", "u2")],
+            vec![("subject", "order:o2")],
+            vec![("type", "user.*")],
+            vec![("outcome", "success")],
+            vec![("ref", "po:PO-2")],
+            vec![("q", "grace")],
+            vec![("until", "2026-01-01T00:00:00Z")],
+            vec![("since", "2026-01-01T00:00:01Z")],
+            vec![("actor_type", "system")],
+            vec![("correlation_id", "c2")],
+        ] {
+            assert!(!f(&no).matches(&view), "{no:?}");
+        }
     }
 }

@@ -7,7 +7,7 @@
 
 use crate::canonical::canonical_bytes;
 use crate::envelope::ValidEvent;
-use crate::filter::{term, words};
+use crate::filter::{term, term_key, words};
 use crate::tenant::TenantId;
 use crate::timestamp;
 use sealbook_logmath::{leaf_hash, Hash};
@@ -67,8 +67,8 @@ pub struct ShapedEvent {
     pub content_hash: [u8; 32],
     /// Personal values and their salts, stored beside the event.
     pub personal: Vec<PersonalValue>,
-    /// Search index terms (see `filter::term`).
-    pub terms: Vec<String>,
+    /// Search index keys: the hashes of the event's terms (see `filter::term_key`), sorted, unique.
+    pub terms: Vec<i64>,
 }
 
 /// The fields that are personal data whatever the event type. `subject.id`/`subject.name` are
@@ -104,7 +104,9 @@ pub fn shape(
 ) -> ShapedEvent {
     let content_hash: [u8; 32] =
         Sha256::digest(canonical_bytes(&Value::Object(ev.body.clone()))).into();
-    let terms = index_terms(&ev.body);
+    let mut terms: Vec<i64> = index_terms(&ev.body).iter().map(|t| term_key(t)).collect();
+    terms.sort_unstable();
+    terms.dedup();
     let client_id = ev.id.is_some();
     let id = ev.id.unwrap_or_else(|| {
         let mut rnd = [0u8; 10];
@@ -186,7 +188,8 @@ fn pointer_mut<'a>(m: &'a mut Map<String, Value>, path: &str) -> Option<&'a mut 
     Some(v)
 }
 
-fn index_terms(body: &Map<String, Value>) -> Vec<String> {
+/// The search terms of an event, spelled out, from its clear (or reader's view) form.
+pub(crate) fn index_terms(body: &Map<String, Value>) -> Vec<String> {
     let s = |path: &str| pointer(body, path).and_then(Value::as_str);
     let mut terms = Vec::with_capacity(12);
     if let Some(t) = s("/type") {
@@ -205,7 +208,6 @@ fn index_terms(body: &Map<String, Value>) -> Vec<String> {
     let mut text = String::new();
     for p in [
         "/actor/name",
-        "/actor/email",
         "/on_behalf_of/name",
         "/subject/name",
         "/reason/code",
@@ -301,12 +303,22 @@ mod tests {
                 &commitment(&salt, &p.value)
             );
         }
-        assert!(s.terms.contains(&"a:u-7".to_string()));
-        assert!(s.terms.contains(&"s:user:u-9".to_string()));
-        assert!(s.terms.contains(&"s:u-9".to_string()));
-        assert!(s.terms.contains(&"r:ticket:SUP-12".to_string()));
-        assert!(s.terms.contains(&"w:lovelace".to_string()));
-        assert!(s.terms.contains(&"w:quarterly".to_string()));
+        for t in [
+            "a:u-7",
+            "s:user:u-9",
+            "s:u-9",
+            "r:ticket:SUP-12",
+            "w:lovelace",
+            "w:quarterly",
+            "t:user.role_assigned",
+            "c:req-1",
+        ] {
+            assert!(s.terms.contains(&term_key(t)), "{t}");
+        }
+        assert!(
+            !s.terms.contains(&term_key("w:example")),
+            "e-mail addresses are not names"
+        );
     }
 
     #[test]

@@ -6,6 +6,8 @@
 //! read-only connections, which WAL lets run beside the writer. Blocking SQLite calls run on
 //! tokio's blocking pool so they never stall the async workers.
 
+pub mod baseline;
+
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 use sealbook_domain::{EventFilter, PersonalValue, Scope, TenantId, TypeFilter};
@@ -55,7 +57,7 @@ impl SqliteStore {
         let path = dir.join("sealbook.db");
         let conn = Connection::open(&path).map_err(unavailable)?;
         conn.execute_batch(
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;",
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000; PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint=8192;",
         )
         .map_err(unavailable)?;
         let found: Option<String> = conn
@@ -256,6 +258,7 @@ impl Writer {
         let mut insert_term = tx.prepare_cached(
             "INSERT OR IGNORE INTO terms(tenant_no, term, idx) VALUES (?1, ?2, ?3)",
         )?;
+        let mut postings: Vec<(i64, i64, i64)> = Vec::new();
         let mut outcomes = Vec::with_capacity(batch.len());
         'requests: for req in batch {
             let Some((no, next)) = Self::head(tx, heads, &req.tenant)? else {
@@ -343,9 +346,7 @@ impl Writer {
                         .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
                     insert_personal.execute(params![rid, data])?;
                 }
-                for t in &ev.terms {
-                    insert_term.execute(params![no, t, index as i64])?;
-                }
+                postings.extend(ev.terms.iter().map(|t| (no, *t, index as i64)));
                 out.push(Receipt {
                     id: ev.id,
                     index,
@@ -356,6 +357,11 @@ impl Writer {
             }
             heads.insert(req.tenant, (no, index));
             outcomes.push(AppendOutcome::Committed(out));
+        }
+        // In key order, postings land on neighbouring B-tree pages instead of all over the index.
+        postings.sort_unstable();
+        for (no, term, idx) in postings {
+            insert_term.execute(params![no, term, idx])?;
         }
         Ok(outcomes)
     }
@@ -369,8 +375,35 @@ fn query_events(
     let Some(no) = tenant_no(conn, tenant)? else {
         return Ok(Vec::new());
     };
-    let terms = f.terms();
-    let below = f.cursor.map_or(MAX_INDEX + 1, |c| c.0.min(MAX_INDEX + 1));
+    let mut below = f.cursor.map_or(MAX_INDEX + 1, |c| c.0.min(MAX_INDEX + 1));
+    let mut out = Vec::with_capacity(f.limit);
+    loop {
+        let want = f.limit - out.len();
+        let found = candidates(conn, no, f, below, want)?;
+        let exhausted = found.len() < want;
+        for e in found {
+            below = e.index;
+            let view = sealbook_domain::view::event_view(&e.leaf, &e.personal, e.index, "");
+            if f.matches(&view) {
+                out.push(e);
+            }
+        }
+        if exhausted || out.len() >= f.limit {
+            return Ok(out);
+        }
+    }
+}
+
+/// Events below index `below` that match the filter's columns and term keys, newest first. Term
+/// keys are hashes, so the caller re-checks each candidate.
+fn candidates(
+    conn: &Connection,
+    no: i64,
+    f: &EventFilter,
+    below: u64,
+    limit: usize,
+) -> rusqlite::Result<Vec<StoredEvent>> {
+    let terms = f.term_keys();
     let mut sql = String::from("SELECT e.rowid, e.leaf, e.leaf_hash, p.data FROM ");
     let mut args: Vec<rusqlite::types::Value> = Vec::new();
     let mut arg = |sql: &mut String, v: rusqlite::types::Value| {
@@ -385,12 +418,12 @@ fn query_events(
         sql.push_str(" + t0.idx LEFT JOIN personal p ON p.rowid = e.rowid WHERE t0.tenant_no = ");
         arg(&mut sql, V::Integer(no));
         sql.push_str(" AND t0.term = ");
-        arg(&mut sql, V::Text(first.clone()));
+        arg(&mut sql, V::Integer(*first));
         sql.push_str(" AND t0.idx < ");
         arg(&mut sql, V::Integer(below as i64));
         for t in rest {
             sql.push_str(" AND EXISTS (SELECT 1 FROM terms tx WHERE tx.tenant_no = t0.tenant_no AND tx.term = ");
-            arg(&mut sql, V::Text(t.clone()));
+            arg(&mut sql, V::Integer(*t));
             sql.push_str(" AND tx.idx = t0.idx)");
         }
     } else {
@@ -429,7 +462,7 @@ fn query_events(
     } else {
         " ORDER BY t0.idx DESC LIMIT "
     });
-    arg(&mut sql, V::Integer(f.limit as i64));
+    arg(&mut sql, V::Integer(limit as i64));
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(rusqlite::params_from_iter(args), event_from_row)?;
     rows.collect()
