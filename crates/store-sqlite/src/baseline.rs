@@ -65,10 +65,15 @@ pub fn insert(
                         .map_err(|err| rusqlite::Error::ToSqlConversionFailure(Box::new(err)))?;
                     p.execute(params![rid, data])?;
                     let mut t = tx.prepare_cached(
-                        "INSERT OR IGNORE INTO terms(tenant_no, term, idx) VALUES (?1, ?2, ?3)",
+                        "INSERT OR IGNORE INTO terms(tenant_no, bucket, term, idx) VALUES (?1, ?2, ?3, ?4)",
                     )?;
                     for term in &e.terms {
-                        t.execute(params![1, term, index as i64])?;
+                        t.execute(params![
+                            1,
+                            crate::bucket(index, crate::Options::default().bucket_bits),
+                            term,
+                            index as i64
+                        ])?;
                     }
                 }
             }

@@ -28,9 +28,28 @@ const INDEX_BITS: u32 = 40;
 const MAX_INDEX: u64 = (1 << INDEX_BITS) - 1;
 const READERS: usize = 4;
 
+/// Choices fixed when a database is created and recorded in it.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// A search-postings bucket spans `2^bucket_bits` log indexes (see `schema.sql`). Recorded in
+    /// the database at creation; an existing database keeps the value it was created with.
+    pub bucket_bits: u32,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { bucket_bits: 16 }
+    }
+}
+
+fn bucket(index: u64, bits: u32) -> i64 {
+    (index >> bits) as i64
+}
+
 /// The SQLite store. Cheap to share: clone the `Arc` it lives in.
 pub struct SqliteStore {
     path: PathBuf,
+    bucket_bits: u32,
     writer: Arc<Mutex<Writer>>,
     readers: Arc<Mutex<Vec<Connection>>>,
 }
@@ -40,6 +59,7 @@ struct Writer {
     /// Tenant number and next index, loaded lazily; dropped whenever a transaction fails so that
     /// memory never runs ahead of disk.
     heads: HashMap<TenantId, (i64, u64)>,
+    bucket_bits: u32,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> StoreError {
@@ -53,6 +73,12 @@ fn rowid(tenant_no: i64, index: u64) -> i64 {
 impl SqliteStore {
     /// Opens (creating if needed) the store in `dir/sealbook.db`.
     pub fn open(dir: &Path) -> Result<SqliteStore, StoreError> {
+        SqliteStore::open_with(dir, Options::default())
+    }
+
+    /// Opens (creating if needed) the store in `dir/sealbook.db`; `options` apply only when the
+    /// database is created.
+    pub fn open_with(dir: &Path, options: Options) -> Result<SqliteStore, StoreError> {
         std::fs::create_dir_all(dir).map_err(unavailable)?;
         let path = dir.join("sealbook.db");
         let conn = Connection::open(&path).map_err(unavailable)?;
@@ -76,11 +102,11 @@ impl SqliteStore {
             .map_err(unavailable)?;
         match found.as_deref().map(str::parse::<u32>) {
             None => {
-                conn.execute_batch(SCHEMA).map_err(unavailable)?;
-                conn.execute(
-                    "INSERT INTO meta(key, value) VALUES ('schema_version', ?1)",
-                    [SCHEMA_VERSION.to_string()],
-                )
+                // Schema and its version in one transaction: a crash leaves either both or neither.
+                conn.execute_batch(&format!(
+                    "BEGIN; {SCHEMA} INSERT INTO meta(key, value) VALUES ('schema_version', '{SCHEMA_VERSION}'), ('bucket_bits', '{}'); COMMIT;",
+                    options.bucket_bits
+                ))
                 .map_err(unavailable)?;
             }
             Some(Ok(v)) if v == SCHEMA_VERSION => {}
@@ -92,11 +118,24 @@ impl SqliteStore {
             }
             Some(other) => return Err(StoreError::Schema(format!("unreadable schema version {other:?}"))),
         }
+        let bucket_bits: u32 = conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'bucket_bits'",
+                [],
+                |r| r.get::<_, String>(0),
+            )
+            .map_err(unavailable)?
+            .parse()
+            .ok()
+            .filter(|b| *b < INDEX_BITS)
+            .ok_or_else(|| StoreError::Schema("unreadable bucket_bits".into()))?;
         Ok(SqliteStore {
             path,
+            bucket_bits,
             writer: Arc::new(Mutex::new(Writer {
                 conn,
                 heads: HashMap::new(),
+                bucket_bits,
             })),
             readers: Arc::new(Mutex::new(Vec::new())),
         })
@@ -162,6 +201,16 @@ fn tenant_no(conn: &Connection, tenant: &TenantId) -> rusqlite::Result<Option<i6
     .optional()
 }
 
+/// Number of events in a tenant's log: one past the highest index (a seek to the end of its range).
+fn log_size(conn: &Connection, no: i64) -> rusqlite::Result<u64> {
+    let max: Option<i64> = conn.query_row(
+        "SELECT MAX(rowid) FROM events WHERE rowid BETWEEN ?1 AND ?2",
+        params![rowid(no, 0), rowid(no, MAX_INDEX)],
+        |r| r.get(0),
+    )?;
+    Ok(max.map_or(0, |m| (m as u64 & MAX_INDEX) + 1))
+}
+
 fn key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRecord> {
     let scopes: String = r.get(3)?;
     let tenant: String = r.get(1)?;
@@ -217,12 +266,7 @@ impl Writer {
         let Some(no) = tenant_no(tx, tenant)? else {
             return Ok(None);
         };
-        let max: Option<i64> = tx.query_row(
-            "SELECT MAX(rowid) FROM events WHERE rowid BETWEEN ?1 AND ?2",
-            params![rowid(no, 0), rowid(no, MAX_INDEX)],
-            |r| r.get(0),
-        )?;
-        let next = max.map_or(0, |m| (m as u64 & MAX_INDEX) + 1);
+        let next = log_size(tx, no)?;
         heads.insert(tenant.clone(), (no, next));
         Ok(Some((no, next)))
     }
@@ -232,7 +276,7 @@ impl Writer {
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut heads = std::mem::take(&mut self.heads);
-        let result = Self::append_in(&tx, &mut heads, batch);
+        let result = Self::append_in(&tx, &mut heads, self.bucket_bits, batch);
         match result {
             Ok(out) => {
                 tx.commit()?;
@@ -247,6 +291,7 @@ impl Writer {
     fn append_in(
         tx: &Transaction<'_>,
         heads: &mut HashMap<TenantId, (i64, u64)>,
+        bits: u32,
         batch: Vec<AppendRequest>,
     ) -> rusqlite::Result<Vec<AppendOutcome>> {
         let mut find = tx.prepare_cached("SELECT rowid, content_hash, leaf_hash FROM events WHERE tenant_no = ?1 AND event_id = ?2")?;
@@ -256,9 +301,9 @@ impl Writer {
         let mut insert_personal =
             tx.prepare_cached("INSERT INTO personal(rowid, data) VALUES (?1, ?2)")?;
         let mut insert_term = tx.prepare_cached(
-            "INSERT OR IGNORE INTO terms(tenant_no, term, idx) VALUES (?1, ?2, ?3)",
+            "INSERT OR IGNORE INTO terms(tenant_no, bucket, term, idx) VALUES (?1, ?2, ?3, ?4)",
         )?;
-        let mut postings: Vec<(i64, i64, i64)> = Vec::new();
+        let mut postings: Vec<(i64, i64, i64, i64)> = Vec::new();
         let mut outcomes = Vec::with_capacity(batch.len());
         'requests: for req in batch {
             let Some((no, next)) = Self::head(tx, heads, &req.tenant)? else {
@@ -346,7 +391,11 @@ impl Writer {
                         .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
                     insert_personal.execute(params![rid, data])?;
                 }
-                postings.extend(ev.terms.iter().map(|t| (no, *t, index as i64)));
+                postings.extend(
+                    ev.terms
+                        .iter()
+                        .map(|t| (no, bucket(index, bits), *t, index as i64)),
+                );
                 out.push(Receipt {
                     id: ev.id,
                     index,
@@ -360,8 +409,8 @@ impl Writer {
         }
         // In key order, postings land on neighbouring B-tree pages instead of all over the index.
         postings.sort_unstable();
-        for (no, term, idx) in postings {
-            insert_term.execute(params![no, term, idx])?;
+        for (no, b, term, idx) in postings {
+            insert_term.execute(params![no, b, term, idx])?;
         }
         Ok(outcomes)
     }
@@ -371,15 +420,17 @@ fn query_events(
     conn: &Connection,
     tenant: &TenantId,
     f: &EventFilter,
+    bits: u32,
 ) -> rusqlite::Result<Vec<StoredEvent>> {
     let Some(no) = tenant_no(conn, tenant)? else {
         return Ok(Vec::new());
     };
-    let mut below = f.cursor.map_or(MAX_INDEX + 1, |c| c.0.min(MAX_INDEX + 1));
+    let size = log_size(conn, no)?;
+    let mut below = f.cursor.map_or(size, |c| c.0.min(size));
     let mut out = Vec::with_capacity(f.limit);
     loop {
         let want = f.limit - out.len();
-        let found = candidates(conn, no, f, below, want)?;
+        let found = candidates(conn, no, f, below, want, bits)?;
         let exhausted = found.len() < want;
         for e in found {
             below = e.index;
@@ -402,10 +453,12 @@ fn candidates(
     f: &EventFilter,
     below: u64,
     limit: usize,
+    bits: u32,
 ) -> rusqlite::Result<Vec<StoredEvent>> {
     let terms = f.term_keys();
     let mut sql = String::from("SELECT e.rowid, e.leaf, e.leaf_hash, p.data FROM ");
-    let mut args: Vec<rusqlite::types::Value> = Vec::new();
+    // ?1 is the bucket when a term drives the scan; it is filled in per bucket below.
+    let mut args: Vec<rusqlite::types::Value> = vec![rusqlite::types::Value::Integer(0)];
     let mut arg = |sql: &mut String, v: rusqlite::types::Value| {
         args.push(v);
         sql.push_str(&format!("?{}", args.len()));
@@ -417,12 +470,12 @@ fn candidates(
         arg(&mut sql, V::Integer(rowid(no, 0)));
         sql.push_str(" + t0.idx LEFT JOIN personal p ON p.rowid = e.rowid WHERE t0.tenant_no = ");
         arg(&mut sql, V::Integer(no));
-        sql.push_str(" AND t0.term = ");
+        sql.push_str(" AND t0.bucket = ?1 AND t0.term = ");
         arg(&mut sql, V::Integer(*first));
         sql.push_str(" AND t0.idx < ");
         arg(&mut sql, V::Integer(below as i64));
         for t in rest {
-            sql.push_str(" AND EXISTS (SELECT 1 FROM terms tx WHERE tx.tenant_no = t0.tenant_no AND tx.term = ");
+            sql.push_str(" AND EXISTS (SELECT 1 FROM terms tx WHERE tx.tenant_no = t0.tenant_no AND tx.bucket = t0.bucket AND tx.term = ");
             arg(&mut sql, V::Integer(*t));
             sql.push_str(" AND tx.idx = t0.idx)");
         }
@@ -463,9 +516,30 @@ fn candidates(
         " ORDER BY t0.idx DESC LIMIT "
     });
     arg(&mut sql, V::Integer(limit as i64));
+    let limit_arg = args.len() - 1;
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(rusqlite::params_from_iter(args), event_from_row)?;
-    rows.collect()
+    if terms.is_empty() {
+        // ?1 is unused here but bound; SQLite accepts an unused numbered parameter.
+        let rows = stmt.query_map(rusqlite::params_from_iter(args), event_from_row)?;
+        return rows.collect();
+    }
+    // Newest bucket first; within a bucket the postings are read in descending index order.
+    let mut out = Vec::with_capacity(limit);
+    let Some(last) = below.checked_sub(1) else {
+        return Ok(out);
+    };
+    for b in (0..=bucket(last, bits)).rev() {
+        args[0] = V::Integer(b);
+        args[limit_arg] = V::Integer((limit - out.len()) as i64);
+        let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), event_from_row)?;
+        for r in rows {
+            out.push(r?);
+        }
+        if out.len() >= limit {
+            break;
+        }
+    }
+    Ok(out)
 }
 
 #[async_trait]
@@ -580,7 +654,8 @@ impl Store for SqliteStore {
         filter: &EventFilter,
     ) -> Result<Vec<StoredEvent>, StoreError> {
         let (t, f) = (tenant.clone(), filter.clone());
-        self.read(move |c| query_events(c, &t, &f)).await
+        let bits = self.bucket_bits;
+        self.read(move |c| query_events(c, &t, &f, bits)).await
     }
 
     async fn event(&self, tenant: &TenantId, id: &str) -> Result<Option<StoredEvent>, StoreError> {
@@ -598,16 +673,9 @@ impl Store for SqliteStore {
 
     async fn log_size(&self, tenant: &TenantId) -> Result<u64, StoreError> {
         let t = tenant.clone();
-        self.read(move |c| {
-            let Some(no) = tenant_no(c, &t)? else {
-                return Ok(0);
-            };
-            let max: Option<i64> = c.query_row(
-                "SELECT MAX(rowid) FROM events WHERE rowid BETWEEN ?1 AND ?2",
-                params![rowid(no, 0), rowid(no, MAX_INDEX)],
-                |r| r.get(0),
-            )?;
-            Ok(max.map_or(0, |m| (m as u64 & MAX_INDEX) + 1))
+        self.read(move |c| match tenant_no(c, &t)? {
+            Some(no) => log_size(c, no),
+            None => Ok(0),
         })
         .await
     }

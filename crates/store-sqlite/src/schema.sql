@@ -37,13 +37,15 @@ CREATE UNIQUE INDEX IF NOT EXISTS events_id ON events(tenant_no, event_id);
 CREATE INDEX IF NOT EXISTS events_time ON events(tenant_no, occurred_at);
 -- Personal values and salts, kept apart from the append-only events so erasure can remove them.
 CREATE TABLE IF NOT EXISTS personal (rowid INTEGER PRIMARY KEY, data BLOB NOT NULL);
--- Postings of the search index: one row per (tenant, term key, index). A term key is the 64-bit
--- hash of a spelled term (actor, subject, type, correlation id, reference, word); integer keys keep
--- this, the largest index, compact. Candidates are re-checked against the event, so a hash
--- collision can never put a wrong event into a result.
+-- Postings of the search index: one row per (tenant, bucket, term key, index).
+-- A term key is the 64-bit hash of a spelled term (actor, subject, type, correlation id, reference,
+-- word); candidates are re-checked against the event, so a hash collision can never put a wrong
+-- event into a result. The bucket is index >> 16: new postings land only in the newest bucket's
+-- part of the B-tree, so a commit dirties a bounded set of pages however large the log grows.
 CREATE TABLE IF NOT EXISTS terms (
     tenant_no INTEGER NOT NULL,
+    bucket INTEGER NOT NULL,
     term INTEGER NOT NULL,
     idx INTEGER NOT NULL,
-    PRIMARY KEY (tenant_no, term, idx)
+    PRIMARY KEY (tenant_no, bucket, term, idx)
 ) WITHOUT ROWID;
