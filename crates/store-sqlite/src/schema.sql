@@ -40,7 +40,7 @@ CREATE TABLE IF NOT EXISTS personal (rowid INTEGER PRIMARY KEY, data BLOB NOT NU
 -- Postings of the search index: one row per (tenant, bucket, term key, index).
 -- A term key is the 64-bit hash of a spelled term (actor, subject, type, correlation id, reference,
 -- word); candidates are re-checked against the event, so a hash collision can never put a wrong
--- event into a result. The bucket is index >> 16: new postings land only in the newest bucket's
+-- event into a result. The bucket is index >> bucket_bits (meta; 12 by default): new postings land only in the newest bucket's
 -- part of the B-tree, so a commit dirties a bounded set of pages however large the log grows.
 CREATE TABLE IF NOT EXISTS terms (
     tenant_no INTEGER NOT NULL,
