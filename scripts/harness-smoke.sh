@@ -23,4 +23,5 @@ check() { # name, json line
 check ingest "$("$BIN" hammer --url "$url" --keys "$key" --clients 2 --batch 50 --count 2000 --json | tail -n 1)" events_per_sec,p50_ms,p90_ms,p99_ms,max_ms,errors
 check ingest-rate "$("$BIN" hammer --url "$url" --keys "$key" --clients 2 --batch 10 --rate 500 --duration 2s --json | tail -n 1)" events_per_sec,p99_ms,errors
 check query "$("$BIN" hammer --url "$url" --keys "$key" --clients 2 --batch 50 --mode query --count 200 --json | tail -n 1)" events_per_sec,requests_per_sec,p99_ms,errors
-check baseline "$("$BIN" bench baseline --engine sqlite --batch 500 --rows 2000 --json | tail -n 1)" rows_per_sec
+check baseline-sqlite "$("$BIN" bench baseline --engine sqlite --batch 500 --rows 2000 --json | tail -n 1)" rows_per_sec,rows_per_sec_events_only
+check baseline-postgres "$("$BIN" bench baseline --engine postgres --batch 500 --rows 2000 --json | tail -n 1)" rows_per_sec,rows_per_sec_insert

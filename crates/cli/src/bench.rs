@@ -2,7 +2,7 @@
 //! every ingest figure can be given as a ratio measured on the same machine at the same time.
 
 use crate::workload::{self, Rng};
-use anyhow::bail;
+use anyhow::Context;
 use sealbook_domain::{parse_batch, shape, BodyFormat, Limits, TenantId};
 use sealbook_pipeline::OsEntropy;
 use sealbook_store_sqlite::baseline::{self, Layout};
@@ -30,52 +30,94 @@ pub(crate) struct BaselineArgs {
     /// Rows to insert.
     #[arg(long, default_value_t = 200_000)]
     rows: usize,
-    /// PostgreSQL URL (postgres engine).
-    #[arg(long)]
-    database_url: Option<String>,
+    /// PostgreSQL URL (postgres engine); the run uses a schema of its own and drops it after.
+    #[arg(
+        long,
+        env = "SEALBOOK_DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
+    database_url: String,
     /// Print one JSON object as the last line of stdout.
     #[arg(long)]
     json: bool,
 }
 
-pub(crate) fn run(cmd: BenchCommand) -> anyhow::Result<()> {
+pub(crate) async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     let BenchCommand::Baseline(args) = cmd;
-    if args.engine == Engine::Postgres {
-        bail!("the PostgreSQL baseline arrives with the PostgreSQL backend; only --engine sqlite exists yet");
-    }
-    let _ = &args.database_url;
     anyhow::ensure!(
         args.batch >= 1 && args.rows >= 1,
         "--batch and --rows must be at least 1"
     );
     let rows = rows(args.rows)?;
-    let mut results = serde_json::Map::new();
-    for (name, layout) in [
-        ("sealbook_schema", Layout::Sealbook),
-        ("events_only", Layout::EventsOnly),
-    ] {
-        let dir = tempfile::tempdir()?;
-        let took = baseline::insert(dir.path(), &rows, args.batch, layout)?;
+    let mut out = serde_json::json!({
+        "engine": format!("{:?}", args.engine).to_lowercase(),
+        "batch": args.batch,
+        "rows": args.rows,
+    });
+    let mut report = |name: &str, key: &str, took: std::time::Duration| {
         let rate = (args.rows as f64 / took.as_secs_f64()).round();
-        results.insert(name.into(), rate.into());
+        out[key] = rate.into();
         if !args.json {
             println!(
-                "sqlite {name}: {} rows in {:.2}s, {rate} rows/s (batch {})",
+                "{:?} {name}: {} rows in {:.2}s, {rate} rows/s (batch {})",
+                args.engine,
                 args.rows,
                 took.as_secs_f64(),
                 args.batch
             );
         }
+    };
+    match args.engine {
+        Engine::Sqlite => {
+            for (name, key, layout) in [
+                ("sealbook schema", "rows_per_sec", Layout::Sealbook),
+                (
+                    "events table only",
+                    "rows_per_sec_events_only",
+                    Layout::EventsOnly,
+                ),
+            ] {
+                let dir = tempfile::tempdir()?;
+                report(
+                    name,
+                    key,
+                    baseline::insert(dir.path(), &rows, args.batch, layout)?,
+                );
+            }
+        }
+        Engine::Postgres => {
+            use sealbook_store_postgres::baseline::{insert, Method};
+            for (name, key, method) in [
+                ("COPY", "rows_per_sec", Method::Copy),
+                ("multi-row INSERT", "rows_per_sec_insert", Method::Insert),
+            ] {
+                let took = insert(&args.database_url, &rows, args.batch, method)
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "PostgreSQL baseline at {} (set --database-url)",
+                            redact(&args.database_url)
+                        )
+                    })?;
+                report(name, key, took);
+            }
+        }
     }
     if args.json {
-        let out = serde_json::json!({
-            "engine": "sqlite", "batch": args.batch, "rows": args.rows,
-            "rows_per_sec": results["sealbook_schema"],
-            "rows_per_sec_events_only": results["events_only"],
-        });
         println!("{out}");
     }
     Ok(())
+}
+
+/// A connection URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => match url[s + 3..at].split_once(':') {
+            Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+            None => url.to_owned(),
+        },
+        _ => url.to_owned(),
+    }
 }
 
 /// The hammer's events, shaped exactly as ingest shapes them (outside the timed part).

@@ -51,6 +51,6 @@ fn main() -> anyhow::Result<()> {
         Command::Tenant(cmd) => runtime.block_on(admin::tenant(cmd)),
         Command::Key(cmd) => runtime.block_on(admin::key(cmd)),
         Command::Hammer(args) => runtime.block_on(hammer::run(args)),
-        Command::Bench(cmd) => bench::run(cmd),
+        Command::Bench(cmd) => runtime.block_on(bench::run(cmd)),
     }
 }

@@ -65,8 +65,10 @@ pub struct ShapedEvent {
     pub leaf_hash: Hash,
     /// Hash of the normalised event as the client sent it: equal hashes mean a faithful retry.
     pub content_hash: [u8; 32],
-    /// Personal values and their salts, stored beside the event.
-    pub personal: Vec<PersonalValue>,
+    /// Personal values and their salts, as the JSON array (of [`PersonalValue`]) the store keeps
+    /// beside the event; empty when the event has none. Serialised here, on the parallel part of
+    /// ingest, so the single writer only copies bytes.
+    pub personal: Vec<u8>,
     /// Search index keys: the hashes of the event's terms (see `filter::term_key`), sorted, unique.
     pub terms: Vec<i64>,
 }
@@ -102,8 +104,10 @@ pub fn shape(
     received_at: OffsetDateTime,
     entropy: &mut dyn Entropy,
 ) -> ShapedEvent {
-    let content_hash: [u8; 32] =
-        Sha256::digest(canonical_bytes(&Value::Object(ev.body.clone()))).into();
+    let content_hash: [u8; 32] = Sha256::digest(
+        serde_json_canonicalizer::to_vec(&ev.body).expect("a JSON object always canonicalizes"),
+    )
+    .into();
     let mut terms: Vec<i64> = index_terms(&ev.body).iter().map(|t| term_key(t)).collect();
     terms.sort_unstable();
     terms.dedup();
@@ -151,7 +155,11 @@ pub fn shape(
         leaf_hash: leaf_hash(&leaf),
         leaf,
         content_hash,
-        personal,
+        personal: if personal.is_empty() {
+            Vec::new()
+        } else {
+            serde_json::to_vec(&personal).expect("personal values serialize")
+        },
         terms,
     }
 }
@@ -292,11 +300,12 @@ mod tests {
         }
         assert!(leaf.contains("\"received_at\":\"2026-01-31T10:00:01.500000Z\""));
         assert!(leaf.contains("\"tenant\":\"acme\""));
-        assert_eq!(s.personal.len(), 6);
+        let personal: Vec<PersonalValue> = serde_json::from_slice(&s.personal).unwrap();
+        assert_eq!(personal.len(), 6);
         assert_eq!(s.leaf_hash, leaf_hash(&s.leaf));
         // Every commitment in the leaf is reproducible from the kept value and salt.
         let parsed: Value = serde_json::from_slice(&s.leaf).unwrap();
-        for p in &s.personal {
+        for p in &personal {
             let salt = hex::decode(&p.salt).unwrap();
             assert_eq!(
                 parsed.pointer(&p.path).unwrap(),

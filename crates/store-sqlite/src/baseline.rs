@@ -61,9 +61,7 @@ pub fn insert(
                 if layout == Layout::Sealbook {
                     let mut p =
                         tx.prepare_cached("INSERT INTO personal(rowid, data) VALUES (?1, ?2)")?;
-                    let data = serde_json::to_vec(&e.personal)
-                        .map_err(|err| rusqlite::Error::ToSqlConversionFailure(Box::new(err)))?;
-                    p.execute(params![rid, data])?;
+                    p.execute(params![rid, e.personal])?;
                     let mut t = tx.prepare_cached(
                         "INSERT OR IGNORE INTO terms(tenant_no, bucket, term, idx) VALUES (?1, ?2, ?3, ?4)",
                     )?;

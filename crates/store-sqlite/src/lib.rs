@@ -388,9 +388,7 @@ impl Writer {
                     ev.leaf,
                 ])?;
                 if !ev.personal.is_empty() {
-                    let data = serde_json::to_vec(&ev.personal)
-                        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-                    insert_personal.execute(params![rid, data])?;
+                    insert_personal.execute(params![rid, ev.personal])?;
                 }
                 postings.extend(
                     ev.terms

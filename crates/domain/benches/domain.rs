@@ -1,0 +1,71 @@
+//! Micro-benchmarks of the hot pieces of ingest in the domain: validation, shaping (commitments
+//! and the canonical leaf) and RFC 8785 encoding. Run with `cargo bench -p sealbook-domain`.
+
+#![allow(missing_docs)]
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use sealbook_domain::{canonical_bytes, parse_batch, shape, BodyFormat, Entropy, Limits, TenantId};
+use serde_json::json;
+
+struct Fixed(u8);
+impl Entropy for Fixed {
+    fn fill(&mut self, buf: &mut [u8]) {
+        for b in buf {
+            self.0 = self.0.wrapping_add(31);
+            *b = self.0;
+        }
+    }
+}
+
+/// A representative event of about 900 bytes: personal fields, references, changes, a payload.
+fn event(i: usize) -> serde_json::Value {
+    json!({
+        "id": format!("evt-{i}"),
+        "type": "order.status_changed",
+        "occurred_at": "2026-03-01T10:15:30.120+01:00",
+        "actor": {"type": "user", "id": format!("user-{}", i % 1000), "name": "User Number42", "email": "user42@example.com"},
+        "subject": {"type": "order", "id": format!("ord-{i}"), "name": format!("Order {i}")},
+        "context": {"ip": "10.1.2.3", "user_agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36", "correlation_id": format!("corr-{i}")},
+        "refs": {"order_number": format!("PO-{i}"), "erp_document": "4711"},
+        "changes": [{"field": "status", "before": "open", "after": "shipped"}, {"field": "amount", "before": 100, "after": 120}],
+        "data": {"endpoint": "https://erp.example.com/api/v2/orders", "note": "x".repeat(300), "lines": [1, 2, 3]},
+    })
+}
+
+fn benches(c: &mut Criterion) {
+    let tenant = TenantId::parse("acme").unwrap();
+    let limits = Limits::default();
+    let batch: Vec<serde_json::Value> = (0..100).map(event).collect();
+    let body = serde_json::to_vec(&batch).unwrap();
+
+    let mut g = c.benchmark_group("ingest");
+    g.throughput(Throughput::Elements(100));
+    g.bench_function("validate 100 events", |b| {
+        b.iter(|| parse_batch(&body, BodyFormat::Json, &tenant, &limits).unwrap())
+    });
+    let valid = parse_batch(&body, BodyFormat::Json, &tenant, &limits).unwrap();
+    let at = time::OffsetDateTime::now_utc();
+    g.bench_function("shape 100 events", |b| {
+        b.iter_batched(
+            || valid.clone(),
+            |v| {
+                v.into_iter()
+                    .map(|e| shape(e, &tenant, at, &mut Fixed(0)))
+                    .collect::<Vec<_>>()
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    g.finish();
+
+    let one = event(1);
+    let mut g = c.benchmark_group("canonical");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("RFC 8785 encode one event", |b| {
+        b.iter(|| canonical_bytes(&one))
+    });
+    g.finish();
+}
+
+criterion_group!(domain, benches);
+criterion_main!(domain);
