@@ -174,28 +174,37 @@ fn body_format(headers: &HeaderMap) -> Result<BodyFormat, ApiError> {
     }
 }
 
+/// How much of an oversized body is still read and thrown away before answering 413, so that a
+/// client still sending gets the 413 instead of a broken pipe. Beyond it the connection is dropped.
+const DRAIN_BYTES: usize = 32 * 1024 * 1024;
+
 async fn read_body(headers: &HeaderMap, body: Body, limits: &Limits) -> Result<Bytes, ApiError> {
-    let too_large = || ApiError::TooLarge {
-        detail: format!("body exceeds {} bytes", limits.max_body_bytes),
-        errors: vec![],
-    };
+    use http_body_util::BodyExt;
+    let limit = limits.max_body_bytes;
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limits.max_body_bytes as u64) {
-        return Err(too_large());
-    }
-    match axum::body::to_bytes(body, limits.max_body_bytes).await {
-        Ok(b) => Ok(b),
-        Err(e) => {
-            let over = std::error::Error::source(&e)
-                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
-            if over {
-                Err(too_large())
-            } else {
-                Err(ApiError::Malformed(format!("could not read the body: {e}")))
+    let mut body = body;
+    let mut buf = Vec::with_capacity(declared.map_or(64 * 1024, |n| n.min(limit as u64) as usize));
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame =
+            frame.map_err(|e| ApiError::Malformed(format!("could not read the body: {e}")))?;
+        if let Ok(data) = frame.into_data() {
+            seen = seen.saturating_add(data.len());
+            if seen <= limit {
+                buf.extend_from_slice(&data);
+            } else if seen > DRAIN_BYTES.max(limit) {
+                break;
             }
         }
     }
+    if seen > limit {
+        return Err(ApiError::TooLarge {
+            detail: format!("body exceeds {limit} bytes"),
+            errors: vec![],
+        });
+    }
+    Ok(Bytes::from(buf))
 }
