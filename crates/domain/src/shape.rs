@@ -5,7 +5,7 @@
 //! Erasing the value and salt later leaves the commitment, so every proof still verifies (see
 //! `docs/design/personal-data.md`).
 
-use crate::canonical::canonical_bytes;
+use crate::canonical::{canonical_bytes, canonical_object};
 use crate::envelope::ValidEvent;
 use crate::filter::{term, term_key, words};
 use crate::tenant::TenantId;
@@ -104,10 +104,7 @@ pub fn shape(
     received_at: OffsetDateTime,
     entropy: &mut dyn Entropy,
 ) -> ShapedEvent {
-    let content_hash: [u8; 32] = Sha256::digest(
-        serde_json_canonicalizer::to_vec(&ev.body).expect("a JSON object always canonicalizes"),
-    )
-    .into();
+    let content_hash: [u8; 32] = Sha256::digest(canonical_object(&ev.body)).into();
     let mut terms: Vec<i64> = index_terms(&ev.body).iter().map(|t| term_key(t)).collect();
     terms.sort_unstable();
     terms.dedup();
@@ -143,7 +140,7 @@ pub fn shape(
         Value::String(timestamp::format_utc(received_at, 6)),
     );
     leaf.insert("v".into(), Value::from(LEAF_VERSION));
-    let leaf = canonical_bytes(&Value::Object(leaf));
+    let leaf = canonical_object(&leaf);
     ShapedEvent {
         id,
         client_id,
