@@ -91,6 +91,10 @@ fn crates_respect_the_architecture() {
         ),
         ("sealbook-store", &["rusqlite", "axum", "hyper", "reqwest"]),
         ("sealbook-store-sqlite", &["axum", "hyper", "reqwest"]),
+        (
+            "sealbook-store-postgres",
+            &["axum", "hyper", "reqwest", "rusqlite"],
+        ),
         ("sealbook-pipeline", &["rusqlite", "axum", "hyper"]),
         (
             "sealbook-api",

@@ -28,6 +28,44 @@ fn restart_keeps_everything_and_indexes_continue() {
     );
 }
 
+/// One load client: batches of 50 until `stop` is set or the server stops answering; every
+/// receipt it got goes into `acked`.
+fn load(s: &Server, key: &str, client: usize, stop: &AtomicBool, acked: &Mutex<Vec<Value>>) {
+    for b in 0.. {
+        if stop.load(Ordering::Relaxed) {
+            return;
+        }
+        let batch: Vec<Value> = (0..50)
+            .map(|i| event(&format!("c{client}-{b}-{i}")))
+            .collect();
+        let sent = s
+            .http
+            .post(format!("{}/v1/events", s.url))
+            .bearer_auth(key)
+            .json(&batch)
+            .send();
+        let receipts = match sent {
+            Ok(r) if r.status() == 201 => r.json::<Value>().ok(),
+            _ => None,
+        };
+        match receipts {
+            Some(v) => acked
+                .lock()
+                .unwrap()
+                .extend(v["receipts"].as_array().unwrap().clone()),
+            None => return,
+        }
+    }
+}
+
+fn signal(s: &Server, sig: &str) {
+    let pid = s.child.id().to_string();
+    std::process::Command::new("kill")
+        .args([sig, &pid])
+        .status()
+        .unwrap();
+}
+
 #[test]
 fn sigterm_lets_requests_in_flight_commit() {
     let dir = tempdir();
@@ -38,36 +76,10 @@ fn sigterm_lets_requests_in_flight_commit() {
     std::thread::scope(|scope| {
         for c in 0..4 {
             let (s, key, acked, stop) = (&s, &key, &acked, &stop);
-            scope.spawn(move || {
-                let mut b = 0;
-                while !stop.load(Ordering::Relaxed) {
-                    let batch: Vec<Value> =
-                        (0..100).map(|i| event(&format!("t{c}-{b}-{i}"))).collect();
-                    match s
-                        .http
-                        .post(format!("{}/v1/events", s.url))
-                        .bearer_auth(key)
-                        .json(&batch)
-                        .send()
-                    {
-                        Ok(r) if r.status() == 201 => acked.lock().unwrap().extend(
-                            r.json::<Value>().unwrap()["receipts"]
-                                .as_array()
-                                .unwrap()
-                                .clone(),
-                        ),
-                        _ => return,
-                    }
-                    b += 1;
-                }
-            });
+            scope.spawn(move || load(s, key, c, stop, acked));
         }
         std::thread::sleep(std::time::Duration::from_millis(500));
-        let pid = s.child.id().to_string();
-        std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap();
+        signal(&s, "-TERM");
         std::thread::sleep(std::time::Duration::from_millis(500));
         stop.store(true, Ordering::Relaxed);
     });
@@ -90,44 +102,23 @@ fn kill_9_during_load_loses_no_receipt() {
     let s = Server::start(dir.path());
     let key = s.tenant_with_key("acme");
     let acked = Mutex::new(Vec::<Value>::new());
+    let stop = AtomicBool::new(false);
     std::thread::scope(|scope| {
         for c in 0..4 {
-            let (s, key, acked) = (&s, &key, &acked);
-            scope.spawn(move || {
-                for b in 0.. {
-                    let batch: Vec<Value> =
-                        (0..50).map(|i| event(&format!("k{c}-{b}-{i}"))).collect();
-                    match s
-                        .http
-                        .post(format!("{}/v1/events", s.url))
-                        .bearer_auth(key)
-                        .json(&batch)
-                        .send()
-                    {
-                        Ok(r) if r.status() == 201 => {
-                            let v: Value = match r.json() {
-                                Ok(v) => v,
-                                Err(_) => return,
-                            };
-                            acked
-                                .lock()
-                                .unwrap()
-                                .extend(v["receipts"].as_array().unwrap().clone());
-                        }
-                        _ => return,
-                    }
-                }
-            });
+            let (s, key, acked, stop) = (&s, &key, &acked, &stop);
+            scope.spawn(move || load(s, key, c, stop, acked));
         }
         // Let load build up, then pull the plug.
-        while acked.lock().unwrap().len() < 2000 {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        while acked.lock().unwrap().len() < 2000 && std::time::Instant::now() < deadline {
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
-        let pid = s.child.id().to_string();
-        std::process::Command::new("kill")
-            .args(["-KILL", &pid])
-            .status()
-            .unwrap();
+        signal(&s, "-KILL");
+        stop.store(true, Ordering::Relaxed);
+        assert!(
+            acked.lock().unwrap().len() >= 2000,
+            "the load never built up"
+        );
     });
     drop(s);
     let acked = acked.into_inner().unwrap();
