@@ -84,7 +84,7 @@ impl SqliteStore {
         let path = dir.join("sealbook.db");
         let conn = Connection::open(&path).map_err(unavailable)?;
         conn.execute_batch(
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000; PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint=8192;",
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000; PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint=2048;",
         )
         .map_err(unavailable)?;
         let found: Option<String> = conn
