@@ -1,11 +1,19 @@
 //! Log math for Sealbook: the hashing rules of RFC 6962 / RFC 9162 that every tenant log is built on.
 //!
 //! This crate is pure computation. It never touches a file, a socket or a clock, so that an offline
-//! verifier can use exactly the same code as the server. Tiles, proofs and signed checkpoints arrive
-//! with the tamper-evidence work and live here too.
+//! verifier can use exactly the same code as the server. Tiles and signed checkpoints arrive with
+//! the rest of the tamper-evidence work and live here too.
 //!
-//! The public interface is: [`Hash`], [`leaf_hash`], [`node_hash`].
+//! The public interface is: [`Hash`], [`leaf_hash`], [`node_hash`]; tree roots and proofs
+//! ([`root`], [`inclusion_proof`], [`consistency_proof`], [`verify_inclusion`],
+//! [`verify_consistency`], over any [`NodeSource`] of perfect-subtree hashes).
 
+mod proof;
+
+pub use proof::{
+    consistency_proof, inclusion_proof, range_hash, root, verify_consistency, verify_inclusion,
+    NodeSource, ProofError, EMPTY_ROOT,
+};
 use sha2::{Digest, Sha256};
 
 /// A SHA-256 digest as used for leaves and interior nodes of the tree.
