@@ -6,9 +6,11 @@
 //!
 //! The public interface is: [`Hash`], [`leaf_hash`], [`node_hash`]; tree roots and proofs
 //! ([`root`], [`inclusion_proof`], [`consistency_proof`], [`verify_inclusion`],
-//! [`verify_consistency`], over any [`NodeSource`] of perfect-subtree hashes).
+//! [`verify_consistency`], over any [`NodeSource`] of perfect-subtree hashes); [`tile`] (C2SP
+//! tlog-tiles coordinates and paths).
 
 mod proof;
+pub mod tile;
 
 pub use proof::{
     consistency_proof, inclusion_proof, range_hash, root, verify_consistency, verify_inclusion,

@@ -1,0 +1,395 @@
+//! C2SP tlog-tiles: tile coordinates, their URL paths, which tiles a tree of a given size has, and
+//! reading perfect-subtree hashes out of tiles.
+//!
+//! A tile at tile-level `L`, number `N`, holds up to 256 hashes: entry `i` is the hash of the
+//! perfect subtree of `256^L` leaves starting at leaf `(N*256 + i) * 256^L`, i.e. the tree node at
+//! level `8L`, index `N*256 + i`. Nodes between tile levels are hashed from a tile's entries.
+
+use crate::{node_hash, Hash};
+
+/// Hashes per full tile.
+pub const TILE_WIDTH: u64 = 256;
+/// Tree levels spanned by one tile level.
+pub const TILE_HEIGHT: u32 = 8;
+
+/// One tile: its tile-level, number and width (256 when full).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Tile {
+    /// Tile level, 0 for leaf hashes.
+    pub level: u32,
+    /// Tile number within its level.
+    pub number: u64,
+    /// Number of hashes in it, 1..=256.
+    pub width: u32,
+}
+
+impl Tile {
+    /// True when the tile holds all 256 hashes (and is therefore immutable).
+    pub fn is_full(&self) -> bool {
+        u64::from(self.width) == TILE_WIDTH
+    }
+
+    /// The path below the log prefix: `tile/<L>/<N>[.p/<W>]`.
+    pub fn path(&self) -> String {
+        format!("tile/{}/{}", self.level, self.suffix())
+    }
+
+    /// The entry-bundle path of a level-0 tile: `tile/entries/<N>[.p/<W>]`.
+    pub fn entries_path(&self) -> String {
+        format!("tile/entries/{}", self.suffix())
+    }
+
+    fn suffix(&self) -> String {
+        let mut s = encode_number(self.number);
+        if !self.is_full() {
+            s.push_str(&format!(".p/{}", self.width));
+        }
+        s
+    }
+}
+
+/// `N` in zero-padded 3-digit groups, all but the last prefixed with `x`: 1234067 → `x001/x234/067`.
+pub fn encode_number(n: u64) -> String {
+    let mut groups = vec![format!("{:03}", n % 1000)];
+    let mut rest = n / 1000;
+    while rest > 0 {
+        groups.push(format!("x{:03}", rest % 1000));
+        rest /= 1000;
+    }
+    groups.reverse();
+    groups.join("/")
+}
+
+/// Why a tile path is not acceptable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a tile path: {0}")]
+pub struct TilePathError(pub &'static str);
+
+/// Parses `<N>[.p/<W>]` (the part after `tile/<L>/` or `tile/entries/`) into number and width.
+/// Strict: exactly the encoding [`encode_number`] produces, so one tile has one path.
+pub fn parse_number_and_width(s: &str) -> Result<(u64, u32), TilePathError> {
+    let (num, width) = match s.split_once(".p/") {
+        Some((n, w)) => {
+            let w = parse_digits(w, 3)
+                .filter(|w| (1..=255).contains(w))
+                .ok_or(TilePathError("width must be 1..255 without leading zeros"))?;
+            (n, w)
+        }
+        None => (s, TILE_WIDTH as u32),
+    };
+    let groups: Vec<&str> = num.split('/').collect();
+    let mut n: u64 = 0;
+    for (i, g) in groups.iter().enumerate() {
+        let last = i + 1 == groups.len();
+        let digits = if last {
+            *g
+        } else {
+            g.strip_prefix('x')
+                .ok_or(TilePathError("groups before the last start with x"))?
+        };
+        if digits.len() != 3 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(TilePathError("each group has exactly three digits"));
+        }
+        n = n
+            .checked_mul(1000)
+            .and_then(|n| n.checked_add(digits.parse::<u64>().ok()?))
+            .ok_or(TilePathError("number too large"))?;
+    }
+    if groups.len() > 1 && groups[0] == "x000" {
+        return Err(TilePathError("no leading zero groups"));
+    }
+    Ok((n, width))
+}
+
+fn parse_digits(s: &str, max_len: usize) -> Option<u32> {
+    if s.is_empty()
+        || s.len() > max_len
+        || !s.bytes().all(|b| b.is_ascii_digit())
+        || (s.len() > 1 && s.starts_with('0'))
+    {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// Number of nodes at tile-level `level` (tree level `8*level`) in a tree of `size` leaves.
+fn nodes_at(level: u32, size: u64) -> u64 {
+    let shift = u64::from(TILE_HEIGHT * level);
+    if shift >= 64 {
+        0
+    } else {
+        size >> shift
+    }
+}
+
+/// Every tile a tree of `size` leaves has, full ones and the partial one per level (if any).
+pub fn tiles_for_size(size: u64) -> Vec<Tile> {
+    let mut out = Vec::new();
+    let mut level = 0;
+    loop {
+        let nodes = nodes_at(level, size);
+        if nodes == 0 {
+            break;
+        }
+        for number in 0..nodes / TILE_WIDTH {
+            out.push(Tile {
+                level,
+                number,
+                width: TILE_WIDTH as u32,
+            });
+        }
+        let partial = (nodes % TILE_WIDTH) as u32;
+        if partial > 0 {
+            out.push(Tile {
+                level,
+                number: nodes / TILE_WIDTH,
+                width: partial,
+            });
+        }
+        level += 1;
+    }
+    out
+}
+
+/// The tile (of a tree with `size` leaves) that holds what is needed for node (`level`, `index`),
+/// and the node's position in it: the first entry it covers and how many levels above the tile's
+/// entries it sits.
+pub fn locate(level: u32, index: u64, size: u64) -> (Tile, u64, u32) {
+    let tile_level = level / TILE_HEIGHT;
+    let above = level % TILE_HEIGHT;
+    let first_entry = index << above;
+    let number = first_entry / TILE_WIDTH;
+    let nodes = nodes_at(tile_level, size);
+    let width = (nodes - number * TILE_WIDTH).min(TILE_WIDTH) as u32;
+    (
+        Tile {
+            level: tile_level,
+            number,
+            width,
+        },
+        first_entry % TILE_WIDTH,
+        above,
+    )
+}
+
+/// The hash of the perfect subtree of `2^above` entries starting at entry `first` of a tile.
+pub fn hash_in_tile(entries: &[Hash], first: usize, above: u32) -> Option<Hash> {
+    let n = 1usize << above;
+    let mut level: Vec<Hash> = entries.get(first..first + n)?.to_vec();
+    while level.len() > 1 {
+        level = level
+            .chunks_exact(2)
+            .map(|p| node_hash(&p[0], &p[1]))
+            .collect();
+    }
+    level.first().copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn number_encoding_known_answers() {
+        assert_eq!(encode_number(1234067), "x001/x234/067");
+        assert_eq!(encode_number(5), "005");
+        assert_eq!(encode_number(1000), "x001/000");
+        assert_eq!(
+            Tile {
+                level: 0,
+                number: 5,
+                width: 12
+            }
+            .path(),
+            "tile/0/005.p/12"
+        );
+        assert_eq!(
+            Tile {
+                level: 2,
+                number: 1234067,
+                width: 256
+            }
+            .path(),
+            "tile/2/x001/x234/067"
+        );
+        assert_eq!(
+            Tile {
+                level: 0,
+                number: 7,
+                width: 256
+            }
+            .entries_path(),
+            "tile/entries/007"
+        );
+    }
+
+    #[test]
+    fn parsing_is_strict_and_round_trips() {
+        for n in [0u64, 5, 999, 1000, 1234067, u64::MAX / 1000] {
+            for w in [1u32, 17, 255, 256] {
+                let t = Tile {
+                    level: 0,
+                    number: n,
+                    width: w,
+                };
+                let suffix = t.path().trim_start_matches("tile/0/").to_owned();
+                assert_eq!(parse_number_and_width(&suffix), Ok((n, w)), "{suffix}");
+            }
+        }
+        for bad in [
+            "5",
+            "05",
+            "0005",
+            "x001",
+            "001/005",
+            "x000/005",
+            "005.p/0",
+            "005.p/256",
+            "005.p/012",
+            "005.p/",
+            "abc",
+            "",
+            "005.p/1/2",
+            "-01",
+        ] {
+            assert!(parse_number_and_width(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn tiles_of_70000_leaves() {
+        // The spec's example: 273 full level-0 tiles and a partial of 112; one full level-1 tile
+        // and a partial of 17; a level-2 partial of 1.
+        let t = tiles_for_size(70_000);
+        let at = |l: u32| t.iter().filter(move |x| x.level == l).collect::<Vec<_>>();
+        assert_eq!(at(0).iter().filter(|x| x.is_full()).count(), 273);
+        assert_eq!(at(0).last().unwrap().width, 112);
+        assert_eq!(at(1).iter().filter(|x| x.is_full()).count(), 1);
+        assert_eq!(at(1).last().unwrap().width, 17);
+        assert_eq!(
+            at(2),
+            vec![&Tile {
+                level: 2,
+                number: 0,
+                width: 1
+            }]
+        );
+        assert!(at(3).is_empty());
+    }
+
+    /// Proofs computed from tiles alone equal proofs computed from every node of the tree.
+    #[test]
+    fn proofs_from_tiles_match_proofs_from_all_nodes() {
+        use crate::{consistency_proof, inclusion_proof, leaf_hash, root, NodeSource};
+        let size = 70_000u64;
+        let mut levels = vec![(0..size)
+            .map(|i| leaf_hash(&i.to_be_bytes()))
+            .collect::<Vec<_>>()];
+        while levels.last().unwrap().len() > 1 {
+            let up = levels
+                .last()
+                .unwrap()
+                .chunks_exact(2)
+                .map(|p| node_hash(&p[0], &p[1]))
+                .collect();
+            levels.push(up);
+        }
+        struct All(Vec<Vec<Hash>>);
+        impl NodeSource for All {
+            type Error = ();
+            fn node(&self, level: u32, index: u64) -> Result<Hash, ()> {
+                self.0
+                    .get(level as usize)
+                    .and_then(|l| l.get(index as usize))
+                    .copied()
+                    .ok_or(())
+            }
+        }
+        let all = All(levels);
+        let tiles: std::collections::HashMap<Tile, Vec<Hash>> = tiles_for_size(size)
+            .into_iter()
+            .map(|t| {
+                let lvl = &all.0[(t.level * TILE_HEIGHT) as usize];
+                let start = (t.number * TILE_WIDTH) as usize;
+                (t, lvl[start..start + t.width as usize].to_vec())
+            })
+            .collect();
+        struct Tiles<'a>(&'a std::collections::HashMap<Tile, Vec<Hash>>, u64);
+        impl NodeSource for Tiles<'_> {
+            type Error = ();
+            fn node(&self, level: u32, index: u64) -> Result<Hash, ()> {
+                let (tile, first, above) = locate(level, index, self.1);
+                hash_in_tile(self.0.get(&tile).ok_or(())?, first as usize, above).ok_or(())
+            }
+        }
+        let from_tiles = Tiles(&tiles, size);
+        assert_eq!(root(&from_tiles, size), root(&all, size));
+        for (m, n) in [(0, size), (69_999, size), (12_345, 65_537), (300, 301)] {
+            let ts = Tiles(&tiles, size);
+            assert_eq!(
+                inclusion_proof(&ts, m, n),
+                inclusion_proof(&all, m, n),
+                "{m} {n}"
+            );
+        }
+        for (m, n) in [(1, size), (65_536, size), (256, 70_000), (4_095, 66_000)] {
+            assert_eq!(
+                consistency_proof(&from_tiles, m, n),
+                consistency_proof(&all, m, n),
+                "{m} {n}"
+            );
+        }
+    }
+
+    #[test]
+    fn locate_nodes() {
+        assert_eq!(
+            locate(0, 300, 70_000),
+            (
+                Tile {
+                    level: 0,
+                    number: 1,
+                    width: 256
+                },
+                44,
+                0
+            )
+        );
+        assert_eq!(
+            locate(3, 40, 70_000),
+            (
+                Tile {
+                    level: 0,
+                    number: 1,
+                    width: 256
+                },
+                64,
+                3
+            )
+        );
+        assert_eq!(
+            locate(8, 1, 70_000),
+            (
+                Tile {
+                    level: 1,
+                    number: 0,
+                    width: 256
+                },
+                1,
+                0
+            )
+        );
+        assert_eq!(
+            locate(0, 69_999, 70_000),
+            (
+                Tile {
+                    level: 0,
+                    number: 273,
+                    width: 112
+                },
+                111,
+                0
+            )
+        );
+    }
+}
