@@ -7,8 +7,9 @@
 //! The public interface is: [`Hash`], [`leaf_hash`], [`node_hash`]; tree roots and proofs
 //! ([`root`], [`inclusion_proof`], [`consistency_proof`], [`verify_inclusion`],
 //! [`verify_consistency`], over any [`NodeSource`] of perfect-subtree hashes); [`tile`] (C2SP
-//! tlog-tiles coordinates and paths).
+//! tlog-tiles coordinates and paths); [`note`] (C2SP signed notes with Ed25519, checkpoints).
 
+pub mod note;
 mod proof;
 pub mod tile;
 
