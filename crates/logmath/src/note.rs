@@ -325,12 +325,12 @@ mod tests {
             Err(NoteError::Unverified)
         );
         let both = format!("{}{}", note, foreign.rsplit_once("\n\n").unwrap().1);
-        assert!(open(&both, &[v.clone()]).is_ok());
+        assert!(open(&both, std::slice::from_ref(&v)).is_ok());
 
         // Any change to the text or the signature is caught.
         let tampered = note.replacen("\n7\n", "\n8\n", 1);
         assert!(matches!(
-            open(&tampered, &[v.clone()]),
+            open(&tampered, std::slice::from_ref(&v)),
             Err(NoteError::BadSignature(_))
         ));
         let mut bytes = note.clone().into_bytes();
