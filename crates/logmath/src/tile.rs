@@ -393,3 +393,190 @@ mod tests {
         );
     }
 }
+
+/// The right edge of a tree, as tiles: the open (not yet full) tile at each tile level. That is
+/// all integration and the root of the current size need; full tiles never change again.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RightEdge {
+    size: u64,
+    /// `open[L]` holds the entries of the last, partial tile at tile level `L` (possibly empty).
+    open: Vec<Vec<Hash>>,
+}
+
+/// What appending leaves changed: every tile whose content is new (full tiles completed by this
+/// append, and the open tile of each level that moved), plus the new size and root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Integration {
+    /// Tiles to store, each with its full content.
+    pub tiles: Vec<(Tile, Vec<Hash>)>,
+    /// The new tree size.
+    pub size: u64,
+    /// The root of the new tree.
+    pub root: Hash,
+}
+
+/// A tile's content was inconsistent with the tree size it was said to belong to.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("right-edge tiles do not match a tree of size {0}")]
+pub struct EdgeError(pub u64);
+
+impl RightEdge {
+    /// The right edge of a tree of `size` leaves from its open tiles (`open[L]` = content of the
+    /// last tile at level `L` if it is partial, empty if the level ends on a full tile).
+    pub fn new(size: u64, open: Vec<Vec<Hash>>) -> Result<RightEdge, EdgeError> {
+        let mut level = 0u32;
+        let mut open = open;
+        loop {
+            let nodes = nodes_at(level, size);
+            let want = (nodes % TILE_WIDTH) as usize;
+            let have = open.get(level as usize).map_or(0, Vec::len);
+            if have != want {
+                return Err(EdgeError(size));
+            }
+            if nodes == 0 {
+                break;
+            }
+            level += 1;
+        }
+        open.truncate(level as usize);
+        Ok(RightEdge { size, open })
+    }
+
+    /// The tree size.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Appends leaf hashes: O(1) amortised per leaf (a full tile costs 255 node hashes once).
+    pub fn append(&mut self, leaves: &[Hash]) -> Integration {
+        let mut changed: Vec<(Tile, Vec<Hash>)> = Vec::new();
+        let mut touched = vec![false; self.open.len()];
+        for leaf in leaves {
+            let mut level = 0usize;
+            let mut entry = *leaf;
+            loop {
+                if self.open.len() <= level {
+                    self.open.push(Vec::new());
+                    touched.push(false);
+                }
+                self.open[level].push(entry);
+                touched[level] = true;
+                if self.open[level].len() < TILE_WIDTH as usize {
+                    break;
+                }
+                // A tile filled up: store it, and its root becomes an entry one tile level up.
+                let full = std::mem::take(&mut self.open[level]);
+                let number = (nodes_at(level as u32, self.size + 1) - 1) / TILE_WIDTH;
+                entry = hash_in_tile(&full, 0, TILE_HEIGHT).expect("a full tile has 256 entries");
+                changed.push((
+                    Tile {
+                        level: level as u32,
+                        number,
+                        width: TILE_WIDTH as u32,
+                    },
+                    full,
+                ));
+                touched[level] = false;
+                level += 1;
+            }
+            self.size += 1;
+        }
+        for (level, t) in touched.iter().enumerate() {
+            if *t && !self.open[level].is_empty() {
+                let width = self.open[level].len() as u32;
+                let number = nodes_at(level as u32, self.size) / TILE_WIDTH;
+                changed.push((
+                    Tile {
+                        level: level as u32,
+                        number,
+                        width,
+                    },
+                    self.open[level].clone(),
+                ));
+            }
+        }
+        let root = self.root();
+        Integration {
+            tiles: changed,
+            size: self.size,
+            root,
+        }
+    }
+
+    /// The root of the current tree.
+    pub fn root(&self) -> Hash {
+        crate::root(self, self.size).expect("the right edge holds every node the root needs")
+    }
+}
+
+impl crate::NodeSource for RightEdge {
+    type Error = EdgeError;
+    fn node(&self, level: u32, index: u64) -> Result<Hash, EdgeError> {
+        let (tile, first, above) = locate(level, index, self.size);
+        let open = self
+            .open
+            .get(tile.level as usize)
+            .ok_or(EdgeError(self.size))?;
+        if tile.is_full() || open.len() != tile.width as usize {
+            return Err(EdgeError(self.size));
+        }
+        hash_in_tile(open, first as usize, above).ok_or(EdgeError(self.size))
+    }
+}
+
+#[cfg(test)]
+mod edge_tests {
+    use super::*;
+    use crate::{leaf_hash, root, NodeSource};
+    use std::collections::HashMap;
+
+    struct Stored(HashMap<Tile, Vec<Hash>>, u64);
+    impl NodeSource for Stored {
+        type Error = ();
+        fn node(&self, level: u32, index: u64) -> Result<Hash, ()> {
+            let (tile, first, above) = locate(level, index, self.1);
+            hash_in_tile(self.0.get(&tile).ok_or(())?, first as usize, above).ok_or(())
+        }
+    }
+
+    /// Appending in batches of every awkward size leaves exactly the tiles a tree of that size
+    /// has, and roots equal to roots computed from those tiles.
+    #[test]
+    fn integration_matches_the_tiles_of_the_final_tree() {
+        let mut edge = RightEdge::default();
+        let mut stored: HashMap<Tile, Vec<Hash>> = HashMap::new();
+        let mut i = 0u64;
+        for batch in [1usize, 2, 253, 1, 256, 300, 65_536, 1000, 255, 1, 5000] {
+            let leaves: Vec<Hash> = (i..i + batch as u64)
+                .map(|j| leaf_hash(&j.to_be_bytes()))
+                .collect();
+            i += batch as u64;
+            let out = edge.append(&leaves);
+            assert_eq!(out.size, i);
+            for (t, content) in out.tiles {
+                assert_eq!(content.len(), t.width as usize);
+                // Partial tiles are replaced by wider ones; the narrower version goes away.
+                stored.retain(|old, _| !(old.level == t.level && old.number == t.number));
+                stored.insert(t, content);
+            }
+            let expected: std::collections::HashSet<Tile> = tiles_for_size(i).into_iter().collect();
+            let have: std::collections::HashSet<Tile> = stored.keys().copied().collect();
+            assert_eq!(have, expected, "tiles after {i} leaves");
+            assert_eq!(out.root, root(&Stored(stored.clone(), i), i).unwrap());
+        }
+        // Reopening from the open tiles gives the same edge.
+        let open: Vec<Vec<Hash>> = (0..4)
+            .map(|l| {
+                tiles_for_size(i)
+                    .into_iter()
+                    .filter(|t| t.level == l && !t.is_full())
+                    .map(|t| stored[&t].clone())
+                    .next()
+                    .unwrap_or_default()
+            })
+            .collect();
+        let reopened = RightEdge::new(i, open).unwrap();
+        assert_eq!(reopened, edge);
+        assert!(RightEdge::new(i + 1, vec![]).is_err());
+    }
+}
