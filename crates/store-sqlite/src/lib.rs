@@ -11,10 +11,11 @@ pub mod baseline;
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 use sealbook_domain::{EventFilter, PersonalValue, Scope, TenantId, TypeFilter};
+use sealbook_logmath::tile::RightEdge;
 use sealbook_logmath::Hash;
 use sealbook_store::{
     AppendOutcome, AppendRequest, KeyEffect, KeyRecord, Receipt, Store, StoreError, StoredEvent,
-    Tenant,
+    Tenant, TreeHead,
 };
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -305,6 +306,10 @@ impl Writer {
             "INSERT OR IGNORE INTO terms(tenant_no, bucket, term, idx) VALUES (?1, ?2, ?3, ?4)",
         )?;
         let mut postings: Vec<(i64, i64, i64, i64)> = Vec::new();
+        let mut edges: HashMap<i64, RightEdge> = HashMap::new();
+        let mut dirty_tiles: std::collections::BTreeMap<(i64, u32, u64), Vec<Hash>> =
+            Default::default();
+        let mut tree_heads: HashMap<i64, (u64, Hash)> = HashMap::new();
         let mut outcomes = Vec::with_capacity(batch.len());
         'requests: for req in batch {
             let Some((no, next)) = Self::head(tx, heads, &req.tenant)? else {
@@ -403,6 +408,25 @@ impl Writer {
                 });
                 index += 1;
             }
+            // Integrate the new leaves into the tenant's tree, in this same transaction.
+            let fresh: Vec<Hash> = out
+                .iter()
+                .filter(|r| !r.replayed)
+                .map(|r| r.leaf_hash)
+                .collect();
+            if !fresh.is_empty() {
+                let edge = match edges.entry(no) {
+                    std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                    std::collections::hash_map::Entry::Vacant(v) => {
+                        v.insert(load_edge(tx, no, next)?)
+                    }
+                };
+                let integrated = edge.append(&fresh);
+                for (tile, content) in integrated.tiles {
+                    dirty_tiles.insert((no, tile.level, tile.number), content);
+                }
+                tree_heads.insert(no, (integrated.size, integrated.root));
+            }
             heads.insert(req.tenant, (no, index));
             outcomes.push(AppendOutcome::Committed(out));
         }
@@ -411,8 +435,62 @@ impl Writer {
         for (no, b, term, idx) in postings {
             insert_term.execute(params![no, b, term, idx])?;
         }
+        let mut put_tile = tx.prepare_cached("INSERT OR REPLACE INTO tiles(tenant_no, level, number, hashes) VALUES (?1, ?2, ?3, ?4)")?;
+        for ((no, level, number), content) in dirty_tiles {
+            let blob: Vec<u8> = content.iter().flat_map(|h| h.0).collect();
+            put_tile.execute(params![no, level, number as i64, blob])?;
+        }
+        let mut put_head = tx.prepare_cached(
+            "INSERT OR REPLACE INTO tree_heads(tenant_no, size, root) VALUES (?1, ?2, ?3)",
+        )?;
+        for (no, (size, root)) in tree_heads {
+            put_head.execute(params![no, size as i64, root.0.as_slice()])?;
+        }
         Ok(outcomes)
     }
+}
+
+/// The right edge of a tenant's tree (its open tiles), checked against the tree head and the
+/// number of stored events: all three always move together, in one transaction.
+fn load_edge(tx: &Transaction<'_>, no: i64, events: u64) -> rusqlite::Result<RightEdge> {
+    let inconsistent = |what: String| rusqlite::Error::ToSqlConversionFailure(what.into());
+    let head: Option<i64> = tx
+        .query_row(
+            "SELECT size FROM tree_heads WHERE tenant_no = ?1",
+            [no],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let size = head.unwrap_or(0) as u64;
+    if size != events {
+        return Err(inconsistent(format!(
+            "tenant {no}: tree head says {size} leaves, the log holds {events} events"
+        )));
+    }
+    let mut open = Vec::new();
+    let mut level = 0u32;
+    while level < 8 && (size >> (8 * level)) > 0 {
+        let nodes = size >> (8 * level);
+        let width = (nodes % 256) as usize;
+        let mut content = Vec::new();
+        if width > 0 {
+            let blob: Vec<u8> = tx
+                .query_row(
+                    "SELECT hashes FROM tiles WHERE tenant_no = ?1 AND level = ?2 AND number = ?3",
+                    params![no, level, (nodes / 256) as i64],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .unwrap_or_default();
+            content = blob
+                .chunks_exact(32)
+                .map(|c| Hash(c.try_into().expect("chunks of 32")))
+                .collect();
+        }
+        open.push(content);
+        level += 1;
+    }
+    RightEdge::new(size, open).map_err(|e| inconsistent(format!("tenant {no}: {e}")))
 }
 
 fn query_events(
@@ -666,6 +744,47 @@ impl Store for SqliteStore {
             )?
             .query_row([t.as_str(), id.as_str()], event_from_row)
             .optional()
+        })
+        .await
+    }
+
+    async fn tree_head(&self, tenant: &TenantId) -> Result<TreeHead, StoreError> {
+        let t = tenant.clone();
+        self.read(move |c| {
+            let head: Option<(i64, Vec<u8>)> = c
+                .query_row(
+                    "SELECT h.size, h.root FROM tree_heads h JOIN tenants t ON t.no = h.tenant_no WHERE t.id = ?1",
+                    [t.as_str()],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            Ok(match head {
+                Some((size, root)) => TreeHead {
+                    size: size as u64,
+                    root: Hash(root.as_slice().try_into().unwrap_or([0; 32])),
+                },
+                None => TreeHead { size: 0, root: sealbook_logmath::EMPTY_ROOT },
+            })
+        })
+        .await
+    }
+
+    async fn tile(
+        &self,
+        tenant: &TenantId,
+        level: u32,
+        number: u64,
+    ) -> Result<Option<Vec<Hash>>, StoreError> {
+        let t = tenant.clone();
+        self.read(move |c| {
+            let blob: Option<Vec<u8>> = c
+                .query_row(
+                    "SELECT s.hashes FROM tiles s JOIN tenants t ON t.no = s.tenant_no WHERE t.id = ?1 AND s.level = ?2 AND s.number = ?3",
+                    params![t.as_str(), level, number as i64],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            Ok(blob.map(|b| b.chunks_exact(32).map(|c| Hash(c.try_into().expect("chunks of 32"))).collect()))
         })
         .await
     }

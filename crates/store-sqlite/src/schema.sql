@@ -49,3 +49,17 @@ CREATE TABLE IF NOT EXISTS terms (
     idx INTEGER NOT NULL,
     PRIMARY KEY (tenant_no, bucket, term, idx)
 ) WITHOUT ROWID;
+-- The tenant's Merkle tree (RFC 6962), as C2SP tiles: 256 hashes per full tile, concatenated.
+-- Updated in the same transaction as the events, so tree and events always match.
+CREATE TABLE IF NOT EXISTS tiles (
+    tenant_no INTEGER NOT NULL,
+    level INTEGER NOT NULL,
+    number INTEGER NOT NULL,
+    hashes BLOB NOT NULL,
+    PRIMARY KEY (tenant_no, level, number)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS tree_heads (
+    tenant_no INTEGER PRIMARY KEY,
+    size INTEGER NOT NULL,
+    root BLOB NOT NULL
+);

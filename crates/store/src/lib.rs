@@ -8,7 +8,7 @@
 //! [`conformance`] holds the one test suite that every backend must pass.
 //!
 //! The public interface is: [`Store`], [`StoreError`], the records ([`Tenant`], [`KeyRecord`],
-//! [`NewKey`], [`StoredEvent`], [`Receipt`]), the append contract ([`AppendRequest`],
+//! [`NewKey`], [`StoredEvent`], [`Receipt`], [`TreeHead`]), the append contract ([`AppendRequest`],
 //! [`KeyEffect`], [`AppendOutcome`]) and [`conformance`].
 
 pub mod conformance;
@@ -114,6 +114,15 @@ pub enum AppendOutcome {
     UnknownKey,
 }
 
+/// The head of a tenant's Merkle tree: its size and root.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TreeHead {
+    /// Number of leaves (equals the number of events in the log).
+    pub size: u64,
+    /// RFC 6962 root; the SHA-256 of the empty string for an empty tree.
+    pub root: Hash,
+}
+
 /// An event as read back.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredEvent {
@@ -177,4 +186,13 @@ pub trait Store: Send + Sync + 'static {
     async fn event(&self, tenant: &TenantId, id: &str) -> Result<Option<StoredEvent>, StoreError>;
     /// Number of events in a tenant's log (the next index).
     async fn log_size(&self, tenant: &TenantId) -> Result<u64, StoreError>;
+    /// The head of the tenant's tree, integrated in the same transaction as its events.
+    async fn tree_head(&self, tenant: &TenantId) -> Result<TreeHead, StoreError>;
+    /// The current content of one tile of the tenant's tree (full, or the partial one).
+    async fn tile(
+        &self,
+        tenant: &TenantId,
+        level: u32,
+        number: u64,
+    ) -> Result<Option<Vec<Hash>>, StoreError>;
 }
