@@ -15,7 +15,7 @@ pub mod tile;
 
 pub use proof::{
     consistency_proof, inclusion_proof, range_hash, root, verify_consistency, verify_inclusion,
-    NodeSource, ProofError, EMPTY_ROOT,
+    MemoryTree, NodeSource, ProofError, EMPTY_ROOT,
 };
 use sha2::{Digest, Sha256};
 

@@ -36,6 +36,49 @@ pub const EMPTY_ROOT: Hash = Hash([
     0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55,
 ]);
 
+/// A whole tree held in memory: every perfect-subtree hash, built once from the leaf hashes.
+/// What an offline verifier uses after recomputing every leaf hash, and what tests compare with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemoryTree(Vec<Vec<Hash>>);
+
+impl MemoryTree {
+    /// Builds all levels above `leaves` (2n hashes in all).
+    pub fn from_leaves(leaves: Vec<Hash>) -> MemoryTree {
+        let mut levels = vec![leaves];
+        while levels.last().is_some_and(|l| l.len() > 1) {
+            let up = levels
+                .last()
+                .expect("non-empty")
+                .chunks_exact(2)
+                .map(|p| node_hash(&p[0], &p[1]))
+                .collect();
+            levels.push(up);
+        }
+        MemoryTree(levels)
+    }
+
+    /// Number of leaves.
+    pub fn size(&self) -> u64 {
+        self.0.first().map_or(0, |l| l.len() as u64)
+    }
+
+    /// The leaf hash at `index`.
+    pub fn leaf(&self, index: u64) -> Option<Hash> {
+        self.0.first().and_then(|l| l.get(index as usize)).copied()
+    }
+}
+
+impl NodeSource for MemoryTree {
+    type Error = ProofError;
+    fn node(&self, level: u32, index: u64) -> Result<Hash, ProofError> {
+        self.0
+            .get(level as usize)
+            .and_then(|l| l.get(index as usize))
+            .copied()
+            .ok_or(ProofError::Range("node beyond the tree"))
+    }
+}
+
 /// The largest power of two strictly smaller than `n` (n ≥ 2).
 fn split(n: u64) -> u64 {
     debug_assert!(n >= 2);
@@ -249,38 +292,16 @@ mod tests {
     use crate::leaf_hash;
     use proptest::prelude::*;
 
-    /// All perfect-subtree hashes of a list of leaves, computed level by level: a stand-in for tiles.
-    struct Memory(Vec<Vec<Hash>>);
-
-    impl Memory {
-        fn new(n: u64) -> Memory {
-            let mut levels = vec![(0..n)
+    fn memory(n: u64) -> MemoryTree {
+        MemoryTree::from_leaves(
+            (0..n)
                 .map(|i| leaf_hash(format!("leaf {i}").as_bytes()))
-                .collect::<Vec<_>>()];
-            while levels.last().unwrap().len() > 1 {
-                let below = levels.last().unwrap();
-                let up = below
-                    .chunks_exact(2)
-                    .map(|p| node_hash(&p[0], &p[1]))
-                    .collect();
-                levels.push(up);
-            }
-            Memory(levels)
-        }
-        fn leaf(&self, i: u64) -> Hash {
-            self.0[0][i as usize]
-        }
+                .collect(),
+        )
     }
 
-    impl NodeSource for Memory {
-        type Error = ();
-        fn node(&self, level: u32, index: u64) -> Result<Hash, ()> {
-            self.0
-                .get(level as usize)
-                .and_then(|l| l.get(index as usize))
-                .copied()
-                .ok_or(())
-        }
+    fn leaves(t: &MemoryTree, n: u64) -> Vec<Hash> {
+        (0..n).map(|i| t.leaf(i).unwrap()).collect()
     }
 
     /// The textbook recursive definitions of RFC 6962 2.1, on leaf hashes, for comparison.
@@ -336,7 +357,7 @@ mod tests {
 
     #[test]
     fn rfc9162_seven_leaf_known_answers() {
-        let t = Memory::new(7);
+        let t = memory(7);
         assert_eq!(inclusion_proof(&t, 0, 7).unwrap().unwrap().len(), 3);
         assert_eq!(inclusion_proof(&t, 6, 7).unwrap().unwrap().len(), 2);
         assert_eq!(consistency_proof(&t, 3, 7).unwrap().unwrap().len(), 4);
@@ -349,15 +370,16 @@ mod tests {
 
     #[test]
     fn every_size_up_to_70_agrees_with_the_naive_definitions_and_verifies() {
-        let t = Memory::new(70);
+        let t = memory(70);
         for n in 1..=70u64 {
-            let leaves = &t.0[0][..n as usize];
+            let all = leaves(&t, n);
+            let leaves = &all[..];
             let r = root(&t, n).unwrap();
             assert_eq!(r, naive_mth(leaves), "root {n}");
             for m in 0..n {
                 let p = inclusion_proof(&t, m, n).unwrap().unwrap();
                 assert_eq!(p, naive_path(m as usize, leaves), "path {m} {n}");
-                verify_inclusion(&t.leaf(m), m, n, &p, &r).unwrap();
+                verify_inclusion(&t.leaf(m).unwrap(), m, n, &p, &r).unwrap();
             }
             for m in 1..=n {
                 let p = consistency_proof(&t, m, n).unwrap().unwrap();
@@ -373,21 +395,21 @@ mod tests {
 
     #[test]
     fn every_single_bit_flip_is_rejected() {
-        let t = Memory::new(23);
+        let t = memory(23);
         let (n, m) = (23, 13);
         let r = root(&t, n).unwrap();
         let p = inclusion_proof(&t, m, n).unwrap().unwrap();
-        for bad in flips(&t.leaf(m)) {
+        for bad in flips(&t.leaf(m).unwrap()) {
             assert!(verify_inclusion(&bad, m, n, &p, &r).is_err());
         }
         for bad in flips(&r) {
-            assert!(verify_inclusion(&t.leaf(m), m, n, &p, &bad).is_err());
+            assert!(verify_inclusion(&t.leaf(m).unwrap(), m, n, &p, &bad).is_err());
         }
         for i in 0..p.len() {
             for bad in flips(&p[i]) {
                 let mut q = p.clone();
                 q[i] = bad;
-                assert!(verify_inclusion(&t.leaf(m), m, n, &q, &r).is_err());
+                assert!(verify_inclusion(&t.leaf(m).unwrap(), m, n, &q, &r).is_err());
             }
         }
         let old = 9;
@@ -406,18 +428,18 @@ mod tests {
             assert!(verify_consistency(old, n, &c, &bad, &r).is_err());
         }
         // Wrong index, size or length.
-        assert!(verify_inclusion(&t.leaf(m), m + 1, n, &p, &r).is_err());
+        assert!(verify_inclusion(&t.leaf(m).unwrap(), m + 1, n, &p, &r).is_err());
         // A size that changes the path's shape is caught; the size itself is bound to the root by
         // the signed checkpoint, not by the proof (n + 1 gives this index the same shape).
-        assert!(verify_inclusion(&t.leaf(m), m, n - 9, &p, &r).is_err());
-        assert!(verify_inclusion(&t.leaf(m), m, n, &p[1..], &r).is_err());
+        assert!(verify_inclusion(&t.leaf(m).unwrap(), m, n - 9, &p, &r).is_err());
+        assert!(verify_inclusion(&t.leaf(m).unwrap(), m, n, &p[1..], &r).is_err());
         assert!(verify_consistency(old, n, &c[1..], &or, &r).is_err());
     }
 
     /// One precomputed tree of 2^20 leaves, shared by the random-size cases.
-    fn big() -> &'static Memory {
-        static BIG: std::sync::OnceLock<Memory> = std::sync::OnceLock::new();
-        BIG.get_or_init(|| Memory::new(1 << 20))
+    fn big() -> &'static MemoryTree {
+        static BIG: std::sync::OnceLock<MemoryTree> = std::sync::OnceLock::new();
+        BIG.get_or_init(|| memory(1 << 20))
     }
 
     proptest! {
@@ -429,7 +451,7 @@ mod tests {
             let m = a % n;
             let r = root(t, n).unwrap();
             let p = inclusion_proof(t, m, n).unwrap().unwrap();
-            prop_assert!(verify_inclusion(&t.leaf(m), m, n, &p, &r).is_ok());
+            prop_assert!(verify_inclusion(&t.leaf(m).unwrap(), m, n, &p, &r).is_ok());
             let old = 1 + b % n;
             let c = consistency_proof(t, old, n).unwrap().unwrap();
             prop_assert!(verify_consistency(old, n, &c, &root(t, old).unwrap(), &r).is_ok());

@@ -6,39 +6,23 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use sealbook_logmath::note::{open, Checkpoint, NoteSigner, NoteVerifier};
 use sealbook_logmath::{
-    consistency_proof, inclusion_proof, leaf_hash, node_hash, root, verify_consistency,
-    verify_inclusion, Hash, NodeSource,
+    consistency_proof, inclusion_proof, leaf_hash, root, verify_consistency, verify_inclusion,
+    Hash, MemoryTree, NodeSource,
 };
 
-/// Every perfect-subtree hash of `n` leaves.
-struct Tree(Vec<Vec<Hash>>);
+/// Our in-memory tree, wrapped so their reader trait can be implemented for it here.
+struct Tree(MemoryTree);
 
 impl Tree {
     fn new(n: u64) -> Tree {
-        let mut levels = vec![(0..n)
-            .map(|i| leaf_hash(format!("entry {i}").as_bytes()))
-            .collect::<Vec<_>>()];
-        while levels.last().unwrap().len() > 1 {
-            let up = levels
-                .last()
-                .unwrap()
-                .chunks_exact(2)
-                .map(|p| node_hash(&p[0], &p[1]))
-                .collect();
-            levels.push(up);
-        }
-        Tree(levels)
+        Tree(MemoryTree::from_leaves(
+            (0..n)
+                .map(|i| leaf_hash(format!("entry {i}").as_bytes()))
+                .collect(),
+        ))
     }
-}
-
-impl NodeSource for Tree {
-    type Error = ();
-    fn node(&self, level: u32, index: u64) -> Result<Hash, ()> {
-        self.0
-            .get(level as usize)
-            .and_then(|l| l.get(index as usize))
-            .copied()
-            .ok_or(())
+    fn leaf(&self, i: u64) -> Hash {
+        self.0.leaf(i).unwrap()
     }
 }
 
@@ -49,7 +33,8 @@ impl tlog_tiles::HashReader for Tree {
             .iter()
             .map(|&i| {
                 let (level, n) = tlog_tiles::split_stored_hash_index(i);
-                self.node(u32::from(level), n)
+                self.0
+                    .node(u32::from(level), n)
                     .map(|h| tlog_tiles::Hash(h.0))
                     .map_err(|_| tlog_tiles::Error::InvalidProof)
             })
@@ -69,10 +54,10 @@ fn roots_and_proofs_match_go_tlog() {
         leaf_hash(b"entry 7").0
     );
     for n in 1..=300u64 {
-        let r = root(&t, n).unwrap();
+        let r = root(&t.0, n).unwrap();
         assert_eq!(tlog_tiles::tree_hash(n, &t).unwrap().0, r.0, "root {n}");
         for m in (0..n).step_by(7).chain([n - 1]) {
-            let ours = inclusion_proof(&t, m, n).unwrap().unwrap();
+            let ours = inclusion_proof(&t.0, m, n).unwrap().unwrap();
             let go = tlog_tiles::prove_record(n, m, &t).unwrap();
             assert_eq!(go, theirs(&ours), "inclusion {m} of {n}");
             tlog_tiles::check_record(
@@ -80,17 +65,17 @@ fn roots_and_proofs_match_go_tlog() {
                 n,
                 tlog_tiles::Hash(r.0),
                 m,
-                tlog_tiles::Hash(t.0[0][m as usize].0),
+                tlog_tiles::Hash(t.leaf(m).0),
             )
             .unwrap();
             let go_as_ours: Vec<Hash> = go.iter().map(|h| Hash(h.0)).collect();
-            verify_inclusion(&t.0[0][m as usize], m, n, &go_as_ours, &r).unwrap();
+            verify_inclusion(&t.leaf(m), m, n, &go_as_ours, &r).unwrap();
         }
         for m in (1..=n).step_by(5).chain([n]) {
-            let ours = consistency_proof(&t, m, n).unwrap().unwrap();
+            let ours = consistency_proof(&t.0, m, n).unwrap().unwrap();
             let go = tlog_tiles::prove_tree(n, m, &t).unwrap();
             assert_eq!(go, theirs(&ours), "consistency {m} -> {n}");
-            let old = root(&t, m).unwrap();
+            let old = root(&t.0, m).unwrap();
             tlog_tiles::check_tree(
                 &theirs(&ours),
                 n,

@@ -639,18 +639,7 @@ pub async fn concurrent_appends(h: &dyn Harness) {
 /// RFC 6962 root of the leaf hashes in index order, and every tile a tree of that size has is
 /// stored with exactly the right hashes. Checked after groups of awkward sizes and a reopen.
 pub async fn tree_matches_events(h: &dyn Harness) {
-    use sealbook_logmath::{node_hash, root, tile::tiles_for_size, Hash, NodeSource};
-    struct Levels(Vec<Vec<Hash>>);
-    impl NodeSource for Levels {
-        type Error = ();
-        fn node(&self, level: u32, index: u64) -> Result<Hash, ()> {
-            self.0
-                .get(level as usize)
-                .and_then(|l| l.get(index as usize))
-                .copied()
-                .ok_or(())
-        }
-    }
+    use sealbook_logmath::{root, tile::tiles_for_size, Hash, MemoryTree, NodeSource};
     let s = setup(h, &["a", "b"]).await;
     let (a, b) = (tenant("a"), tenant("b"));
     assert_eq!(
@@ -711,17 +700,7 @@ pub async fn tree_matches_events(h: &dyn Harness) {
         leaves.extend(page.iter().map(|e| (e.index, e.leaf_hash)));
     }
     leaves.sort();
-    let mut levels = vec![leaves.into_iter().map(|(_, h)| h).collect::<Vec<_>>()];
-    while levels.last().unwrap().len() > 1 {
-        let up = levels
-            .last()
-            .unwrap()
-            .chunks_exact(2)
-            .map(|p| node_hash(&p[0], &p[1]))
-            .collect();
-        levels.push(up);
-    }
-    let levels = Levels(levels);
+    let levels = MemoryTree::from_leaves(leaves.into_iter().map(|(_, h)| h).collect());
     assert_eq!(
         head.root,
         root(&levels, n).unwrap(),
