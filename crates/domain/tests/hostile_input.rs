@@ -46,25 +46,10 @@ fn near_event() -> impl Strategy<Value = serde_json::Value> {
             .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
         ]
     });
-    let fields = [
-        "id",
-        "tenant",
-        "type",
-        "schema_version",
-        "occurred_at",
-        "actor",
-        "on_behalf_of",
-        "impersonation",
-        "subject",
-        "outcome",
-        "reason",
-        "changes",
-        "context",
-        "refs",
-        "data",
-        "extra",
-    ];
-    prop::collection::btree_map(prop::sample::select(fields.to_vec()), value, 0..10).prop_map(|m| {
+    // Every field the envelope knows, and one it does not.
+    let mut fields: Vec<&'static str> = sealbook_domain::ENVELOPE_FIELDS.to_vec();
+    fields.push("extra");
+    prop::collection::btree_map(prop::sample::select(fields), value, 0..10).prop_map(|m| {
         serde_json::Value::Object(m.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
     })
 }
