@@ -94,6 +94,11 @@ fn req(t: &TenantId, events: Vec<ShapedEvent>) -> AppendRequest {
     }
 }
 
+/// Appends JSON events for `t` as one request, as ingest would.
+async fn send(store: &dyn Store, t: &TenantId, json: serde_json::Value) -> AppendOutcome {
+    one(store, req(t, events(t, json))).await
+}
+
 async fn one(store: &dyn Store, r: AppendRequest) -> AppendOutcome {
     store.append(vec![r]).await.expect("append").remove(0)
 }
@@ -149,15 +154,10 @@ pub async fn sequencing_is_gap_free(h: &dyn Harness) {
     assert_eq!(indexes(&out[0]), vec![0, 1]);
     assert_eq!(indexes(&out[1]), vec![0]);
     assert_eq!(indexes(&out[2]), vec![2]);
-    let next = one(
+    let next = send(
         &*s,
-        req(
-            &a,
-            events(
-                &a,
-                serde_json::json!([ev("4", "x.y", "u", "2026-01-01T00:00:03Z")]),
-            ),
-        ),
+        &a,
+        serde_json::json!([ev("4", "x.y", "u", "2026-01-01T00:00:03Z")]),
     )
     .await;
     assert_eq!(indexes(&next), vec![3]);
@@ -169,33 +169,23 @@ pub async fn sequencing_is_gap_free(h: &dyn Harness) {
 pub async fn idempotency(h: &dyn Harness) {
     let s = setup(h, &["a"]).await;
     let a = tenant("a");
-    let first = one(
+    let first = send(
         &*s,
-        req(
-            &a,
-            events(
-                &a,
-                serde_json::json!([ev("1", "x.y", "u", "2026-01-01T00:00:00Z")]),
-            ),
-        ),
+        &a,
+        serde_json::json!([ev("1", "x.y", "u", "2026-01-01T00:00:00Z")]),
     )
     .await;
     let AppendOutcome::Committed(r1) = first else {
         panic!()
     };
     assert!(!r1[0].replayed);
-    let again = one(
+    let again = send(
         &*s,
-        req(
-            &a,
-            events(
-                &a,
-                serde_json::json!([
-                    ev("1", "x.y", "u", "2026-01-01T00:00:00Z"),
-                    ev("2", "x.y", "u", "2026-01-01T00:00:00Z")
-                ]),
-            ),
-        ),
+        &a,
+        serde_json::json!([
+            ev("1", "x.y", "u", "2026-01-01T00:00:00Z"),
+            ev("2", "x.y", "u", "2026-01-01T00:00:00Z")
+        ]),
     )
     .await;
     let AppendOutcome::Committed(r2) = again else {
@@ -206,18 +196,13 @@ pub async fn idempotency(h: &dyn Harness) {
         (r1[0].index, r1[0].leaf_hash, true)
     );
     assert_eq!((r2[1].index, r2[1].replayed), (1, false));
-    let changed = one(
+    let changed = send(
         &*s,
-        req(
-            &a,
-            events(
-                &a,
-                serde_json::json!([
-                    ev("3", "x.y", "u", "2026-01-01T00:00:00Z"),
-                    ev("1", "x.z", "u", "2026-01-01T00:00:00Z")
-                ]),
-            ),
-        ),
+        &a,
+        serde_json::json!([
+            ev("3", "x.y", "u", "2026-01-01T00:00:00Z"),
+            ev("1", "x.z", "u", "2026-01-01T00:00:00Z")
+        ]),
     )
     .await;
     assert_eq!(
@@ -239,15 +224,10 @@ pub async fn idempotency(h: &dyn Harness) {
 pub async fn conflict_isolated_within_group(h: &dyn Harness) {
     let s = setup(h, &["a"]).await;
     let a = tenant("a");
-    one(
+    send(
         &*s,
-        req(
-            &a,
-            events(
-                &a,
-                serde_json::json!([ev("1", "x.y", "u", "2026-01-01T00:00:00Z")]),
-            ),
-        ),
+        &a,
+        serde_json::json!([ev("1", "x.y", "u", "2026-01-01T00:00:00Z")]),
     )
     .await;
     let out = s
@@ -317,7 +297,7 @@ pub async fn filters_and_pagination(h: &dyn Harness) {
         }
         batch.push(e);
     }
-    one(&*s, req(&a, events(&a, serde_json::Value::Array(batch)))).await;
+    send(&*s, &a, serde_json::Value::Array(batch)).await;
     let q = |pairs: &[(&str, &str)]| {
         let v: Vec<(String, String)> = pairs
             .iter()
@@ -423,15 +403,10 @@ pub async fn filters_and_pagination(h: &dyn Harness) {
 pub async fn tenant_isolation(h: &dyn Harness) {
     let s = setup(h, &["a", "b"]).await;
     let (a, b) = (tenant("a"), tenant("b"));
-    one(
+    send(
         &*s,
-        req(
-            &a,
-            events(
-                &a,
-                serde_json::json!([ev("secret", "x.y", "u", "2026-01-01T00:00:00Z")]),
-            ),
-        ),
+        &a,
+        serde_json::json!([ev("secret", "x.y", "u", "2026-01-01T00:00:00Z")]),
     )
     .await;
     assert!(s.event(&b, "secret").await.unwrap().is_none());
@@ -488,18 +463,13 @@ pub async fn durability_across_reopen(h: &dyn Harness) {
     let a = tenant("a");
     {
         let s = setup(h, &["a"]).await;
-        one(
+        send(
             &*s,
-            req(
-                &a,
-                events(
-                    &a,
-                    serde_json::json!([
-                        ev("1", "x.y", "u", "2026-01-01T00:00:00Z"),
-                        ev("2", "x.y", "u", "2026-01-01T00:00:00Z")
-                    ]),
-                ),
-            ),
+            &a,
+            serde_json::json!([
+                ev("1", "x.y", "u", "2026-01-01T00:00:00Z"),
+                ev("2", "x.y", "u", "2026-01-01T00:00:00Z")
+            ]),
         )
         .await;
     }
@@ -516,15 +486,10 @@ pub async fn durability_across_reopen(h: &dyn Harness) {
         2,
         "actor id and name are kept beside the leaf"
     );
-    let next = one(
+    let next = send(
         &*s,
-        req(
-            &a,
-            events(
-                &a,
-                serde_json::json!([ev("3", "x.y", "u", "2026-01-01T00:00:00Z")]),
-            ),
-        ),
+        &a,
+        serde_json::json!([ev("3", "x.y", "u", "2026-01-01T00:00:00Z")]),
     )
     .await;
     assert_eq!(indexes(&next), vec![2]);
