@@ -228,3 +228,40 @@ fn config_file_and_environment() {
         assert_eq!(p["type"], "urn:sealbook:problem:rate-limited");
     }
 }
+
+#[test]
+fn rust_client_round_trip_with_awkward_ids() {
+    let dir = tempdir();
+    let server = Server::start(dir.path());
+    let key = server.tenant_with_key("acme");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let client = sealbook_client::Client::new(&server.url, &key).unwrap();
+        // Characters that must be percent-encoded in a path and in a query.
+        let id = "ord/1 ?#&=%ü";
+        let mut e = event(id);
+        e["refs"] = serde_json::json!({"order_number": "PO 1&2=3"});
+        let receipts = client.send(&[e]).await.unwrap();
+        assert_eq!(receipts[0].id, id);
+        assert_eq!(client.event(id).await.unwrap()["id"], id);
+        let page = client
+            .search(&[("ref", "order_number:PO 1&2=3")])
+            .await
+            .unwrap();
+        assert_eq!(page.events.len(), 1);
+        assert_eq!(page.events[0]["id"], id);
+        match client.event("missing").await {
+            Err(sealbook_client::ClientError::Problem {
+                status: 404,
+                problem,
+                ..
+            }) => {
+                assert_eq!(problem.kind, "urn:sealbook:problem:not-found")
+            }
+            other => panic!("{other:?}"),
+        }
+    });
+}

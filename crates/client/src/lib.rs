@@ -161,15 +161,29 @@ impl Client {
         })
     }
 
+    /// The URL of `segments` under the base URL, each segment percent-encoded.
+    fn url(&self, segments: &[&str]) -> Result<reqwest::Url, ClientError> {
+        let bad = || ClientError::Unexpected {
+            status: 0,
+            body: format!("{:?} is not a usable base URL", self.base),
+        };
+        let mut url = reqwest::Url::parse(&self.base).map_err(|_| bad())?;
+        url.path_segments_mut()
+            .map_err(|_| bad())?
+            .pop_if_empty()
+            .extend(segments);
+        Ok(url)
+    }
+
     async fn call<T: DeserializeOwned>(
         &self,
         method: Method,
-        path: &str,
+        url: reqwest::Url,
         body: Option<(Vec<u8>, &'static str)>,
     ) -> Result<(StatusCode, T), ClientError> {
         let mut req = self
             .http
-            .request(method, format!("{}{path}", self.base))
+            .request(method, url)
             .header(AUTHORIZATION, self.auth.clone());
         if let Some((bytes, ct)) = body {
             req = req.header(CONTENT_TYPE, ct).body(bytes);
@@ -207,30 +221,26 @@ impl Client {
     pub async fn send(&self, events: &[serde_json::Value]) -> Result<Vec<Receipt>, ClientError> {
         let body = serde_json::to_vec(events).expect("JSON values serialize");
         let (_, r): (_, Receipts) = self
-            .call(Method::POST, "/v1/events", Some((body, "application/json")))
+            .call(
+                Method::POST,
+                self.url(&["v1", "events"])?,
+                Some((body, "application/json")),
+            )
             .await?;
         Ok(r.receipts)
     }
 
     /// Searches events with query pairs such as `("actor", "u-1")`.
     pub async fn search(&self, params: &[(&str, &str)]) -> Result<EventPage, ClientError> {
-        let mut q = String::new();
-        for (k, v) in params {
-            q.push(if q.is_empty() { '?' } else { '&' });
-            q.push_str(&encode(k));
-            q.push('=');
-            q.push_str(&encode(v));
-        }
-        Ok(self
-            .call(Method::GET, &format!("/v1/events{q}"), None)
-            .await?
-            .1)
+        let mut url = self.url(&["v1", "events"])?;
+        url.query_pairs_mut().extend_pairs(params);
+        Ok(self.call(Method::GET, url, None).await?.1)
     }
 
     /// Fetches one event by id.
     pub async fn event(&self, id: &str) -> Result<serde_json::Value, ClientError> {
         Ok(self
-            .call(Method::GET, &format!("/v1/events/{}", encode(id)), None)
+            .call(Method::GET, self.url(&["v1", "events", id])?, None)
             .await?
             .1)
     }
@@ -242,7 +252,7 @@ impl Client {
         Ok(self
             .call(
                 Method::POST,
-                "/v1/tenants",
+                self.url(&["v1", "tenants"])?,
                 Some((body, "application/json")),
             )
             .await?
@@ -256,7 +266,7 @@ impl Client {
             tenants: Vec<Tenant>,
         }
         Ok(self
-            .call::<L>(Method::GET, "/v1/tenants", None)
+            .call::<L>(Method::GET, self.url(&["v1", "tenants"])?, None)
             .await?
             .1
             .tenants)
@@ -277,7 +287,7 @@ impl Client {
         Ok(self
             .call(
                 Method::POST,
-                &format!("/v1/tenants/{}/keys", encode(tenant)),
+                self.url(&["v1", "tenants", tenant, "keys"])?,
                 Some((body, "application/json")),
             )
             .await?
@@ -293,7 +303,7 @@ impl Client {
         Ok(self
             .call::<L>(
                 Method::GET,
-                &format!("/v1/tenants/{}/keys", encode(tenant)),
+                self.url(&["v1", "tenants", tenant, "keys"])?,
                 None,
             )
             .await?
@@ -306,23 +316,10 @@ impl Client {
         Ok(self
             .call(
                 Method::DELETE,
-                &format!("/v1/tenants/{}/keys/{}", encode(tenant), encode(key_id)),
+                self.url(&["v1", "tenants", tenant, "keys", key_id])?,
                 None,
             )
             .await?
             .1)
     }
-}
-
-/// Percent-encodes everything but RFC 3986 unreserved characters.
-fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
