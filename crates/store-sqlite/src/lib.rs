@@ -14,16 +14,19 @@ use sealbook_domain::{EventFilter, PersonalValue, Scope, TenantId, TypeFilter};
 use sealbook_logmath::tile::RightEdge;
 use sealbook_logmath::Hash;
 use sealbook_store::{
-    AppendOutcome, AppendRequest, KeyEffect, KeyRecord, Receipt, Store, StoreError, StoredEvent,
-    Tenant, TreeHead,
+    AppendOutcome, AppendRequest, CheckpointOutcome, KeyEffect, KeyRecord, Receipt, Store,
+    StoreError, StoredCheckpoint, StoredEvent, Tenant, TreeHead,
 };
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 /// The schema version this build writes and understands.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
+/// Version 1, the base layout.
 const SCHEMA: &str = include_str!("schema.sql");
+/// Forward-only migrations: (version reached, SQL). A new database runs the base and all of them.
+const MIGRATIONS: &[(u32, &str)] = &[(2, include_str!("migrations/0002_checkpoints.sql"))];
 /// Bits of the rowid that hold the log index; the tenant number sits above them.
 const INDEX_BITS: u32 = 40;
 const MAX_INDEX: u64 = (1 << INDEX_BITS) - 1;
@@ -102,16 +105,26 @@ impl SqliteStore {
                 e => Err(e),
             })
             .map_err(unavailable)?;
-        match found.as_deref().map(str::parse::<u32>) {
-            None => {
-                // Schema and its version in one transaction: a crash leaves either both or neither.
+        let migrate = |from: u32| -> Result<(), StoreError> {
+            for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > from) {
+                // Each step and its version in one transaction: a crash leaves either both or neither.
                 conn.execute_batch(&format!(
-                    "BEGIN; {SCHEMA} INSERT INTO meta(key, value) VALUES ('schema_version', '{SCHEMA_VERSION}'), ('bucket_bits', '{}'); COMMIT;",
-                    options.bucket_bits
+                    "BEGIN; {sql} UPDATE meta SET value = '{version}' WHERE key = 'schema_version'; COMMIT;"
                 ))
                 .map_err(unavailable)?;
             }
-            Some(Ok(v)) if v == SCHEMA_VERSION => {}
+            Ok(())
+        };
+        match found.as_deref().map(str::parse::<u32>) {
+            None => {
+                conn.execute_batch(&format!(
+                    "BEGIN; {SCHEMA} INSERT INTO meta(key, value) VALUES ('schema_version', '1'), ('bucket_bits', '{}'); COMMIT;",
+                    options.bucket_bits
+                ))
+                .map_err(unavailable)?;
+                migrate(1)?;
+            }
+            Some(Ok(v)) if v <= SCHEMA_VERSION => migrate(v)?,
             Some(Ok(v)) if v > SCHEMA_VERSION => {
                 return Err(StoreError::Schema(format!(
                     "the data in {} has schema version {v}; this build knows up to {SCHEMA_VERSION}; run a newer Sealbook",
@@ -769,6 +782,157 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn entries(
+        &self,
+        tenant: &TenantId,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let t = tenant.clone();
+        let end = end.min(MAX_INDEX + 1);
+        if start >= end {
+            return Ok(Vec::new());
+        }
+        self.read(move |c| {
+            let Some(no) = tenant_no(c, &t)? else {
+                return Ok(Vec::new());
+            };
+            let mut stmt = c.prepare_cached(
+                "SELECT e.rowid, e.leaf, e.leaf_hash, p.data FROM events e LEFT JOIN personal p ON p.rowid = e.rowid \
+                 WHERE e.rowid BETWEEN ?1 AND ?2 ORDER BY e.rowid",
+            )?;
+            let rows = stmt.query_map(params![rowid(no, start), rowid(no, end - 1)], event_from_row)?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn latest_checkpoint(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Option<StoredCheckpoint>, StoreError> {
+        let t = tenant.clone();
+        self.read(move |c| {
+            c.prepare_cached(
+                "SELECT c.size, c.root, c.note, c.signed_at FROM checkpoints c JOIN tenants t ON t.no = c.tenant_no \
+                 WHERE t.id = ?1 ORDER BY c.size DESC LIMIT 1",
+            )?
+            .query_row([t.as_str()], |r| checkpoint_from_row(r, 0))
+            .optional()
+        })
+        .await
+    }
+
+    async fn add_checkpoint(
+        &self,
+        tenant: &TenantId,
+        checkpoint: StoredCheckpoint,
+    ) -> Result<CheckpointOutcome, StoreError> {
+        let t = tenant.clone();
+        self.write(move |w| {
+            let tx = w
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(unavailable)?;
+            let no = tenant_no(&tx, &t)
+                .map_err(unavailable)?
+                .ok_or_else(|| StoreError::Schema(format!("checkpoint for unknown tenant {t}")))?;
+            let latest: Option<i64> = tx
+                .query_row("SELECT MAX(size) FROM checkpoints WHERE tenant_no = ?1", [no], |r| r.get(0))
+                .map_err(unavailable)?;
+            if let Some(latest) = latest.filter(|l| *l as u64 >= checkpoint.size) {
+                return Ok(CheckpointOutcome::Superseded { latest: latest as u64 });
+            }
+            tx.execute(
+                "INSERT INTO checkpoints(tenant_no, size, root, note, signed_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![no, checkpoint.size as i64, checkpoint.root.0.as_slice(), checkpoint.note, checkpoint.signed_at],
+            )
+            .map_err(unavailable)?;
+            tx.commit().map_err(unavailable)?;
+            Ok(CheckpointOutcome::Stored)
+        })
+        .await
+    }
+
+    async fn unsigned_growth(
+        &self,
+    ) -> Result<Vec<(TenantId, TreeHead, Option<StoredCheckpoint>)>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT c.size, c.root, c.note, c.signed_at, t.id, h.size, h.root FROM tree_heads h \
+                 JOIN tenants t ON t.no = h.tenant_no \
+                 LEFT JOIN checkpoints c ON c.tenant_no = h.tenant_no \
+                   AND c.size = (SELECT MAX(size) FROM checkpoints WHERE tenant_no = h.tenant_no) \
+                 WHERE h.size > COALESCE(c.size, 0)",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                let last: Option<i64> = r.get(0)?;
+                let cp = match last {
+                    Some(_) => Some(checkpoint_from_row(r, 0)?),
+                    None => None,
+                };
+                let id: String = r.get(4)?;
+                let size: i64 = r.get(5)?;
+                let root: Vec<u8> = r.get(6)?;
+                Ok((
+                    TenantId::parse(&id).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?,
+                    TreeHead { size: size as u64, root: hash_from(&root, 6)? },
+                    cp,
+                ))
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn record_signing_key(&self, public_key: [u8; 32]) -> Result<(), StoreError> {
+        self.write(move |w| {
+            w.conn
+                .execute(
+                    "INSERT OR IGNORE INTO signing_keys(public_key, first_used) VALUES (?1, ?2)",
+                    params![public_key.as_slice(), now_rfc3339()],
+                )
+                .map_err(unavailable)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn signing_keys(&self) -> Result<Vec<[u8; 32]>, StoreError> {
+        self.read(|c| {
+            let mut stmt =
+                c.prepare_cached("SELECT public_key FROM signing_keys ORDER BY rowid")?;
+            let rows = stmt.query_map([], |r| {
+                let k: Vec<u8> = r.get(0)?;
+                k.as_slice().try_into().map_err(|_| {
+                    rusqlite::Error::InvalidColumnType(
+                        0,
+                        "public_key".into(),
+                        rusqlite::types::Type::Blob,
+                    )
+                })
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn pin_setting(&self, name: &str, value: &str) -> Result<String, StoreError> {
+        let (key, value) = (format!("setting:{name}"), value.to_owned());
+        self.write(move |w| {
+            w.conn
+                .execute(
+                    "INSERT OR IGNORE INTO meta(key, value) VALUES (?1, ?2)",
+                    params![key, value],
+                )
+                .map_err(unavailable)?;
+            w.conn
+                .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+                .map_err(unavailable)
+        })
+        .await
+    }
+
     async fn tile(
         &self,
         tenant: &TenantId,
@@ -797,6 +961,24 @@ impl Store for SqliteStore {
         })
         .await
     }
+}
+
+fn hash_from(bytes: &[u8], column: usize) -> rusqlite::Result<Hash> {
+    Ok(Hash(bytes.try_into().map_err(|_| {
+        rusqlite::Error::InvalidColumnType(column, "hash".into(), rusqlite::types::Type::Blob)
+    })?))
+}
+
+/// A checkpoint from columns `first..first+4`: size, root, note, signed_at.
+fn checkpoint_from_row(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<StoredCheckpoint> {
+    let size: i64 = r.get(first)?;
+    let root: Vec<u8> = r.get(first + 1)?;
+    Ok(StoredCheckpoint {
+        size: size as u64,
+        root: hash_from(&root, first + 1)?,
+        note: r.get(first + 2)?,
+        signed_at: r.get(first + 3)?,
+    })
 }
 
 fn now_rfc3339() -> String {

@@ -30,7 +30,10 @@ macro_rules! store_conformance {
             durability_across_reopen,
             key_effects_commit_with_events,
             concurrent_appends,
-            tree_matches_events
+            tree_matches_events,
+            entries_in_log_order,
+            checkpoints_only_grow,
+            signing_keys_and_settings
         );
     };
     (@tests $harness:expr; $($name:ident),*) => {
@@ -688,4 +691,155 @@ pub async fn tree_matches_events(h: &dyn Harness) {
         "tenants have separate trees"
     );
     assert!(s.tile(&b, 0, 1).await.unwrap().is_none());
+}
+
+/// `entries` returns a range of one tenant's log in index order, with personal values, and
+/// nothing of another tenant.
+pub async fn entries_in_log_order(h: &dyn Harness) {
+    let s = setup(h, &["a", "b"]).await;
+    let (a, b) = (tenant("a"), tenant("b"));
+    let batch: Vec<serde_json::Value> = (0..600)
+        .map(|i| {
+            ev(
+                &format!("e{i}"),
+                "order.updated",
+                "u1",
+                "2026-01-01T00:00:00Z",
+            )
+        })
+        .collect();
+    let receipts = match send(&*s, &a, serde_json::Value::Array(batch)).await {
+        AppendOutcome::Committed(r) => r,
+        other => panic!("{other:?}"),
+    };
+    send(
+        &*s,
+        &b,
+        serde_json::json!([ev("x1", "order.updated", "u9", "2026-01-01T00:00:00Z")]),
+    )
+    .await;
+    let got = s.entries(&a, 256, 512).await.unwrap();
+    assert_eq!(
+        got.iter().map(|e| e.index).collect::<Vec<_>>(),
+        (256..512).collect::<Vec<_>>()
+    );
+    for e in &got {
+        assert_eq!(e.leaf_hash, receipts[e.index as usize].leaf_hash);
+        assert_eq!(e.leaf_hash, sealbook_logmath::leaf_hash(&e.leaf));
+        assert!(!e.personal.is_empty(), "actor id and name are personal");
+    }
+    assert_eq!(
+        s.entries(&a, 590, 700).await.unwrap().len(),
+        10,
+        "clipped at the log's end"
+    );
+    assert!(s.entries(&a, 600, 700).await.unwrap().is_empty());
+    assert!(s.entries(&a, 5, 5).await.unwrap().is_empty());
+    assert_eq!(
+        s.entries(&b, 0, 600).await.unwrap().len(),
+        1,
+        "only b's own event"
+    );
+    assert!(s
+        .entries(&tenant("nobody"), 0, 10)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+/// Checkpoints are stored per tenant, only ever larger than the latest, and every one is kept;
+/// `unsigned_growth` lists exactly the tenants whose tree outgrew their latest checkpoint.
+pub async fn checkpoints_only_grow(h: &dyn Harness) {
+    use crate::{CheckpointOutcome, StoredCheckpoint};
+    let s = setup(h, &["a", "b", "c"]).await;
+    let (a, b) = (tenant("a"), tenant("b"));
+    let batch = |p: &str, n: usize| {
+        serde_json::Value::Array(
+            (0..n)
+                .map(|i| {
+                    ev(
+                        &format!("{p}{i}"),
+                        "order.updated",
+                        "u1",
+                        "2026-01-01T00:00:00Z",
+                    )
+                })
+                .collect(),
+        )
+    };
+    send(&*s, &a, batch("a", 5)).await;
+    send(&*s, &b, batch("b", 2)).await;
+    assert!(s.latest_checkpoint(&a).await.unwrap().is_none());
+    let mut growth = s.unsigned_growth().await.unwrap();
+    growth.sort_by(|x, y| x.0.as_str().cmp(y.0.as_str()));
+    assert_eq!(
+        growth
+            .iter()
+            .map(|g| (g.0.as_str().to_owned(), g.1.size, g.2.clone()))
+            .collect::<Vec<_>>(),
+        vec![("a".to_owned(), 5, None), ("b".to_owned(), 2, None)],
+        "c has no events and needs no checkpoint"
+    );
+    let head = s.tree_head(&a).await.unwrap();
+    let cp = |size: u64, note: &str| StoredCheckpoint {
+        size,
+        root: head.root,
+        note: note.to_owned(),
+        signed_at: "2026-01-01T00:00:00Z".to_owned(),
+    };
+    assert_eq!(
+        s.add_checkpoint(&a, cp(5, "five\n")).await.unwrap(),
+        CheckpointOutcome::Stored
+    );
+    assert_eq!(
+        s.add_checkpoint(&a, cp(5, "again\n")).await.unwrap(),
+        CheckpointOutcome::Superseded { latest: 5 }
+    );
+    assert_eq!(
+        s.add_checkpoint(&a, cp(3, "smaller\n")).await.unwrap(),
+        CheckpointOutcome::Superseded { latest: 5 }
+    );
+    assert_eq!(
+        s.latest_checkpoint(&a).await.unwrap(),
+        Some(cp(5, "five\n"))
+    );
+    assert!(
+        s.latest_checkpoint(&b).await.unwrap().is_none(),
+        "per tenant"
+    );
+    let growth = s.unsigned_growth().await.unwrap();
+    assert_eq!(growth.len(), 1);
+    assert_eq!(growth[0].0, b);
+    send(&*s, &a, batch("n", 1)).await;
+    drop(s);
+    let s = h.open().await;
+    let growth = s.unsigned_growth().await.unwrap();
+    let ga = growth.iter().find(|g| g.0 == a).expect("a grew again");
+    assert_eq!(
+        (ga.1.size, ga.2.clone()),
+        (6, Some(cp(5, "five\n"))),
+        "kept across reopen"
+    );
+}
+
+/// Signing keys are recorded once each, in order; a pinned setting keeps its first value.
+pub async fn signing_keys_and_settings(h: &dyn Harness) {
+    let s = setup(h, &[]).await;
+    assert!(s.signing_keys().await.unwrap().is_empty());
+    s.record_signing_key([1; 32]).await.unwrap();
+    s.record_signing_key([2; 32]).await.unwrap();
+    s.record_signing_key([1; 32]).await.unwrap();
+    assert_eq!(s.signing_keys().await.unwrap(), vec![[1; 32], [2; 32]]);
+    assert_eq!(
+        s.pin_setting("origin", "x.example/a").await.unwrap(),
+        "x.example/a"
+    );
+    assert_eq!(
+        s.pin_setting("origin", "y.example/b").await.unwrap(),
+        "x.example/a"
+    );
+    drop(s);
+    let s = h.open().await;
+    assert_eq!(s.pin_setting("origin", "z").await.unwrap(), "x.example/a");
+    assert_eq!(s.signing_keys().await.unwrap().len(), 2);
 }

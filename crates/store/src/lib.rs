@@ -8,10 +8,14 @@
 //! [`conformance`] holds the one test suite that every backend must pass.
 //!
 //! The public interface is: [`Store`], [`StoreError`], the records ([`Tenant`], [`KeyRecord`],
-//! [`NewKey`], [`StoredEvent`], [`Receipt`], [`TreeHead`]), the append contract ([`AppendRequest`],
-//! [`KeyEffect`], [`AppendOutcome`]) and [`conformance`].
+//! [`NewKey`], [`StoredEvent`], [`Receipt`], [`TreeHead`], [`StoredCheckpoint`]), the append contract
+//! ([`AppendRequest`], [`KeyEffect`], [`AppendOutcome`]), [`TileNodes`] (proofs from stored tiles)
+//! and [`conformance`].
 
 pub mod conformance;
+mod nodes;
+
+pub use nodes::{MissingTile, TileNodes};
 
 use async_trait::async_trait;
 use sealbook_domain::{EventFilter, PersonalValue, Scope, ShapedEvent, TenantId};
@@ -123,6 +127,31 @@ pub struct TreeHead {
     pub root: Hash,
 }
 
+/// A signed checkpoint of a tenant's log, as stored. Every checkpoint ever signed is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCheckpoint {
+    /// Tree size it commits to.
+    pub size: u64,
+    /// Root hash at that size.
+    pub root: Hash,
+    /// The whole signed note, byte-exact as served (C2SP tlog-checkpoint + signed-note).
+    pub note: String,
+    /// RFC 3339 time of signing.
+    pub signed_at: String,
+}
+
+/// What became of [`Store::add_checkpoint`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckpointOutcome {
+    /// Stored: it is now the latest.
+    Stored,
+    /// Not stored: a checkpoint at this size or larger exists already (another signer was first).
+    Superseded {
+        /// The size of the latest stored checkpoint.
+        latest: u64,
+    },
+}
+
 /// An event as read back.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredEvent {
@@ -188,6 +217,41 @@ pub trait Store: Send + Sync + 'static {
     async fn log_size(&self, tenant: &TenantId) -> Result<u64, StoreError>;
     /// The head of the tenant's tree, integrated in the same transaction as its events.
     async fn tree_head(&self, tenant: &TenantId) -> Result<TreeHead, StoreError>;
+    /// Events of a tenant's log with indexes in `[start, end)`, in log order. A gap in the stored
+    /// log shows as a missing index; the caller decides what that means.
+    async fn entries(
+        &self,
+        tenant: &TenantId,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<StoredEvent>, StoreError>;
+
+    /// The latest stored checkpoint of a tenant.
+    async fn latest_checkpoint(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Option<StoredCheckpoint>, StoreError>;
+    /// Stores a checkpoint if it is larger than every stored one (atomically: two signers racing
+    /// cannot both win at the same size).
+    async fn add_checkpoint(
+        &self,
+        tenant: &TenantId,
+        checkpoint: StoredCheckpoint,
+    ) -> Result<CheckpointOutcome, StoreError>;
+    /// Tenants whose tree is larger than their latest checkpoint, with their tree head and the
+    /// latest checkpoint: the signer's work list.
+    async fn unsigned_growth(
+        &self,
+    ) -> Result<Vec<(TenantId, TreeHead, Option<StoredCheckpoint>)>, StoreError>;
+    /// Records an Ed25519 public key that signs checkpoints; recorded keys stay listed as
+    /// verifiers after rotation. Idempotent.
+    async fn record_signing_key(&self, public_key: [u8; 32]) -> Result<(), StoreError>;
+    /// Every public key ever recorded, oldest first.
+    async fn signing_keys(&self) -> Result<Vec<[u8; 32]>, StoreError>;
+    /// Returns the value of a deployment-wide setting, storing `value` first if it has none. For
+    /// choices that must never change once data exists (the log origin prefix).
+    async fn pin_setting(&self, name: &str, value: &str) -> Result<String, StoreError>;
+
     /// The current content of one tile of the tenant's tree (full, or the partial one).
     async fn tile(
         &self,
