@@ -4,7 +4,7 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use sealbook_domain::{BatchError, FieldError, FilterError, Scope};
-use sealbook_pipeline::PipelineError;
+use sealbook_pipeline::{LogError, PipelineError};
 use sealbook_store::StoreError;
 
 /// Everything that can go wrong in a request, as the client needs to tell it apart.
@@ -54,6 +54,28 @@ pub enum ApiError {
         /// Seconds until a request will be accepted.
         retry_after: u64,
     },
+    /// 400: a parameter of a log request that no tree can satisfy.
+    #[error("{detail}")]
+    OutOfRange {
+        /// The query parameter or path part at fault.
+        param: &'static str,
+        /// Why.
+        detail: String,
+    },
+    /// 400: a size beyond what the latest signed checkpoint covers.
+    #[error("tree size {requested} is beyond the latest signed checkpoint (size {latest}); POST /v1/log/checkpoint or wait for the next one")]
+    BeyondCheckpoint {
+        /// The size asked for.
+        requested: u64,
+        /// The latest checkpoint's size.
+        latest: u64,
+    },
+    /// 404: the tenant's log has no signed checkpoint yet (it has no events).
+    #[error("the log has no signed checkpoint yet")]
+    NoCheckpoint,
+    /// 500: the stored tree is damaged or inconsistent with its checkpoints; nothing was signed.
+    #[error("log integrity: {0}")]
+    LogIntegrity(String),
     /// 503: the ingest queue is full; retry shortly.
     #[error("overloaded")]
     Overloaded,
@@ -78,6 +100,22 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::TenantExists => ApiError::TenantExists,
             other => ApiError::Unavailable(other.to_string()),
+        }
+    }
+}
+
+impl From<LogError> for ApiError {
+    fn from(e: LogError) -> ApiError {
+        match e {
+            LogError::Store(s) => s.into(),
+            LogError::NoCheckpoint => ApiError::NoCheckpoint,
+            LogError::BeyondCheckpoint { requested, latest } => {
+                ApiError::BeyondCheckpoint { requested, latest }
+            }
+            LogError::OutOfRange(detail) => ApiError::OutOfRange { param: "", detail },
+            e @ (LogError::Inconsistent(_) | LogError::Damaged(_) | LogError::Key(_)) => {
+                ApiError::LogIntegrity(e.to_string())
+            }
         }
     }
 }
@@ -204,6 +242,45 @@ impl IntoResponse for ApiError {
                     "rate-limited",
                     "Rate limited",
                     detail,
+                    vec![],
+                )
+            }
+            ApiError::OutOfRange { param, detail } => (
+                StatusCode::BAD_REQUEST,
+                "out-of-range",
+                "Out of range",
+                detail.clone(),
+                if param.is_empty() {
+                    vec![]
+                } else {
+                    vec![FieldError {
+                        event: None,
+                        path: format!("?{param}"),
+                        problem: detail,
+                    }]
+                },
+            ),
+            ApiError::BeyondCheckpoint { .. } => (
+                StatusCode::BAD_REQUEST,
+                "beyond-checkpoint",
+                "Beyond the latest checkpoint",
+                detail,
+                vec![],
+            ),
+            ApiError::NoCheckpoint => (
+                StatusCode::NOT_FOUND,
+                "no-checkpoint",
+                "No checkpoint yet",
+                "the log has no signed checkpoint yet: it has no events".into(),
+                vec![],
+            ),
+            ApiError::LogIntegrity(d) => {
+                tracing::error!(cause = %d, "log integrity failure");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "log-integrity",
+                    "Log integrity failure",
+                    "the stored log failed an integrity check; operators have been alerted".into(),
                     vec![],
                 )
             }

@@ -12,6 +12,7 @@ mod auth;
 pub mod error;
 mod events;
 mod ingest;
+mod log;
 mod metrics_layer;
 pub mod openapi;
 mod ops;
@@ -21,7 +22,7 @@ pub mod secret;
 use axum::routing::{delete, get, post};
 use axum::Router;
 use sealbook_domain::Limits;
-use sealbook_pipeline::Sequencer;
+use sealbook_pipeline::{Log, Sequencer};
 use sealbook_store::Store;
 use std::sync::Arc;
 
@@ -43,6 +44,7 @@ pub struct AppState {
 struct Inner {
     store: Arc<dyn Store>,
     sequencer: Sequencer,
+    log: Arc<Log>,
     admin_token_hash: [u8; 32],
     config: ApiConfig,
     prometheus: Option<metrics_exporter_prometheus::PrometheusHandle>,
@@ -54,6 +56,7 @@ impl AppState {
     pub fn new(
         store: Arc<dyn Store>,
         sequencer: Sequencer,
+        log: Arc<Log>,
         admin_token: &str,
         config: ApiConfig,
         prometheus: Option<metrics_exporter_prometheus::PrometheusHandle>,
@@ -62,6 +65,7 @@ impl AppState {
             inner: Arc::new(Inner {
                 store,
                 sequencer,
+                log,
                 admin_token_hash: secret::hash(admin_token),
                 rate: ratelimit::RateLimiter::new(config.rate_limit_per_key),
                 config,
@@ -76,6 +80,16 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/events", post(ingest::ingest).get(events::search))
         .route("/v1/events/{id}", get(events::get_event))
+        .route("/v1/events/{id}/proof", get(log::event_proof))
+        .route(
+            "/v1/log/checkpoint",
+            get(log::checkpoint).post(log::sign_checkpoint),
+        )
+        .route("/v1/log/verifier-keys", get(log::verifier_keys))
+        .route("/v1/log/tile/{*path}", get(log::tile))
+        .route("/v1/log/personal/{*path}", get(log::personal))
+        .route("/v1/log/proof/inclusion", get(log::inclusion))
+        .route("/v1/log/proof/consistency", get(log::consistency))
         .route(
             "/v1/tenants",
             post(admin::create_tenant).get(admin::list_tenants),

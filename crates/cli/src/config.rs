@@ -27,6 +27,18 @@ pub(crate) struct ServeArgs {
     /// Requests per second per API key, 0 for no limit [default: 0].
     #[arg(long, env = "SEALBOOK_RATE_LIMIT_PER_KEY")]
     rate_limit_per_key: Option<u32>,
+    /// Prefix of every tenant log's origin, `<prefix>/<tenant>`, e.g. `audit.example.com/sealbook`.
+    /// It names the logs forever: set it before the first start in production
+    /// [default: the one recorded in the data, else `sealbook.localhost`].
+    #[arg(long, env = "SEALBOOK_LOG_ORIGIN_PREFIX")]
+    log_origin_prefix: Option<String>,
+    /// File holding the checkpoint signing key(s) [default: generated into <data-dir>/checkpoint-key].
+    /// `SEALBOOK_CHECKPOINT_KEY` may hold the key text itself instead.
+    #[arg(long, env = "SEALBOOK_CHECKPOINT_KEY_FILE")]
+    checkpoint_key_file: Option<PathBuf>,
+    /// Sign a checkpoint of every grown log this often, e.g. `1s`, `250ms` [default: 1s].
+    #[arg(long, env = "SEALBOOK_CHECKPOINT_INTERVAL", value_parser = humantime::parse_duration)]
+    checkpoint_interval: Option<std::time::Duration>,
 }
 
 #[derive(clap::ValueEnum, serde::Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +57,10 @@ struct FileConfig {
     admin_token_file: Option<PathBuf>,
     log_format: Option<LogFormat>,
     rate_limit_per_key: Option<u32>,
+    log_origin_prefix: Option<String>,
+    checkpoint_key_file: Option<PathBuf>,
+    #[serde(default, with = "humantime_serde_opt")]
+    checkpoint_interval: Option<std::time::Duration>,
     #[serde(default)]
     limits: Limits,
     #[serde(default)]
@@ -77,6 +93,39 @@ pub(crate) struct Config {
     pub(crate) log_format: LogFormat,
     pub(crate) api: sealbook_api::ApiConfig,
     pub(crate) sequencer: sealbook_pipeline::SequencerConfig,
+    /// Set explicitly (flag, variable or file), or `None` for "the recorded one, else the default".
+    pub(crate) log_origin_prefix: Option<String>,
+    pub(crate) checkpoint_key_file: Option<PathBuf>,
+    pub(crate) checkpoint_interval: std::time::Duration,
+}
+
+/// The origin prefix used when none is set and none is recorded: fine for a laptop, and it says so.
+pub(crate) const DEV_ORIGIN_PREFIX: &str = "sealbook.localhost";
+
+/// A prefix must make `<prefix>/<tenant>` a valid signed-note key name and a schema-less origin.
+fn check_prefix(p: &str) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        !p.is_empty()
+            && p.len() <= 200
+            && p.bytes().all(|b| b.is_ascii_graphic() && b != b'+')
+            && !p.starts_with('/')
+            && !p.ends_with('/')
+            && !p.contains("://"),
+        "log_origin_prefix must be a schema-less name like audit.example.com/sealbook: printable ASCII, no spaces, no '+', no leading or trailing '/'"
+    );
+    Ok(())
+}
+
+/// `checkpoint_interval = "1s"` in the TOML file.
+mod humantime_serde_opt {
+    use serde::Deserialize;
+    pub(super) fn deserialize<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<std::time::Duration>, D::Error> {
+        let s: Option<String> = Option::deserialize(d)?;
+        s.map(|s| humantime::parse_duration(&s).map_err(serde::de::Error::custom))
+            .transpose()
+    }
 }
 
 impl ServeArgs {
@@ -95,7 +144,23 @@ impl ServeArgs {
             "limits are too small to accept any event"
         );
         anyhow::ensure!(file.sequencer.max_batch_events >= 1 && file.sequencer.max_queued_events >= limits.max_batch_events, "sequencer.max_queued_events must hold at least one full request (limits.max_batch_events)");
+        let log_origin_prefix = self.log_origin_prefix.or(file.log_origin_prefix);
+        if let Some(p) = &log_origin_prefix {
+            check_prefix(p)?;
+        }
+        let checkpoint_interval = self
+            .checkpoint_interval
+            .or(file.checkpoint_interval)
+            .unwrap_or(std::time::Duration::from_secs(1));
+        anyhow::ensure!(
+            checkpoint_interval >= std::time::Duration::from_millis(10)
+                && checkpoint_interval <= std::time::Duration::from_secs(3600),
+            "checkpoint_interval must be between 10ms and 1h"
+        );
         Ok(Config {
+            log_origin_prefix,
+            checkpoint_key_file: self.checkpoint_key_file.or(file.checkpoint_key_file),
+            checkpoint_interval,
             listen: self
                 .listen
                 .or(file.listen)
@@ -155,6 +220,23 @@ mod tests {
         assert_eq!(c.api.rate_limit_per_key, 5);
         assert_eq!(c.api.limits.max_batch_events, 10);
         assert_eq!(c.api.limits.max_depth, 32);
+        assert_eq!(c.checkpoint_interval, std::time::Duration::from_secs(1));
+        assert_eq!(c.log_origin_prefix, None);
+        std::fs::write(
+            &f,
+            "log_origin_prefix = \"audit.example.com/sb\"\ncheckpoint_interval = \"250ms\"\n",
+        )
+        .unwrap();
+        let c = T::parse_from(["t", "--config", f.to_str().unwrap()])
+            .a
+            .resolve()
+            .unwrap();
+        assert_eq!(c.log_origin_prefix.as_deref(), Some("audit.example.com/sb"));
+        assert_eq!(c.checkpoint_interval, std::time::Duration::from_millis(250));
+        for bad in ["", "a b", "x+y", "https://x", "/x", "x/"] {
+            let r = T::parse_from(["t", "--log-origin-prefix", bad]).a.resolve();
+            assert!(r.is_err(), "{bad:?} accepted");
+        }
         std::fs::write(&f, "lisen = \"127.0.0.1:1\"\n").unwrap();
         assert!(
             T::parse_from(["t", "--config", f.to_str().unwrap()])

@@ -1,5 +1,5 @@
-//! `sealbook`: one binary for the server (`serve`) and the operator's commands (`tenant`, `key`), and the
-//! performance tools (`hammer`, `bench baseline`).
+//! `sealbook`: one binary for the server (`serve`), the operator's commands (`tenant`, `key`), the
+//! verifier (`verify`), and the performance tools (`hammer`, `bench baseline`).
 //!
 //! Configuration is parsed in two stages: raw flags, environment and file in [`config`], then a
 //! validated form the server runs with.
@@ -9,6 +9,7 @@ mod bench;
 mod config;
 mod hammer;
 mod serve;
+mod verify;
 mod workload;
 
 use clap::{Parser, Subcommand};
@@ -36,21 +37,39 @@ enum Command {
     Key(admin::KeyCommand),
     /// Load generator: drive a running server over HTTP and report throughput and latency.
     Hammer(hammer::HammerArgs),
+    /// Verify a tenant log against a verifier key: signature, every event, every tile, the root.
+    Verify(verify::VerifyArgs),
     /// Benchmarks of the bare database, for ratios against Sealbook's figures.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .build()?;
-    match cli.command {
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("Error: starting the runtime: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    // `verify` has its own exit codes (0 verified, 1 failed, 2 could not check).
+    let result = match cli.command {
+        Command::Verify(args) => return runtime.block_on(verify::run(args)),
         Command::Serve(args) => runtime.block_on(serve::run(args)),
         Command::Tenant(cmd) => runtime.block_on(admin::tenant(cmd)),
         Command::Key(cmd) => runtime.block_on(admin::key(cmd)),
         Command::Hammer(args) => runtime.block_on(hammer::run(args)),
         Command::Bench(cmd) => runtime.block_on(bench::run(cmd)),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {e:?}");
+            std::process::ExitCode::FAILURE
+        }
     }
 }

@@ -5,7 +5,7 @@
 use crate::config::{Config, LogFormat, ServeArgs};
 use anyhow::Context;
 use sealbook_api::{router, secret, AppState};
-use sealbook_pipeline::Sequencer;
+use sealbook_pipeline::{Log, Sequencer, SigningKeys};
 use sealbook_store_sqlite::SqliteStore;
 use std::io::Write;
 use std::path::Path;
@@ -17,8 +17,15 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     create_private_dir(&config.data_dir)?;
     let token = admin_token(&config)?;
 
-    let store =
+    let store: Arc<dyn sealbook_store::Store> =
         Arc::new(SqliteStore::open(&config.data_dir).context("opening the embedded store")?);
+    let prefix = origin_prefix(&config, &*store).await?;
+    let keys = signing_keys(&config)?;
+    let log = Arc::new(
+        Log::new(store.clone(), keys, &prefix)
+            .await
+            .context("starting the checkpoint signer")?,
+    );
     let prometheus = metrics_exporter_prometheus::PrometheusBuilder::new()
         .set_buckets(&[
             0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
@@ -27,9 +34,14 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .install_recorder()
         .context("installing the metrics recorder")?;
     let (sequencer, sequencer_task) = Sequencer::start(store.clone(), config.sequencer);
+    let (stop_signer, signer_stopped) = tokio::sync::oneshot::channel::<()>();
+    let signer_task = tokio::spawn(log.clone().run_signer(config.checkpoint_interval, async {
+        let _ = signer_stopped.await;
+    }));
     let state = AppState::new(
         store,
         sequencer.clone(),
+        log,
         &token,
         config.api,
         Some(prometheus),
@@ -61,6 +73,9 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!("no more requests in flight; committing what is queued");
     sequencer.shutdown();
     sequencer_task.await.context("sequencer task")?;
+    // After the last batch: its events get a checkpoint before the process ends.
+    let _ = stop_signer.send(());
+    signer_task.await.context("checkpoint signer task")?;
     tracing::info!("stopped cleanly");
     Ok(())
 }
@@ -124,6 +139,65 @@ fn admin_token(config: &Config) -> anyhow::Result<String> {
     f.sync_all()?;
     tracing::info!(path = %path.display(), "generated the platform operator token");
     Ok(token)
+}
+
+/// The log origin prefix: the explicit one must match what the data was created with; without one,
+/// the recorded one is used (or the development default is recorded, with a warning).
+async fn origin_prefix(
+    config: &Config,
+    store: &dyn sealbook_store::Store,
+) -> anyhow::Result<String> {
+    let wanted = config
+        .log_origin_prefix
+        .clone()
+        .unwrap_or_else(|| crate::config::DEV_ORIGIN_PREFIX.to_owned());
+    let recorded = store
+        .pin_setting("log_origin_prefix", &wanted)
+        .await
+        .context("reading the log origin prefix")?;
+    match &config.log_origin_prefix {
+        Some(p) if *p != recorded => anyhow::bail!(
+            "this data's logs are named {recorded:?}/<tenant>; log_origin_prefix {p:?} would rename them, and an origin names a log forever. Use {recorded:?}, or a new data directory"
+        ),
+        None if recorded == crate::config::DEV_ORIGIN_PREFIX => tracing::warn!(
+            prefix = %recorded,
+            "log_origin_prefix is not set: checkpoints use the development origin prefix; set it before the first start in production"
+        ),
+        _ => {}
+    }
+    Ok(recorded)
+}
+
+/// The checkpoint signing keys: `SEALBOOK_CHECKPOINT_KEY`, `--checkpoint-key-file`, or the key
+/// generated on first start into `<data-dir>/checkpoint-key` (mode 0600).
+fn signing_keys(config: &Config) -> anyhow::Result<SigningKeys> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Ok(text) = std::env::var("SEALBOOK_CHECKPOINT_KEY") {
+        return SigningKeys::parse(&text).context("SEALBOOK_CHECKPOINT_KEY");
+    }
+    if let Some(path) = &config.checkpoint_key_file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading checkpoint key file {}", path.display()))?;
+        return SigningKeys::parse(&text)
+            .with_context(|| format!("checkpoint key file {}", path.display()));
+    }
+    let path = config.data_dir.join("checkpoint-key");
+    if path.exists() {
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        return SigningKeys::parse(&text).with_context(|| format!("{}", path.display()));
+    }
+    let text = SigningKeys::generate();
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()?;
+    tracing::info!(path = %path.display(), "generated the checkpoint signing key");
+    SigningKeys::parse(&text).context("the generated key")
 }
 
 async fn shutdown_signal() {

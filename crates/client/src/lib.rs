@@ -5,7 +5,10 @@
 //! on this client.
 //!
 //! The public interface is: [`Client`], [`ClientError`], [`Problem`], [`Receipt`], [`Tenant`],
-//! [`ApiKey`], [`CreatedKey`], [`EventPage`].
+//! [`ApiKey`], [`CreatedKey`], [`EventPage`], [`ProofJson`], and [`verify`], the offline-trust
+//! verifier of a tenant log that trusts nothing but a verifier key.
+
+pub mod verify;
 
 use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
@@ -119,6 +122,28 @@ pub struct EventPage {
     pub next_cursor: Option<String>,
 }
 
+/// A proof as the server sends it: hashes and roots in standard base64.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+pub struct ProofJson {
+    /// Leaf index, or the old size of a consistency proof.
+    pub index: u64,
+    /// Tree size.
+    pub size: u64,
+    /// Root at `size`.
+    pub root: String,
+    /// Root at `index` (consistency proofs).
+    #[serde(default)]
+    pub first_root: Option<String>,
+    /// The path.
+    pub hashes: Vec<String>,
+    /// The event's leaf hash, hex (event proofs).
+    #[serde(default)]
+    pub leaf_hash: Option<String>,
+    /// The checkpoint the proof is against (event proofs).
+    #[serde(default)]
+    pub checkpoint: Option<String>,
+}
+
 #[derive(Deserialize)]
 struct Receipts {
     receipts: Vec<Receipt>,
@@ -181,6 +206,22 @@ impl Client {
         url: reqwest::Url,
         body: Option<(Vec<u8>, &'static str)>,
     ) -> Result<(StatusCode, T), ClientError> {
+        let (status, bytes) = self.raw(method, url, body).await?;
+        serde_json::from_slice(&bytes)
+            .map(|t| (status, t))
+            .map_err(|_| ClientError::Unexpected {
+                status: status.as_u16(),
+                body: String::from_utf8_lossy(&bytes[..bytes.len().min(500)]).into_owned(),
+            })
+    }
+
+    /// One request; a success answers its status and body, anything else its problem.
+    async fn raw(
+        &self,
+        method: Method,
+        url: reqwest::Url,
+        body: Option<(Vec<u8>, &'static str)>,
+    ) -> Result<(StatusCode, bytes::Bytes), ClientError> {
         let mut req = self
             .http
             .request(method, url)
@@ -197,12 +238,7 @@ impl Client {
             .and_then(|v| v.parse().ok());
         let bytes = resp.bytes().await?;
         if status.is_success() {
-            return serde_json::from_slice(&bytes)
-                .map(|t| (status, t))
-                .map_err(|_| ClientError::Unexpected {
-                    status: status.as_u16(),
-                    body: String::from_utf8_lossy(&bytes[..bytes.len().min(500)]).into_owned(),
-                });
+            return Ok((status, bytes));
         }
         match serde_json::from_slice::<Problem>(&bytes) {
             Ok(problem) => Err(ClientError::Problem {
@@ -215,6 +251,72 @@ impl Client {
                 body: String::from_utf8_lossy(&bytes[..bytes.len().min(500)]).into_owned(),
             }),
         }
+    }
+
+    async fn text(&self, method: Method, segments: &[&str]) -> Result<String, ClientError> {
+        let (status, bytes) = self.raw(method, self.url(segments)?, None).await?;
+        String::from_utf8(bytes.to_vec()).map_err(|_| ClientError::Unexpected {
+            status: status.as_u16(),
+            body: "the answer is not UTF-8".into(),
+        })
+    }
+
+    /// The latest signed checkpoint of the key's tenant log, byte-exact (C2SP signed note).
+    pub async fn checkpoint(&self) -> Result<String, ClientError> {
+        self.text(Method::GET, &["v1", "log", "checkpoint"]).await
+    }
+
+    /// Asks the server to sign a checkpoint now (if the log grew); returns the latest.
+    pub async fn sign_checkpoint(&self) -> Result<String, ClientError> {
+        self.text(Method::POST, &["v1", "log", "checkpoint"]).await
+    }
+
+    /// The log's verifier keys as served (the verifier never trusts these; it needs its own).
+    pub async fn verifier_keys(&self) -> Result<Vec<String>, ClientError> {
+        Ok(self
+            .text(Method::GET, &["v1", "log", "verifier-keys"])
+            .await?
+            .lines()
+            .map(str::to_owned)
+            .collect())
+    }
+
+    /// A C2SP tile path below the log prefix (`tile/0/x001/234.p/5`, `tile/entries/000`), raw.
+    pub async fn log_tile(&self, path: &str) -> Result<bytes::Bytes, ClientError> {
+        let mut segments = vec!["v1", "log"];
+        segments.extend(path.split('/'));
+        Ok(self.raw(Method::GET, self.url(&segments)?, None).await?.1)
+    }
+
+    /// The personal values and salts of an entry bundle (`<N>[.p/<W>]`).
+    pub async fn log_personal(&self, bundle: &str) -> Result<serde_json::Value, ClientError> {
+        let mut segments = vec!["v1", "log", "personal"];
+        segments.extend(bundle.split('/'));
+        Ok(self.call(Method::GET, self.url(&segments)?, None).await?.1)
+    }
+
+    /// An inclusion proof of leaf `index` in the tree of `size` leaves.
+    pub async fn inclusion_proof(&self, index: u64, size: u64) -> Result<ProofJson, ClientError> {
+        let mut url = self.url(&["v1", "log", "proof", "inclusion"])?;
+        url.query_pairs_mut()
+            .append_pair("index", &index.to_string())
+            .append_pair("size", &size.to_string());
+        Ok(self.call(Method::GET, url, None).await?.1)
+    }
+
+    /// A consistency proof between the trees of `from` and `to` leaves.
+    pub async fn consistency_proof(&self, from: u64, to: u64) -> Result<ProofJson, ClientError> {
+        let mut url = self.url(&["v1", "log", "proof", "consistency"])?;
+        url.query_pairs_mut()
+            .append_pair("from", &from.to_string())
+            .append_pair("to", &to.to_string());
+        Ok(self.call(Method::GET, url, None).await?.1)
+    }
+
+    /// The inclusion proof of one event against the latest checkpoint, with that checkpoint.
+    pub async fn event_proof(&self, id: &str) -> Result<ProofJson, ClientError> {
+        let url = self.url(&["v1", "events", id, "proof"])?;
+        Ok(self.call(Method::GET, url, None).await?.1)
     }
 
     /// Sends events (a batch, all or nothing) and returns their durable receipts.

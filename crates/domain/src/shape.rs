@@ -174,6 +174,29 @@ pub(crate) fn commitment(salt: &[u8], value: &Value) -> Value {
     Value::Object(m)
 }
 
+impl PersonalValue {
+    /// Checks this value and salt against the commitment at its path in `leaf` (the parsed leaf):
+    /// `Ok` when the commitment is `SHA-256(salt || JCS(value))`; otherwise why not. This is how an
+    /// offline verifier proves that a personal value shown beside an event is the one recorded.
+    pub fn check_against(&self, leaf: &Value) -> Result<(), &'static str> {
+        let slot = leaf
+            .pointer(&self.path)
+            .ok_or("the leaf has no field at this path")?;
+        if slot.get(COMMITMENT_KEY).is_none() {
+            return Err("the leaf holds no commitment at this path");
+        }
+        let salt = hex::decode(&self.salt).map_err(|_| "the salt is not hex")?;
+        if salt.len() != 16 {
+            return Err("the salt is not 16 bytes");
+        }
+        if commitment(&salt, &self.value) == *slot {
+            Ok(())
+        } else {
+            Err("the value does not match the commitment in the leaf")
+        }
+    }
+}
+
 /// JSON pointer lookup on an object (escapes not needed: our paths are fixed field names).
 pub(crate) fn pointer<'a>(m: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
     let mut parts = path.strip_prefix('/')?.split('/');
@@ -308,6 +331,13 @@ mod tests {
                 parsed.pointer(&p.path).unwrap(),
                 &commitment(&salt, &p.value)
             );
+            assert_eq!(p.check_against(&parsed), Ok(()));
+            let mut other = p.clone();
+            other.value = Value::String("someone else".into());
+            assert!(other.check_against(&parsed).is_err(), "a different value");
+            let mut other = p.clone();
+            other.salt = "00".repeat(16);
+            assert!(other.check_against(&parsed).is_err(), "a different salt");
         }
         for t in [
             "a:u-7",

@@ -61,6 +61,7 @@ pub fn key_id(name: &str, public_key: &[u8; 32]) -> [u8; 4] {
 }
 
 /// Signs notes under one name with one Ed25519 key.
+#[derive(Clone)]
 pub struct NoteSigner {
     name: String,
     key: SigningKey,
@@ -91,28 +92,50 @@ impl NoteSigner {
 
     /// The verifier key string: `<name>+<key id hex>+<base64(0x01 || public key)>`.
     pub fn verifier_key(&self) -> String {
-        let mut k = vec![ED25519];
-        k.extend_from_slice(self.key.verifying_key().as_bytes());
-        format!(
-            "{}+{}+{}",
-            self.name,
-            hex::encode(self.id),
-            STANDARD.encode(k)
-        )
+        verifier_key(&self.name, self.key.verifying_key().as_bytes())
+            .expect("the name was checked when the signer was made")
+    }
+
+    /// The Ed25519 public key.
+    pub fn public_key(&self) -> [u8; 32] {
+        *self.key.verifying_key().as_bytes()
     }
 
     /// The signed note: `text`, an empty line, and this key's signature line.
     pub fn sign(&self, text: &str) -> Result<String, NoteError> {
-        check_text(text)?;
+        sign_with(text, std::slice::from_ref(self))
+    }
+
+    fn signature_line(&self, text: &str) -> String {
         let sig = self.key.sign(text.as_bytes());
         let mut blob = self.id.to_vec();
         blob.extend_from_slice(&sig.to_bytes());
-        Ok(format!(
-            "{text}\n{SIG_PREFIX}{} {}\n",
-            self.name,
-            STANDARD.encode(blob)
-        ))
+        format!("{SIG_PREFIX}{} {}\n", self.name, STANDARD.encode(blob))
     }
+}
+
+/// The note `text` signed by every one of `signers` (several during a key rotation), in order.
+pub fn sign_with(text: &str, signers: &[NoteSigner]) -> Result<String, NoteError> {
+    check_text(text)?;
+    let mut out = format!("{text}\n");
+    for s in signers {
+        out.push_str(&s.signature_line(text));
+    }
+    Ok(out)
+}
+
+/// The verifier key string of the Ed25519 `public_key` under `name`, without the private key:
+/// `<name>+<key id hex>+<base64(0x01 || public key)>`.
+pub fn verifier_key(name: &str, public_key: &[u8; 32]) -> Result<String, NoteError> {
+    check_name(name)?;
+    let mut k = vec![ED25519];
+    k.extend_from_slice(public_key);
+    Ok(format!(
+        "{}+{}+{}",
+        name,
+        hex::encode(key_id(name, public_key)),
+        STANDARD.encode(k)
+    ))
 }
 
 /// Verifies notes signed by one named Ed25519 key.
@@ -302,6 +325,24 @@ mod tests {
 
     fn signer(name: &str, seed: u8) -> NoteSigner {
         NoteSigner::new(name, &[seed; 32]).unwrap()
+    }
+
+    /// During a rotation a note carries one signature per active key; each key alone verifies it,
+    /// and a verifier key built from the public key alone equals the signer's.
+    #[test]
+    fn several_signers() {
+        let (old, new) = (signer("log.example/a", 1), signer("log.example/a", 2));
+        let note = sign_with("log.example/a\n1\nAAAA\n", &[old.clone(), new.clone()]).unwrap();
+        assert_eq!(note.matches(SIG_PREFIX).count(), 2);
+        for s in [&old, &new] {
+            assert_eq!(
+                verifier_key("log.example/a", &s.public_key()).unwrap(),
+                s.verifier_key()
+            );
+            let v = NoteVerifier::parse(&s.verifier_key()).unwrap();
+            assert_eq!(open(&note, &[v]).unwrap(), "log.example/a\n1\nAAAA\n");
+        }
+        assert!(verifier_key("bad name", &[0; 32]).is_err());
     }
 
     #[test]

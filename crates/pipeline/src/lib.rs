@@ -1,10 +1,14 @@
 //! The pipeline between the API and the store.
 //!
 //! The public interface is: [`Sequencer`] (group commit with pushback), [`SequencerConfig`],
-//! [`PipelineError`], and [`OsEntropy`] (the operating system's randomness for shaping).
+//! [`PipelineError`], [`OsEntropy`] (the operating system's randomness for shaping), and the
+//! verifiable log service [`Log`] (checkpoint signer, proofs, tiles, bundles) with [`LogError`],
+//! [`Proof`] and [`SigningKeys`].
 
+mod log;
 mod sequencer;
 
+pub use log::{Log, LogError, Proof, SigningKeys};
 pub use sequencer::{PipelineError, Sequencer, SequencerConfig};
 
 /// Randomness from the operating system, for salts and server-assigned ids.

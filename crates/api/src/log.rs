@@ -1,0 +1,285 @@
+//! The tenant's verifiable log over HTTP: the signed checkpoint, C2SP tiles and entry bundles,
+//! inclusion and consistency proofs, and the verifier keys. The tenant comes from the key; every
+//! answer is bounded by the latest signed checkpoint so a client can check it against a signature.
+
+use crate::auth::TenantKey;
+use crate::error::ApiError;
+use crate::AppState;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use base64::{engine::general_purpose::STANDARD, Engine};
+use sealbook_domain::Scope;
+use sealbook_logmath::tile::parse_number_and_width;
+use sealbook_pipeline::Proof;
+use std::collections::HashMap;
+
+const TEXT: &str = "text/plain; charset=utf-8";
+const OCTETS: &str = "application/octet-stream";
+/// Full tiles and bundles never change; only the key's holder may cache them.
+const IMMUTABLE: &str = "private, max-age=31536000, immutable";
+const FRESH: &str = "no-cache";
+
+/// A proof as JSON: hashes and roots in standard base64.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct ProofBody {
+    /// Leaf index (inclusion), or the old tree size (consistency).
+    index: u64,
+    /// Tree size the proof is for.
+    size: u64,
+    /// Root hash at `size`, base64.
+    root: String,
+    /// Root hash at `index`, base64 (consistency proofs only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    first_root: Option<String>,
+    /// The proof, base64 hashes in RFC 9162 order.
+    hashes: Vec<String>,
+    /// The event's leaf hash, hex (event proofs only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    leaf_hash: Option<String>,
+    /// The signed checkpoint the proof's size is covered by (event proofs only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    checkpoint: Option<String>,
+}
+
+impl From<Proof> for ProofBody {
+    fn from(p: Proof) -> ProofBody {
+        ProofBody {
+            index: p.index,
+            size: p.size,
+            root: STANDARD.encode(p.root.0),
+            first_root: p.first_root.map(|r| STANDARD.encode(r.0)),
+            hashes: p.hashes.iter().map(|h| STANDARD.encode(h.0)).collect(),
+            leaf_hash: None,
+            checkpoint: None,
+        }
+    }
+}
+
+fn text(body: String, cache: &'static str) -> Response {
+    (
+        [(header::CONTENT_TYPE, TEXT), (header::CACHE_CONTROL, cache)],
+        body,
+    )
+        .into_response()
+}
+
+/// The latest signed checkpoint, byte-exact C2SP.
+#[utoipa::path(get, path = "/v1/log/checkpoint", tag = "log", security(("tenant_key" = ["events:read"])),
+    responses((status = 200, description = "C2SP signed checkpoint", content_type = "text/plain"), (status = 404, body = crate::error::Problem)))]
+pub(crate) async fn checkpoint(
+    State(state): State<AppState>,
+    key: TenantKey,
+) -> Result<Response, ApiError> {
+    key.require(Scope::EventsRead)?;
+    let cp = state.inner.log.checkpoint(key.tenant()).await?;
+    Ok(text(cp.note.clone(), FRESH))
+}
+
+/// Signs a checkpoint of the log now (if it grew) and returns the latest.
+#[utoipa::path(post, path = "/v1/log/checkpoint", tag = "log", security(("tenant_key" = ["events:read"])),
+    responses((status = 200, description = "C2SP signed checkpoint", content_type = "text/plain"), (status = 404, body = crate::error::Problem)))]
+pub(crate) async fn sign_checkpoint(
+    State(state): State<AppState>,
+    key: TenantKey,
+) -> Result<Response, ApiError> {
+    key.require(Scope::EventsRead)?;
+    let cp = state.inner.log.sign_now(key.tenant()).await?;
+    Ok(text(cp.note, FRESH))
+}
+
+/// Every key that verifies this log's checkpoints (current and retired), one vkey per line.
+#[utoipa::path(get, path = "/v1/log/verifier-keys", tag = "log", security(("tenant_key" = ["events:read"])),
+    responses((status = 200, description = "signed-note verifier keys, one per line", content_type = "text/plain")))]
+pub(crate) async fn verifier_keys(
+    State(state): State<AppState>,
+    key: TenantKey,
+) -> Result<Response, ApiError> {
+    key.require(Scope::EventsRead)?;
+    let keys = state.inner.log.verifier_keys(key.tenant()).await?;
+    let mut body = keys.join("\n");
+    body.push('\n');
+    Ok(text(body, FRESH))
+}
+
+fn bad_path(detail: impl Into<String>) -> ApiError {
+    ApiError::OutOfRange {
+        param: "",
+        detail: detail.into(),
+    }
+}
+
+/// `<N>[.p/<W>]` into number and optional partial width.
+fn number_and_width(s: &str) -> Result<(u64, Option<u32>), ApiError> {
+    let (n, w) = parse_number_and_width(s).map_err(|e| bad_path(e.to_string()))?;
+    Ok((n, s.contains(".p/").then_some(w)))
+}
+
+/// C2SP tiles: `tile/<L>/<N>[.p/<W>]` (hashes) and `tile/entries/<N>[.p/<W>]` (entry bundles,
+/// each entry the canonical event bytes prefixed by their big-endian u16 length).
+#[utoipa::path(get, path = "/v1/log/tile/{path}", tag = "log", security(("tenant_key" = ["events:read"])),
+    params(("path" = String, Path, description = "`<L>/<N>[.p/<W>]` or `entries/<N>[.p/<W>]`, C2SP tlog-tiles")),
+    responses((status = 200, description = "tile or entry bundle", content_type = "application/octet-stream"), (status = 400, body = crate::error::Problem)))]
+pub(crate) async fn tile(
+    State(state): State<AppState>,
+    key: TenantKey,
+    Path(path): Path<String>,
+) -> Result<Response, ApiError> {
+    key.require(Scope::EventsRead)?;
+    let (first, rest) = path
+        .split_once('/')
+        .ok_or_else(|| bad_path("expected <L>/<N> or entries/<N>"))?;
+    let log = &state.inner.log;
+    let tenant = key.tenant();
+    let (body, full) = if first == "entries" {
+        let (n, w) = number_and_width(rest)?;
+        let events = log.bundle(tenant, n, w).await?;
+        let mut body = Vec::with_capacity(events.iter().map(|e| e.leaf.len() + 2).sum());
+        for e in &events {
+            let len = u16::try_from(e.leaf.len()).map_err(|_| {
+                ApiError::LogIntegrity(format!("entry {} exceeds 65,535 bytes", e.index))
+            })?;
+            body.extend_from_slice(&len.to_be_bytes());
+            body.extend_from_slice(&e.leaf);
+        }
+        (body, w.is_none())
+    } else {
+        let level: u32 = first
+            .parse()
+            .ok()
+            .filter(|l| *l <= 63 && (first == "0" || !first.starts_with('0')))
+            .ok_or_else(|| bad_path("tile level must be 0..63 without leading zeros"))?;
+        let (n, w) = number_and_width(rest)?;
+        let hashes = log.tile(tenant, level, n, w).await?;
+        (hashes.iter().flat_map(|h| h.0).collect(), w.is_none())
+    };
+    let cache = if full { IMMUTABLE } else { FRESH };
+    Ok((
+        [
+            (header::CONTENT_TYPE, OCTETS),
+            (header::CACHE_CONTROL, cache),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// Personal values and salts of the events in entry bundle `<N>[.p/<W>]`, so a verifier can check
+/// each against the salted commitment in its leaf.
+#[utoipa::path(get, path = "/v1/log/personal/{path}", tag = "log", security(("tenant_key" = ["events:read"])),
+    params(("path" = String, Path, description = "`<N>[.p/<W>]` as for entry bundles")),
+    responses((status = 200, description = "`{\"entries\":[{\"index\",\"personal\":[{\"p\",\"v\",\"s\"}]}]}`", body = Object)))]
+pub(crate) async fn personal(
+    State(state): State<AppState>,
+    key: TenantKey,
+    Path(path): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    key.require(Scope::EventsRead)?;
+    let (n, w) = number_and_width(&path)?;
+    let events = state.inner.log.bundle(key.tenant(), n, w).await?;
+    let entries: Vec<serde_json::Value> = events
+        .iter()
+        .filter(|e| !e.personal.is_empty())
+        .map(|e| serde_json::json!({"index": e.index, "personal": e.personal}))
+        .collect();
+    Ok(Json(serde_json::json!({ "entries": entries })))
+}
+
+fn param(
+    query: &Result<Query<HashMap<String, String>>, QueryRejection>,
+    name: &'static str,
+) -> Result<Option<u64>, ApiError> {
+    let Ok(Query(q)) = query else {
+        return Err(ApiError::Malformed("unreadable query string".into()));
+    };
+    q.get(name)
+        .map(|v| {
+            v.parse::<u64>().map_err(|_| ApiError::OutOfRange {
+                param: name,
+                detail: format!("{name} must be a non-negative integer"),
+            })
+        })
+        .transpose()
+}
+
+fn required(v: Option<u64>, name: &'static str) -> Result<u64, ApiError> {
+    v.ok_or(ApiError::OutOfRange {
+        param: name,
+        detail: format!("{name} is required"),
+    })
+}
+
+/// Inclusion proof of leaf `index` in the tree of `size` leaves.
+#[utoipa::path(get, path = "/v1/log/proof/inclusion", tag = "log", security(("tenant_key" = ["events:read"])),
+    params(("index" = u64, Query, description = "leaf index"), ("size" = u64, Query, description = "tree size, at most the latest checkpoint's")),
+    responses((status = 200, body = ProofBody), (status = 400, body = crate::error::Problem)))]
+pub(crate) async fn inclusion(
+    State(state): State<AppState>,
+    key: TenantKey,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<Json<ProofBody>, ApiError> {
+    key.require(Scope::EventsRead)?;
+    let index = required(param(&query, "index")?, "index")?;
+    let size = required(param(&query, "size")?, "size")?;
+    let p = state.inner.log.inclusion(key.tenant(), index, size).await?;
+    Ok(Json(p.into()))
+}
+
+/// Consistency proof between the trees of `from` and `to` leaves.
+#[utoipa::path(get, path = "/v1/log/proof/consistency", tag = "log", security(("tenant_key" = ["events:read"])),
+    params(("from" = u64, Query, description = "old tree size, > 0"), ("to" = u64, Query, description = "new tree size, at most the latest checkpoint's")),
+    responses((status = 200, body = ProofBody), (status = 400, body = crate::error::Problem)))]
+pub(crate) async fn consistency(
+    State(state): State<AppState>,
+    key: TenantKey,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<Json<ProofBody>, ApiError> {
+    key.require(Scope::EventsRead)?;
+    let from = required(param(&query, "from")?, "from")?;
+    let to = required(param(&query, "to")?, "to")?;
+    let p = state.inner.log.consistency(key.tenant(), from, to).await?;
+    Ok(Json(p.into()))
+}
+
+/// Inclusion proof of one event, with its leaf hash and the checkpoint it is proven against.
+/// Without `size`, the latest checkpoint is used, signed now if the event is newer than it.
+#[utoipa::path(get, path = "/v1/events/{id}/proof", tag = "log", security(("tenant_key" = ["events:read"])),
+    params(("id" = String, Path, description = "event id"), ("size" = Option<u64>, Query, description = "tree size; default: the latest checkpoint")),
+    responses((status = 200, body = ProofBody), (status = 404, body = crate::error::Problem)))]
+pub(crate) async fn event_proof(
+    State(state): State<AppState>,
+    key: TenantKey,
+    Path(id): Path<String>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<Json<ProofBody>, ApiError> {
+    key.require(Scope::EventsRead)?;
+    let size = param(&query, "size")?;
+    let tenant = key.tenant();
+    let event = state
+        .inner
+        .store
+        .event(tenant, &id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let log = &state.inner.log;
+    let cp = match size {
+        Some(_) => log.checkpoint(tenant).await?,
+        None => {
+            let cp = log.checkpoint(tenant).await.ok();
+            match cp {
+                Some(cp) if cp.size > event.index => cp,
+                _ => std::sync::Arc::new(log.sign_now(tenant).await?),
+            }
+        }
+    };
+    let size = size.unwrap_or(cp.size);
+    let p = log.inclusion(tenant, event.index, size).await?;
+    let mut body = ProofBody::from(p);
+    body.leaf_hash = Some(event.leaf_hash.to_hex());
+    if size == cp.size {
+        body.checkpoint = Some(cp.note.clone());
+    }
+    Ok(Json(body))
+}

@@ -1,0 +1,426 @@
+//! Verifying a tenant log while trusting nothing but a verifier key.
+//!
+//! [`verify_log`] fetches the latest signed checkpoint, checks its signature and origin against the
+//! caller's verifier keys, then fetches every entry bundle and tile the checkpoint covers and
+//! recomputes the whole tree from the event bytes: every leaf hash, every stored tile hash, and
+//! the root. It checks each personal value served beside an event against the salted commitment in
+//! its leaf. Given the checkpoint saved by a previous run, it also proves the new tree extends the
+//! old one (trust on first use). The first disagreement is reported with the log index it concerns.
+//!
+//! The server is treated as an adversary throughout: every byte it serves is recomputed or checked
+//! against a signature, never believed.
+
+use crate::{Client, ClientError};
+use base64::{engine::general_purpose::STANDARD, Engine};
+use futures_util::StreamExt;
+use sealbook_domain::PersonalValue;
+use sealbook_logmath::note::{open, Checkpoint, NoteVerifier};
+use sealbook_logmath::tile::{RightEdge, Tile, TILE_WIDTH};
+use sealbook_logmath::{leaf_hash, verify_consistency, Hash};
+
+/// Where and why verification failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// The log index the failure concerns, when one can be named.
+    pub index: Option<u64>,
+    /// What disagrees.
+    pub reason: String,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.index {
+            Some(i) => write!(f, "index {i}: {}", self.reason),
+            None => f.write_str(&self.reason),
+        }
+    }
+}
+
+/// Why [`verify_log`] did not succeed: the log failed verification, or the check could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    /// The log does not verify.
+    #[error("verification failed: {0}")]
+    Failed(Failure),
+    /// The server could not be asked (network, authentication, unexpected answers).
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// The caller's inputs are unusable (verifier keys, saved state).
+    #[error("{0}")]
+    Usage(String),
+}
+
+fn fail(index: Option<u64>, reason: impl Into<String>) -> VerifyError {
+    VerifyError::Failed(Failure {
+        index,
+        reason: reason.into(),
+    })
+}
+
+/// What a successful verification established.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// The verified checkpoint.
+    pub checkpoint: Checkpoint,
+    /// The signed note, to save as the state for the next run.
+    pub note: String,
+    /// Events whose bytes were hashed into the recomputed tree.
+    pub events: u64,
+    /// Personal values checked against their commitments.
+    pub personal_values: u64,
+    /// The size of the saved checkpoint the new one was proven consistent with.
+    pub consistent_with: Option<u64>,
+}
+
+/// Opens a signed checkpoint with `verifiers` and checks that it names the log of the key that
+/// verified it (the key name is the origin).
+pub fn open_checkpoint(note: &str, verifiers: &[NoteVerifier]) -> Result<Checkpoint, Failure> {
+    let text = open(note, verifiers).map_err(|e| Failure {
+        index: None,
+        reason: format!("checkpoint signature: {e}"),
+    })?;
+    let cp = Checkpoint::parse(text).map_err(|e| Failure {
+        index: None,
+        reason: format!("checkpoint body: {e}"),
+    })?;
+    if !verifiers.iter().any(|v| v.name() == cp.origin) {
+        return Err(Failure {
+            index: None,
+            reason: format!(
+                "checkpoint origin {:?} is not the name of any given verifier key",
+                cp.origin
+            ),
+        });
+    }
+    Ok(cp)
+}
+
+/// A server answer that itself reports damage counts as a failed verification, not an I/O error.
+fn server(index: u64, e: ClientError) -> VerifyError {
+    match &e {
+        ClientError::Problem { problem, .. }
+            if problem.kind == "urn:sealbook:problem:log-integrity" =>
+        {
+            fail(
+                Some(index),
+                format!("the server reports damaged log data: {}", problem.detail),
+            )
+        }
+        _ => VerifyError::Client(e),
+    }
+}
+
+struct Bundle {
+    number: u64,
+    width: u64,
+    entries: bytes::Bytes,
+    tile: bytes::Bytes,
+    personal: serde_json::Value,
+}
+
+fn suffix(t: &Tile) -> String {
+    // `tile/entries/<N>[.p/<W>]` minus the prefix.
+    t.entries_path()
+        .strip_prefix("tile/entries/")
+        .expect("entries paths start so")
+        .to_owned()
+}
+
+async fn fetch(client: &Client, number: u64, size: u64) -> Result<Bundle, VerifyError> {
+    let width = (size - number * TILE_WIDTH).min(TILE_WIDTH);
+    let t = Tile {
+        level: 0,
+        number,
+        width: width as u32,
+    };
+    let first = number * TILE_WIDTH;
+    let (entries, tile, personal) = futures_util::try_join!(
+        async {
+            client
+                .log_tile(&t.entries_path())
+                .await
+                .map_err(|e| server(first, e))
+        },
+        async {
+            client
+                .log_tile(&t.path())
+                .await
+                .map_err(|e| server(first, e))
+        },
+        async {
+            client
+                .log_personal(&suffix(&t))
+                .await
+                .map_err(|e| server(first, e))
+        },
+    )?;
+    Ok(Bundle {
+        number,
+        width,
+        entries,
+        tile,
+        personal,
+    })
+}
+
+fn hashes(bytes: &[u8], what: &str, first: u64) -> Result<Vec<Hash>, VerifyError> {
+    if bytes.len() % 32 != 0 {
+        return Err(fail(
+            Some(first),
+            format!("{what} is not a whole number of hashes"),
+        ));
+    }
+    Ok(bytes
+        .chunks_exact(32)
+        .map(|c| Hash(c.try_into().expect("32 bytes")))
+        .collect())
+}
+
+/// Splits an entry bundle into entries (each prefixed by its big-endian u16 length).
+fn entries(bundle: &[u8], first: u64) -> Result<Vec<&[u8]>, VerifyError> {
+    let mut out = Vec::with_capacity(TILE_WIDTH as usize);
+    let mut rest = bundle;
+    while !rest.is_empty() {
+        let index = first + out.len() as u64;
+        if rest.len() < 2 {
+            return Err(fail(Some(index), "entry bundle is truncated"));
+        }
+        let len = usize::from(u16::from_be_bytes([rest[0], rest[1]]));
+        let entry = rest
+            .get(2..2 + len)
+            .ok_or_else(|| fail(Some(index), "entry bundle is truncated"))?;
+        out.push(entry);
+        rest = &rest[2 + len..];
+    }
+    Ok(out)
+}
+
+/// Verifies the key's tenant log served at `client` (see the module docs). `saved` is the signed
+/// checkpoint a previous run returned in [`Report::note`], if any.
+pub async fn verify_log(
+    client: &Client,
+    verifiers: &[NoteVerifier],
+    saved: Option<&str>,
+) -> Result<Report, VerifyError> {
+    if verifiers.is_empty() {
+        return Err(VerifyError::Usage(
+            "at least one verifier key is needed".into(),
+        ));
+    }
+    let note = client.checkpoint().await?;
+    let cp = open_checkpoint(&note, verifiers).map_err(VerifyError::Failed)?;
+    let old = match saved {
+        Some(s) => {
+            let old = open_checkpoint(s, verifiers).map_err(|f| {
+                VerifyError::Usage(format!("the saved checkpoint does not verify: {f}"))
+            })?;
+            if old.origin != cp.origin {
+                return Err(VerifyError::Usage(format!(
+                    "the saved checkpoint is of log {:?}, the server's of {:?}",
+                    old.origin, cp.origin
+                )));
+            }
+            if old.size > cp.size {
+                return Err(fail(
+                    Some(cp.size),
+                    format!(
+                        "the log shrank: the saved checkpoint has {} events, the server's latest {}",
+                        old.size, cp.size
+                    ),
+                ));
+            }
+            Some(old)
+        }
+        None => None,
+    };
+
+    let size = cp.size;
+    let bundles = size.div_ceil(TILE_WIDTH);
+    let mut stream = futures_util::stream::iter(0..bundles)
+        .map(|n| fetch(client, n, size))
+        .buffered(4);
+    let mut edge = RightEdge::default();
+    let mut personal_values = 0u64;
+    while let Some(bundle) = stream.next().await {
+        let b = bundle?;
+        let first = b.number * TILE_WIDTH;
+        let leaves = entries(&b.entries, first)?;
+        let tile = hashes(&b.tile, "tile", first)?;
+        if tile.len() as u64 != b.width {
+            return Err(fail(
+                Some(first),
+                format!(
+                    "tile 0/{} has {} hashes, expected {}",
+                    b.number,
+                    tile.len(),
+                    b.width
+                ),
+            ));
+        }
+        let mut computed = Vec::with_capacity(leaves.len());
+        for (i, want) in tile.iter().enumerate() {
+            let index = first + i as u64;
+            let Some(entry) = leaves.get(i) else {
+                return Err(fail(
+                    Some(index),
+                    "the event is missing from the stored log",
+                ));
+            };
+            let h = leaf_hash(entry);
+            if h != *want {
+                return Err(fail(
+                    Some(index),
+                    "the stored event does not match the tree (its leaf hash differs from the tile's)",
+                ));
+            }
+            computed.push(h);
+        }
+        if leaves.len() as u64 > b.width {
+            return Err(fail(
+                Some(first + b.width),
+                "the stored log holds more events than the tree",
+            ));
+        }
+        personal_values += check_personal(b.personal, &leaves, first)?;
+        // Grow our own tree, stopping at the saved size to prove the old root is a prefix.
+        let mut rest: &[Hash] = &computed;
+        if let Some(o) = old.as_ref().filter(|o| o.size > edge.size()) {
+            let cut = ((o.size - edge.size()) as usize).min(rest.len());
+            compare_tiles(client, edge.append(&rest[..cut]).tiles).await?;
+            rest = &rest[cut..];
+            if edge.size() == o.size && edge.root() != o.root {
+                return Err(fail(
+                    None,
+                    format!(
+                        "the log is inconsistent with the saved checkpoint: its first {} events hash to a different root",
+                        o.size
+                    ),
+                ));
+            }
+        }
+        compare_tiles(client, edge.append(rest).tiles).await?;
+    }
+    if edge.size() != size {
+        return Err(fail(
+            Some(edge.size()),
+            "the log ends before the checkpoint's size",
+        ));
+    }
+    if edge.root() != cp.root {
+        return Err(fail(
+            None,
+            format!(
+                "the {size} events hash to a different root than the signed checkpoint (the tree and the events were changed together)"
+            ),
+        ));
+    }
+    let consistent_with = match &old {
+        Some(o) if o.size < size => {
+            let p = client.consistency_proof(o.size, size).await?;
+            let proof = decode_all(&p.hashes)?;
+            verify_consistency(o.size, size, &proof, &o.root, &cp.root).map_err(|e| {
+                fail(
+                    None,
+                    format!("the server's consistency proof does not verify: {e}"),
+                )
+            })?;
+            Some(o.size)
+        }
+        Some(o) => Some(o.size),
+        None => None,
+    };
+    Ok(Report {
+        checkpoint: cp,
+        note,
+        events: size,
+        personal_values,
+        consistent_with,
+    })
+}
+
+fn decode_all(hashes: &[String]) -> Result<Vec<Hash>, VerifyError> {
+    hashes
+        .iter()
+        .map(|h| {
+            STANDARD
+                .decode(h)
+                .ok()
+                .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
+                .map(Hash)
+                .ok_or_else(|| {
+                    fail(
+                        None,
+                        "the server sent a hash that is not 32 bytes of base64",
+                    )
+                })
+        })
+        .collect()
+}
+
+/// Compares the tiles above level 0 that our recomputation produced with the server's: proofs are
+/// served from those, so a replaced hash there must be found too. Level 0 is compared per bundle.
+async fn compare_tiles(client: &Client, tiles: Vec<(Tile, Vec<Hash>)>) -> Result<(), VerifyError> {
+    for (t, ours) in tiles.into_iter().filter(|(t, _)| t.level > 0) {
+        let first_leaf = (t.number * TILE_WIDTH) << (8 * t.level);
+        let served = client
+            .log_tile(&t.path())
+            .await
+            .map_err(|e| server(first_leaf, e))?;
+        let served = hashes(&served, "tile", first_leaf)?;
+        if let Some(i) = (0..ours.len()).find(|i| served.get(*i) != Some(&ours[*i])) {
+            let index = (t.number * TILE_WIDTH + i as u64) << (8 * t.level);
+            return Err(fail(
+                Some(index),
+                format!(
+                    "tile {}/{} entry {i} differs from the hash recomputed from the events",
+                    t.level, t.number
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks every personal value served for a bundle against the commitment in its leaf.
+fn check_personal(
+    served: serde_json::Value,
+    leaves: &[&[u8]],
+    first: u64,
+) -> Result<u64, VerifyError> {
+    #[derive(serde::Deserialize)]
+    struct Entry {
+        index: u64,
+        personal: Vec<PersonalValue>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Body {
+        entries: Vec<Entry>,
+    }
+    let body: Body = serde_json::from_value(served)
+        .map_err(|e| fail(Some(first), format!("personal values are malformed: {e}")))?;
+    let mut n = 0;
+    for e in body.entries {
+        let leaf = e
+            .index
+            .checked_sub(first)
+            .and_then(|i| leaves.get(i as usize))
+            .ok_or_else(|| {
+                fail(
+                    Some(e.index),
+                    "personal values served for an event outside the bundle",
+                )
+            })?;
+        let parsed: serde_json::Value = serde_json::from_slice(leaf)
+            .map_err(|_| fail(Some(e.index), "the event is not JSON"))?;
+        for p in &e.personal {
+            p.check_against(&parsed).map_err(|why| {
+                fail(
+                    Some(e.index),
+                    format!("personal value at {}: {why}", p.path),
+                )
+            })?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
