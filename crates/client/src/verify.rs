@@ -44,10 +44,16 @@ pub enum VerifyError {
     Failed(Failure),
     /// The server could not be asked (network, authentication, unexpected answers).
     #[error(transparent)]
-    Client(#[from] ClientError),
+    Client(Box<ClientError>),
     /// The caller's inputs are unusable (verifier keys, saved state).
     #[error("{0}")]
     Usage(String),
+}
+
+impl From<ClientError> for VerifyError {
+    fn from(e: ClientError) -> VerifyError {
+        VerifyError::Client(Box::new(e))
+    }
 }
 
 fn fail(index: Option<u64>, reason: impl Into<String>) -> VerifyError {
@@ -106,7 +112,7 @@ fn server(index: u64, e: ClientError) -> VerifyError {
                 format!("the server reports damaged log data: {}", problem.detail),
             )
         }
-        _ => VerifyError::Client(e),
+        _ => e.into(),
     }
 }
 
@@ -164,7 +170,7 @@ async fn fetch(client: &Client, number: u64, size: u64) -> Result<Bundle, Verify
 }
 
 fn hashes(bytes: &[u8], what: &str, first: u64) -> Result<Vec<Hash>, VerifyError> {
-    if bytes.len() % 32 != 0 {
+    if !bytes.len().is_multiple_of(32) {
         return Err(fail(
             Some(first),
             format!("{what} is not a whole number of hashes"),
