@@ -120,7 +120,7 @@ struct Bundle {
     number: u64,
     width: u64,
     entries: bytes::Bytes,
-    tile: bytes::Bytes,
+    tile: Result<bytes::Bytes, VerifyError>,
     personal: serde_json::Value,
 }
 
@@ -147,11 +147,15 @@ async fn fetch(client: &Client, number: u64, size: u64) -> Result<Bundle, Verify
                 .await
                 .map_err(|e| server(first, e))
         },
+        // A server that cannot serve the tile may still serve the events: keep going so the
+        // failure can name the first missing event rather than the bundle.
         async {
-            client
-                .log_tile(&t.path())
-                .await
-                .map_err(|e| server(first, e))
+            Ok::<_, VerifyError>(
+                client
+                    .log_tile(&t.path())
+                    .await
+                    .map_err(|e| server(first, e)),
+            )
         },
         async {
             client
@@ -251,7 +255,19 @@ pub async fn verify_log(
         let b = bundle?;
         let first = b.number * TILE_WIDTH;
         let leaves = entries(&b.entries, first)?;
-        let tile = hashes(&b.tile, "tile", first)?;
+        let tile = match b.tile {
+            Ok(t) => hashes(&t, "tile", first)?,
+            Err(e) if (leaves.len() as u64) < b.width => {
+                return Err(match e {
+                    VerifyError::Failed(_) => fail(
+                        Some(first + leaves.len() as u64),
+                        "the event is missing from the stored log",
+                    ),
+                    other => other,
+                })
+            }
+            Err(e) => return Err(e),
+        };
         if tile.len() as u64 != b.width {
             return Err(fail(
                 Some(first),

@@ -222,9 +222,14 @@ impl Log {
     pub async fn sign_now(&self, tenant: &TenantId) -> Result<StoredCheckpoint, LogError> {
         let head = self.store.tree_head(tenant).await?;
         let last = self.store.latest_checkpoint(tenant).await?;
-        match self.sign(tenant, head, last.clone()).await? {
+        match self.sign(tenant, head, last).await? {
             Some(cp) => Ok(cp),
-            None => last.ok_or(LogError::NoCheckpoint),
+            // Nothing new to sign, or another signer was first: serve what is stored now.
+            None => self
+                .store
+                .latest_checkpoint(tenant)
+                .await?
+                .ok_or(LogError::NoCheckpoint),
         }
     }
 
