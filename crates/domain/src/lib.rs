@@ -9,6 +9,7 @@
 //! - [`Limits`], [`parse_batch`], [`ValidEvent`]: turning a request body into validated events;
 //! - [`shape`], [`ShapedEvent`], [`Entropy`]: turning a validated event into its leaf;
 //! - [`view::event_view`]: turning a stored leaf back into the event a reader sees;
+//!   [`view::export_line`], [`view::rebuild_leaf`]: verifiable export lines and their leaves;
 //! - [`EventFilter`], [`Cursor`]: what a search asks for;
 //! - [`timestamp`]: RFC 3339 handling shared by ingest and search.
 

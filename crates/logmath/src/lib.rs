@@ -1,18 +1,20 @@
 //! Log math for Sealbook: the hashing rules of RFC 6962 / RFC 9162 that every tenant log is built on.
 //!
 //! This crate is pure computation. It never touches a file, a socket or a clock, so that an offline
-//! verifier can use exactly the same code as the server. Tiles and signed checkpoints arrive with
-//! the rest of the tamper-evidence work and live here too.
+//! verifier can use exactly the same code as the server.
 //!
 //! The public interface is: [`Hash`], [`leaf_hash`], [`node_hash`]; tree roots and proofs
 //! ([`root`], [`inclusion_proof`], [`consistency_proof`], [`verify_inclusion`],
-//! [`verify_consistency`], over any [`NodeSource`] of perfect-subtree hashes); [`tile`] (C2SP
+//! [`verify_consistency`], over any [`NodeSource`] of perfect-subtree hashes); batch proofs for a
+//! set of leaves ([`batch_proof`], [`verify_batch`]); [`tile`] (C2SP
 //! tlog-tiles coordinates and paths); [`note`] (C2SP signed notes with Ed25519, checkpoints).
 
+mod batch;
 pub mod note;
 mod proof;
 pub mod tile;
 
+pub use batch::{batch_proof, verify_batch};
 pub use proof::{
     consistency_proof, inclusion_proof, range_hash, root, verify_consistency, verify_inclusion,
     MemoryTree, NodeSource, ProofError, EMPTY_ROOT,

@@ -80,7 +80,7 @@ impl NodeSource for MemoryTree {
 }
 
 /// The largest power of two strictly smaller than `n` (n ≥ 2).
-fn split(n: u64) -> u64 {
+pub(crate) fn split(n: u64) -> u64 {
     debug_assert!(n >= 2);
     1 << (63 - (n - 1).leading_zeros())
 }
