@@ -11,6 +11,7 @@ mod admin;
 mod auth;
 pub mod error;
 mod events;
+mod export;
 mod ingest;
 mod log;
 mod metrics_layer;
@@ -81,6 +82,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/events", post(ingest::ingest).get(events::search))
         .route("/v1/events/{id}", get(events::get_event))
         .route("/v1/events/{id}/proof", get(log::event_proof))
+        .route("/v1/exports/events", get(export::export))
         .route(
             "/v1/log/checkpoint",
             get(log::checkpoint).post(log::sign_checkpoint),

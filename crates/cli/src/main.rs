@@ -39,6 +39,8 @@ enum Command {
     Hammer(hammer::HammerArgs),
     /// Verify a tenant log against a verifier key: signature, every event, every tile, the root.
     Verify(verify::VerifyArgs),
+    /// Verify an export file offline against a verifier key.
+    VerifyExport(verify::VerifyExportArgs),
     /// Benchmarks of the bare database, for ratios against Sealbook's figures.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -59,6 +61,7 @@ fn main() -> std::process::ExitCode {
     // `verify` has its own exit codes (0 verified, 1 failed, 2 could not check).
     let result = match cli.command {
         Command::Verify(args) => return runtime.block_on(verify::run(args)),
+        Command::VerifyExport(args) => return verify::run_export(args),
         Command::Serve(args) => runtime.block_on(serve::run(args)),
         Command::Tenant(cmd) => runtime.block_on(admin::tenant(cmd)),
         Command::Key(cmd) => runtime.block_on(admin::key(cmd)),

@@ -31,7 +31,7 @@ pub(crate) struct VerifyArgs {
 
 /// Exit code 2 with a message: the check could not run.
 fn usage(msg: impl std::fmt::Display) -> ExitCode {
-    eprintln!("sealbook verify: {msg}");
+    eprintln!("sealbook: {msg}");
     ExitCode::from(2)
 }
 
@@ -133,4 +133,73 @@ pub(crate) async fn run(args: VerifyArgs) -> ExitCode {
         println!("{secs:.2} s, {rate:.0} events/s");
     }
     ExitCode::SUCCESS
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct VerifyExportArgs {
+    /// The export file (JSON lines from `GET /v1/exports/events`); `-` for standard input.
+    file: PathBuf,
+    /// A verifier key (`<origin>+<id>+<base64>`), or `@FILE` with one per line; repeatable.
+    #[arg(long = "vkey", required = true)]
+    vkeys: Vec<String>,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `sealbook verify-export`: offline, no server involved.
+pub(crate) fn run_export(args: VerifyExportArgs) -> ExitCode {
+    use sealbook_client::verify::verify_export;
+    let verifiers = match verifiers(&args.vkeys) {
+        Ok(v) => v,
+        Err(e) => return usage(e),
+    };
+    let reader: Box<dyn std::io::BufRead> = if args.file.as_os_str() == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        match std::fs::File::open(&args.file) {
+            Ok(f) => Box::new(std::io::BufReader::with_capacity(1 << 20, f)),
+            Err(e) => return usage(format!("opening {}: {e}", args.file.display())),
+        }
+    };
+    let started = std::time::Instant::now();
+    match verify_export(reader, &verifiers) {
+        Ok(r) => {
+            let secs = started.elapsed().as_secs_f64();
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "verified": true,
+                        "tenant": r.tenant,
+                        "events": r.events,
+                        "size": r.checkpoint.size,
+                        "filters": r.filters,
+                        "export_event": r.export_event,
+                        "seconds": secs,
+                    })
+                );
+            } else {
+                println!(
+                    "verified {} exported events of {} against its checkpoint of size {} (root {})",
+                    r.events,
+                    r.checkpoint.origin,
+                    r.checkpoint.size,
+                    r.checkpoint.root.to_hex()
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(VerifyError::Failed(f)) => {
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"verified": false, "index": f.index, "reason": f.reason})
+                );
+            }
+            eprintln!("sealbook verify-export: FAILED: {f}");
+            ExitCode::from(1)
+        }
+        Err(e) => usage(e),
+    }
 }

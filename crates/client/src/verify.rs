@@ -446,3 +446,143 @@ fn check_personal(
     }
     Ok(n)
 }
+
+/// What a successful export verification established.
+#[derive(Debug, Clone)]
+pub struct ExportReport {
+    /// The checkpoint the export is proven against.
+    pub checkpoint: Checkpoint,
+    /// The tenant named by the export.
+    pub tenant: String,
+    /// The filters the export was made with, as its header states them.
+    pub filters: serde_json::Value,
+    /// Events verified.
+    pub events: u64,
+    /// The `audit_log.exported` event that recorded the export (id and index).
+    pub export_event: serde_json::Value,
+}
+
+/// Verifies an export file offline (see `GET /v1/exports/events`): every line's leaf is rebuilt
+/// from the values and salts shown and must hash to the line's leaf hash; the trailer's checkpoint
+/// must verify under `verifiers` and name the export's tenant; and the trailer's batch proof must
+/// put every exported leaf, at its index, under the checkpoint's root.
+pub fn verify_export(
+    reader: impl std::io::BufRead,
+    verifiers: &[NoteVerifier],
+) -> Result<ExportReport, VerifyError> {
+    use sealbook_domain::view::rebuild_leaf;
+    if verifiers.is_empty() {
+        return Err(VerifyError::Usage(
+            "at least one verifier key is needed".into(),
+        ));
+    }
+    let at = |n: usize, index: Option<u64>, why: &str| fail(index, format!("line {n}: {why}"));
+    let mut lines = reader.lines().enumerate().map(|(i, l)| (i + 1, l));
+    let header: serde_json::Value = match lines.next() {
+        Some((_, Ok(l))) => {
+            serde_json::from_str(&l).map_err(|_| at(1, None, "the header is not JSON"))?
+        }
+        Some((_, Err(e))) => return Err(VerifyError::Usage(format!("reading the export: {e}"))),
+        None => return Err(at(1, None, "the file is empty")),
+    };
+    if header["sealbook_export"] != 1 {
+        return Err(at(1, None, "not a Sealbook export (version 1) header"));
+    }
+    let tenant = header["tenant"]
+        .as_str()
+        .ok_or_else(|| at(1, None, "the header names no tenant"))?
+        .to_owned();
+    let mut leaves: Vec<(u64, Hash)> = Vec::new();
+    let mut trailer: Option<(usize, serde_json::Value)> = None;
+    for (n, l) in lines {
+        let l = l.map_err(|e| VerifyError::Usage(format!("reading the export: {e}")))?;
+        if let Some((t, _)) = &trailer {
+            return Err(at(
+                n,
+                None,
+                &format!("content after the trailer (line {t})"),
+            ));
+        }
+        let v: serde_json::Value = serde_json::from_str(&l).map_err(|_| at(n, None, "not JSON"))?;
+        if let Some(t) = v.get("trailer") {
+            trailer = Some((n, t.clone()));
+            continue;
+        }
+        if v.get("error").is_some() {
+            return Err(at(n, None, "the server reported the export incomplete"));
+        }
+        let rebuilt = rebuild_leaf(&v).map_err(|e| at(n, None, &e))?;
+        let index = Some(rebuilt.index);
+        let h = leaf_hash(&rebuilt.leaf);
+        if h.to_hex() != rebuilt.leaf_hash {
+            return Err(at(
+                n,
+                index,
+                "the event does not match its leaf hash (a value, a salt or a field was changed)",
+            ));
+        }
+        if v["tenant"] != tenant.as_str() {
+            return Err(at(n, index, "the event belongs to another tenant"));
+        }
+        leaves.push((rebuilt.index, h));
+    }
+    let Some((tn, t)) = trailer else {
+        return Err(fail(None, "the export is truncated: it has no trailer"));
+    };
+    let note = t["checkpoint"]
+        .as_str()
+        .ok_or_else(|| at(tn, None, "the trailer holds no checkpoint"))?;
+    let cp = open_checkpoint(note, verifiers).map_err(|f| at(tn, None, &f.reason))?;
+    if !cp.origin.ends_with(&format!("/{tenant}")) {
+        return Err(at(tn, None, "the checkpoint is of another tenant's log"));
+    }
+    if t["size"] != cp.size || header["checkpoint_size"] != cp.size {
+        return Err(at(
+            tn,
+            None,
+            "the header, trailer and checkpoint disagree on the tree size",
+        ));
+    }
+    if t["count"] != leaves.len() as u64 {
+        return Err(at(
+            tn,
+            None,
+            &format!(
+                "the trailer counts {} events, the file holds {}",
+                t["count"],
+                leaves.len()
+            ),
+        ));
+    }
+    let proof = t["proof"]
+        .as_array()
+        .ok_or_else(|| at(tn, None, "the trailer holds no proof"))?
+        .iter()
+        .map(|h| h.as_str().map(str::to_owned).unwrap_or_default())
+        .collect::<Vec<_>>();
+    let proof = decode_all(&proof)?;
+    leaves.sort_unstable_by_key(|l| l.0);
+    if let Some(w) = leaves.windows(2).find(|w| w[0].0 == w[1].0) {
+        return Err(fail(Some(w[0].0), "the index appears twice in the export"));
+    }
+    if let Some(l) = leaves.last().filter(|l| l.0 >= cp.size) {
+        return Err(fail(Some(l.0), "the event is beyond the checkpoint's tree"));
+    }
+    if !leaves.is_empty() {
+        sealbook_logmath::verify_batch(&leaves, cp.size, &proof, &cp.root).map_err(|e| {
+            fail(
+                None,
+                format!(
+                    "the exported events are not all in the signed log at the indexes shown ({e})"
+                ),
+            )
+        })?;
+    }
+    Ok(ExportReport {
+        checkpoint: cp,
+        tenant,
+        filters: header["filters"].clone(),
+        events: leaves.len() as u64,
+        export_event: t["export_event"].clone(),
+    })
+}

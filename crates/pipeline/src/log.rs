@@ -15,7 +15,7 @@ use sealbook_domain::TenantId;
 use sealbook_logmath::note::{sign_with, verifier_key, Checkpoint, NoteSigner};
 use sealbook_logmath::tile::TILE_WIDTH;
 use sealbook_logmath::{
-    consistency_proof, inclusion_proof, root, verify_consistency, Hash, ProofError,
+    batch_proof, consistency_proof, inclusion_proof, root, verify_consistency, Hash, ProofError,
 };
 use sealbook_store::{
     CheckpointOutcome, MissingTile, Store, StoreError, StoredCheckpoint, StoredEvent, TileNodes,
@@ -465,6 +465,51 @@ impl Log {
             first_root: Some(first),
             hashes: hashes.map_err(range)?,
         })
+    }
+
+    /// The batch proof (see `sealbook_logmath::batch_proof`) of the leaves at `indexes` (strictly
+    /// increasing) in the tree of `size` leaves, at most the latest checkpoint's size. Which tiles
+    /// a proof needs does not depend on their content, so one dry run finds them all; they are
+    /// fetched, and the proof computed once.
+    pub async fn batch_proof(
+        &self,
+        tenant: &TenantId,
+        indexes: &[u64],
+        size: u64,
+    ) -> Result<Vec<Hash>, LogError> {
+        self.covering(tenant, size).await?;
+        struct DryRun<'a> {
+            have: &'a TileNodes,
+            missing: std::cell::RefCell<HashMap<(u32, u64), usize>>,
+        }
+        impl sealbook_logmath::NodeSource for DryRun<'_> {
+            type Error = std::convert::Infallible;
+            fn node(&self, level: u32, index: u64) -> Result<Hash, Self::Error> {
+                Ok(self.have.node(level, index).unwrap_or_else(|m| {
+                    let mut missing = self.missing.borrow_mut();
+                    let need = missing.entry((m.level, m.number)).or_insert(0);
+                    *need = (*need).max(m.entries);
+                    Hash([0; 32])
+                }))
+            }
+        }
+        let mut nodes = TileNodes::default();
+        let missing = {
+            let dry = DryRun {
+                have: &nodes,
+                missing: Default::default(),
+            };
+            let Ok(outcome) = batch_proof(&dry, indexes, size);
+            outcome.map_err(range)?;
+            dry.missing.into_inner()
+        };
+        for ((level, number), need) in missing {
+            let content = self.tile_content(tenant, level, number, need).await?;
+            nodes.insert(level, number, content);
+        }
+        self.with_nodes(tenant, |n| batch_proof(n, indexes, size))
+            .await?
+            .map_err(range)
     }
 
     /// The hashes of tile `level`/`number`: all 256 when `width` is `None`, else the first

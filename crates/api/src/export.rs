@@ -1,0 +1,254 @@
+//! Verifiable exports: `GET /v1/exports/events?format=jsonl` streams the events a search selects,
+//! page by page, never holding the whole result.
+//!
+//! The file is JSON lines: a header (tenant, filters, the checkpoint size the export is pinned
+//! to), one line per event (see `sealbook_domain::view::export_line`: values in the clear with the
+//! salts that rebuild the exact leaf), and a trailer with the signed checkpoint and one batch proof
+//! covering every exported event. `sealbook verify-export` checks it offline with a verifier key.
+//!
+//! Every export is itself audited: an `audit_log.exported` event in the tenant's log records the
+//! key that exported, the filters and how many events went out, including exports the client
+//! abandoned halfway.
+
+use crate::auth::TenantKey;
+use crate::error::ApiError;
+use crate::AppState;
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use base64::{engine::general_purpose::STANDARD, Engine};
+use sealbook_domain::view::export_line;
+use sealbook_domain::{parse_batch, shape, BodyFormat, Cursor, EventFilter, Scope, TenantId};
+use sealbook_pipeline::{LogError, OsEntropy};
+use sealbook_store::{AppendOutcome, AppendRequest, KeyRecord};
+use serde_json::{json, Value};
+
+/// Events read from the store per page.
+const PAGE: usize = 1000;
+
+/// Export events as verifiable JSON lines.
+#[utoipa::path(get, path = "/v1/exports/events", tag = "events", security(("tenant_key" = ["events:export"])),
+    params(
+        ("format" = Option<String>, Query, description = "`jsonl` (the default and, for now, the only format)"),
+        ("actor" = Option<String>, Query, description = "the filters of GET /v1/events, except limit and cursor"),
+    ),
+    responses((status = 200, description = "header line, one line per event (newest first), trailer with the signed checkpoint and a batch proof", content_type = "application/x-ndjson"),
+        (status = 400, body = crate::error::Problem), (status = 403, body = crate::error::Problem)))]
+pub(crate) async fn export(
+    State(state): State<AppState>,
+    key: TenantKey,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    key.require(Scope::EventsExport)?;
+    let Query(pairs) =
+        query.map_err(|e| ApiError::Malformed(format!("query string: {}", e.body_text())))?;
+    let mut filters = Vec::new();
+    for (k, v) in pairs {
+        match k.as_str() {
+            "format" if v == "jsonl" => {}
+            "format" => {
+                return Err(ApiError::OutOfRange {
+                    param: "format",
+                    detail: "format must be jsonl".into(),
+                })
+            }
+            "limit" | "cursor" => {
+                return Err(ApiError::OutOfRange {
+                    param: if k == "limit" { "limit" } else { "cursor" },
+                    detail: "an export holds every matching event: limit and cursor do not apply"
+                        .into(),
+                })
+            }
+            _ => filters.push((k, v)),
+        }
+    }
+    let mut filter = EventFilter::from_query(&filters)?;
+    filter.limit = PAGE;
+    let tenant = key.tenant().clone();
+    // Pin the export to a signed checkpoint (signing one now if the log grew), so the trailer can
+    // prove every line against it.
+    let checkpoint = match state.inner.log.sign_now(&tenant).await {
+        Ok(cp) => Some(cp),
+        Err(LogError::NoCheckpoint) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let size = checkpoint.as_ref().map_or(0, |c| c.size);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    let header = json!({
+        "sealbook_export": 1,
+        "format": "jsonl",
+        "tenant": tenant.as_str(),
+        "filters": filters_json(&filters),
+        "checkpoint_size": size,
+    });
+    tokio::spawn(produce(
+        state,
+        key.0,
+        filter,
+        filters,
+        checkpoint.map(|c| c.note),
+        size,
+        header,
+        tx,
+    ));
+    let body = Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|chunk| (chunk, rx))
+    }));
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/x-ndjson"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"sealbook-export.jsonl\"",
+            ),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+fn filters_json(filters: &[(String, String)]) -> Value {
+    Value::Array(
+        filters
+            .iter()
+            .map(|(k, v)| json!({"name": k, "value": v}))
+            .collect(),
+    )
+}
+
+fn line(v: &Value) -> Bytes {
+    let mut b = serde_json::to_vec(v).expect("JSON values serialize");
+    b.push(b'\n');
+    Bytes::from(b)
+}
+
+/// Streams the export into `tx`; stops when the client goes away. Records the export in the log
+/// either way.
+#[allow(clippy::too_many_arguments)]
+async fn produce(
+    state: AppState,
+    key: KeyRecord,
+    mut filter: EventFilter,
+    filters: Vec<(String, String)>,
+    note: Option<String>,
+    size: u64,
+    header: Value,
+    tx: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
+) {
+    let tenant = key.tenant.clone();
+    let mut indexes: Vec<u64> = Vec::new();
+    let mut complete = tx.send(Ok(line(&header))).await.is_ok();
+    let mut failure: Option<String> = None;
+    filter.cursor = Some(Cursor(size));
+    while complete && size > 0 {
+        let page = match state.inner.store.query(&tenant, &filter).await {
+            Ok(p) => p,
+            Err(e) => {
+                failure = Some(e.to_string());
+                break;
+            }
+        };
+        let Some(last) = page.last() else { break };
+        filter.cursor = Some(Cursor(last.index));
+        let mut chunk = Vec::with_capacity(page.len() * 1024);
+        for e in &page {
+            let l = export_line(&e.leaf, &e.personal, e.index, &e.leaf_hash.to_hex());
+            serde_json::to_writer(&mut chunk, &l).expect("JSON values serialize");
+            chunk.push(b'\n');
+            indexes.push(e.index);
+        }
+        complete = tx.send(Ok(Bytes::from(chunk))).await.is_ok();
+    }
+    if failure.is_some() {
+        complete = false;
+    }
+    let count = indexes.len();
+    let recorded = record(&state, &key, &tenant, &filters, count, size, complete).await;
+    if !complete {
+        if let Some(f) = failure {
+            tracing::warn!(tenant = %tenant, error = %f, "export failed midway");
+            let _ = tx
+                .send(Ok(line(&json!({"error": "the export failed midway; it is incomplete and has no trailer"}))))
+                .await;
+        }
+        return;
+    }
+    indexes.reverse();
+    let proof = if indexes.is_empty() {
+        Ok(Vec::new())
+    } else {
+        state.inner.log.batch_proof(&tenant, &indexes, size).await
+    };
+    let trailer = match (proof, recorded) {
+        (Ok(proof), Ok(audit)) => json!({"trailer": {
+            "count": count,
+            "size": size,
+            "checkpoint": note,
+            "proof": proof.iter().map(|h| STANDARD.encode(h.0)).collect::<Vec<_>>(),
+            "export_event": audit,
+        }}),
+        (Err(e), _) => {
+            tracing::error!(tenant = %tenant, error = %e, "export proof failed");
+            json!({"error": "the export's proof could not be computed; it has no trailer"})
+        }
+        (_, Err(e)) => {
+            tracing::error!(tenant = %tenant, error = %e, "export could not be audited");
+            json!({"error": "the export could not be recorded in the audit log; it has no trailer"})
+        }
+    };
+    let _ = tx.send(Ok(line(&trailer))).await;
+}
+
+/// Appends the `audit_log.exported` event; returns its id and index.
+async fn record(
+    state: &AppState,
+    key: &KeyRecord,
+    tenant: &TenantId,
+    filters: &[(String, String)],
+    count: usize,
+    size: u64,
+    complete: bool,
+) -> Result<Value, ApiError> {
+    let now = time::OffsetDateTime::now_utc();
+    let event = json!({
+        "type": "audit_log.exported",
+        "occurred_at": sealbook_domain::timestamp::format_utc(now, 6),
+        "actor": {"type": "api_key", "id": key.id, "name": key.name},
+        "subject": {"type": "audit_log", "id": tenant.as_str()},
+        "data": {
+            "format": "jsonl",
+            "filters": filters_json(filters),
+            "count": count,
+            "checkpoint_size": size,
+            "complete": complete,
+        },
+    });
+    let valid = parse_batch(
+        event.to_string().as_bytes(),
+        BodyFormat::Json,
+        tenant,
+        &Default::default(),
+    )?;
+    let shaped = valid
+        .into_iter()
+        .map(|v| shape(v, tenant, now, &mut OsEntropy))
+        .collect();
+    let outcome = state
+        .inner
+        .sequencer
+        .submit(AppendRequest {
+            tenant: tenant.clone(),
+            events: shaped,
+            effect: None,
+        })
+        .await?;
+    match outcome {
+        AppendOutcome::Committed(r) => Ok(json!({"id": r[0].id, "index": r[0].index})),
+        other => Err(ApiError::Unavailable(format!(
+            "recording the export: {other:?}"
+        ))),
+    }
+}
