@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A seconds-long run of the performance harness, to prove it works end to end: start a server,
-# create a tenant and a key, hammer it briefly in each mode that exists, run the baseline. It checks
+# create a tenant and a key, hammer it briefly in each mode, verify the log, run the baselines. It checks
 # that the harness produced its JSON report; it asserts no timing.
 set -euo pipefail
 BIN=${1:-target/debug/sealbook}
@@ -23,5 +23,8 @@ check() { # name, json line
 check ingest "$("$BIN" hammer --url "$url" --keys "$key" --clients 2 --batch 50 --count 2000 --json | tail -n 1)" events_per_sec,p50_ms,p90_ms,p99_ms,max_ms,errors
 check ingest-rate "$("$BIN" hammer --url "$url" --keys "$key" --clients 2 --batch 10 --rate 500 --duration 2s --json | tail -n 1)" events_per_sec,p99_ms,errors
 check query "$("$BIN" hammer --url "$url" --keys "$key" --clients 2 --batch 50 --mode query --count 200 --json | tail -n 1)" events_per_sec,requests_per_sec,p99_ms,errors
+check proofs "$("$BIN" hammer --url "$url" --keys "$key" --clients 2 --mode proofs --count 200 --json | tail -n 1)" events_per_sec,p99_ms,errors
+vkey=$(curl -sf -H "Authorization: Bearer $key" "$url/v1/log/verifier-keys")
+check verify "$("$BIN" verify --url "$url" --key "$key" --vkey "$vkey" --json | tail -n 1)" verified,events_per_sec
 check baseline-sqlite "$("$BIN" bench baseline --engine sqlite --batch 500 --rows 2000 --json | tail -n 1)" rows_per_sec,rows_per_sec_events_only
 check baseline-postgres "$("$BIN" bench baseline --engine postgres --batch 500 --rows 2000 --json | tail -n 1)" rows_per_sec,rows_per_sec_insert

@@ -19,4 +19,8 @@ echo "ingest b1000 10 tenants: $("$B" hammer --url $URL --keys "$(cat keys)" --c
 kill $W_PID; echo "server rss max KB during ingest: $(sort -n rss.txt | tail -1)"
 echo "latency 5000/s b10: $("$B" hammer --url $URL --keys "$(cat keys)" --clients 10 --batch 10 --rate 5000 --duration 20s --json | tail -1)"
 echo "query: $("$B" hammer --url $URL --keys "$K1" --clients 4 --batch 50 --mode query --duration 10s --json | tail -1)"
+"$B" hammer --url $URL --keys "$K1" --mode proofs --clients 1 --count 100 --json >/dev/null  # warm the tile cache
+echo "proofs: $("$B" hammer --url $URL --keys "$K1" --clients 8 --mode proofs --duration 10s --json | tail -1)"
+VKEY=$(curl -s -H "Authorization: Bearer $K1" "$URL/v1/log/verifier-keys")
+echo "verify t1: $("$B" verify --url $URL --key "$K1" --vkey "$VKEY" --json | tail -1)"
 echo "events in t1: $(curl -s -H "Authorization: Bearer $K1" "$URL/v1/events?limit=1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["events"][0]["index"]+1)')"

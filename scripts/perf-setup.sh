@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Starts a release server in DIR on PORT, creates 10 tenants with one read+write key each, and
-# writes the keys (comma-separated) to DIR/keys. Used by scripts/perf-run.sh.
+# writes the keys (comma-separated) to DIR/keys. Used by scripts/perf-run.sh. Extra `serve` flags
+# may be given in SEALBOOK_SERVE_FLAGS.
 set -euo pipefail
 D=$1; P=$2; B=${SEALBOOK_BIN:-target/release/sealbook}
 B=$(realpath "$B")
 mkdir -p "$D"; cd "$D"
-"$B" serve --listen 127.0.0.1:"$P" --data-dir ./data > out.log 2> err.log &
+# shellcheck disable=SC2086
+"$B" serve --listen 127.0.0.1:"$P" --data-dir ./data ${SEALBOOK_SERVE_FLAGS:-} > out.log 2> err.log &
 for _ in $(seq 100); do grep -q 'listening on' out.log 2>/dev/null && break; sleep 0.1; done
 export SEALBOOK_URL=http://127.0.0.1:$P
 keys=()

@@ -17,7 +17,8 @@ pub(crate) enum Mode {
     Ingest,
     /// GET filtered pages (actor + time window, type, actor alone).
     Query,
-    /// Inclusion proof requests.
+    /// Inclusion proof requests: a random index against a checkpoint signed at start (each proof
+    /// counts as one event in the figures; `--batch` does not apply).
     Proofs,
 }
 
@@ -80,9 +81,6 @@ impl Shared {
 }
 
 pub(crate) async fn run(args: HammerArgs) -> anyhow::Result<()> {
-    if args.mode == Mode::Proofs {
-        bail!("--mode proofs needs the proof endpoints of the tamper-evidence work, which this server does not have yet");
-    }
     if args.duration.is_none() && args.count.is_none() {
         bail!("give --duration (e.g. 20s) or --count N");
     }
@@ -106,6 +104,27 @@ pub(crate) async fn run(args: HammerArgs) -> anyhow::Result<()> {
         requests: AtomicU64::new(0),
         budget: args.count.map(AtomicU64::new),
     });
+    // Proofs are asked against a checkpoint each key's log has: sign one now and use its size.
+    let mut sizes = Vec::new();
+    if args.mode == Mode::Proofs {
+        for key in &args.keys {
+            let note = http
+                .post(format!("{}/v1/log/checkpoint", args.url))
+                .bearer_auth(key)
+                .send()
+                .await?
+                .error_for_status()
+                .context("signing a checkpoint to prove against")?
+                .text()
+                .await?;
+            let size: u64 = note
+                .lines()
+                .nth(1)
+                .and_then(|l| l.parse().ok())
+                .context("the checkpoint has no tree size")?;
+            sizes.push(size);
+        }
+    }
     let deadline = args.duration.map(|d| Instant::now() + Duration::from(d));
     let total = args.count.unwrap_or(0);
     let bar = progress(&args, total);
@@ -120,6 +139,7 @@ pub(crate) async fn run(args: HammerArgs) -> anyhow::Result<()> {
     let mut tasks = Vec::new();
     for c in 0..args.clients {
         let key = args.keys[c % args.keys.len()].clone();
+        let tree_size = sizes.get(c % args.keys.len()).copied().unwrap_or(0);
         let (http, shared, url, run_id) = (
             http.clone(),
             shared.clone(),
@@ -149,17 +169,24 @@ pub(crate) async fn run(args: HammerArgs) -> anyhow::Result<()> {
                         &format!("{run_id}-{c}-{n}"),
                         batch,
                     ),
-                    _ => query_request(&http, &url, &key, &mut rng, batch),
+                    Mode::Query => query_request(&http, &url, &key, &mut rng, batch),
+                    Mode::Proofs => http
+                        .get(format!("{url}/v1/log/proof/inclusion"))
+                        .bearer_auth(&key)
+                        .query(&[
+                            ("index", rng.below(tree_size).to_string()),
+                            ("size", tree_size.to_string()),
+                        ]),
                 };
                 let result = req.send().await;
                 let micros = due.elapsed().as_micros() as u64;
                 match result {
                     Ok(r) if r.status().is_success() => {
                         let body = r.bytes().await.unwrap_or_default();
-                        let events = if mode == Mode::Ingest {
-                            batch as u64
-                        } else {
-                            count_events(&body)
+                        let events = match mode {
+                            Mode::Ingest => batch as u64,
+                            Mode::Query => count_events(&body),
+                            Mode::Proofs => 1,
                         };
                         shared.events.fetch_add(events, Ordering::Relaxed);
                         shared.requests.fetch_add(1, Ordering::Relaxed);
