@@ -408,3 +408,26 @@ fn a_checkpoint_inconsistent_with_the_saved_state() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
+
+/// A personal value kept beside an event is edited (the leaf holds only its commitment).
+#[test]
+fn a_changed_personal_value() {
+    let f = Fixture::new();
+    let db = f.db();
+    let id = rowid(&db, 50);
+    let data: Vec<u8> = db
+        .query_row("SELECT data FROM personal WHERE rowid = ?1", [id], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let edited = String::from_utf8(data)
+        .unwrap()
+        .replace("Ada Lovelace", "Ada Byron");
+    db.execute(
+        "UPDATE personal SET data = ?1 WHERE rowid = ?2",
+        params![edited.into_bytes(), id],
+    )
+    .unwrap();
+    drop(db);
+    f.expect_failure(false, "index 50: personal value at /actor/name");
+}
