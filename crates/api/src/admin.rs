@@ -309,6 +309,9 @@ pub(crate) async fn revoke_key(
         }),
     )
     .await?;
+    if let Some(cache) = &state.inner.keys {
+        cache.revoked();
+    }
     tracing::info!(tenant = %tenant, key_id = %key.id, "api key revoked");
     Ok(Json(KeyBody {
         revoked_at: Some(at),

@@ -1,8 +1,12 @@
 //! Authentication: tenant API keys and the platform operator token, both as `Authorization: Bearer`.
 //!
 //! The tenant of a request always comes from its key, never from the URL or the body. A missing,
-//! unknown or revoked key all answer the same 401, so probing learns nothing. Keys are looked up in
-//! the store on every request, so a revocation takes effect on the very next request.
+//! unknown or revoked key all answer the same 401, so probing learns nothing.
+//!
+//! Live keys may be cached in memory ([`KeyCache`], only for a store that this one process writes):
+//! every revocation goes through this process, bumps a generation and clears the cache, and an
+//! entry looked up before a revocation is ignored after it. So a revocation still takes effect on
+//! the very next request. Unknown keys are never cached.
 
 use crate::error::ApiError;
 use crate::secret::{self, KEY_PREFIX};
@@ -11,6 +15,8 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use sealbook_domain::{Scope, TenantId};
 use sealbook_store::KeyRecord;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 fn bearer(parts: &Parts) -> Result<&str, ApiError> {
     parts
@@ -42,6 +48,37 @@ impl TenantKey {
     }
 }
 
+/// Live keys by the hash of their secret, valid for one revocation generation and at most
+/// [`KEY_CACHE_TTL`].
+pub(crate) struct KeyCache {
+    generation: AtomicU64,
+    entries: quick_cache::sync::Cache<[u8; 32], (u64, Instant, KeyRecord)>,
+}
+
+/// Defence in depth: even without a revocation, a cached key is looked up again this often.
+const KEY_CACHE_TTL: Duration = Duration::from_secs(30);
+
+impl KeyCache {
+    pub(crate) fn new() -> KeyCache {
+        KeyCache {
+            generation: AtomicU64::new(0),
+            entries: quick_cache::sync::Cache::new(10_000),
+        }
+    }
+
+    /// Called after a revocation committed: nothing looked up before it is used again.
+    pub(crate) fn revoked(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        self.entries.clear();
+    }
+
+    fn get(&self, hash: &[u8; 32]) -> Option<KeyRecord> {
+        let (generation, at, record) = self.entries.get(hash)?;
+        (generation == self.generation.load(Ordering::SeqCst) && at.elapsed() < KEY_CACHE_TTL)
+            .then_some(record)
+    }
+}
+
 impl FromRequestParts<AppState> for TenantKey {
     type Rejection = ApiError;
 
@@ -50,13 +87,25 @@ impl FromRequestParts<AppState> for TenantKey {
         if !token.starts_with(KEY_PREFIX) {
             return Err(ApiError::Unauthorized);
         }
-        let record = state
-            .inner
-            .store
-            .key_by_hash(&secret::hash(token))
-            .await?
-            .filter(|k| k.revoked_at.is_none())
-            .ok_or(ApiError::Unauthorized)?;
+        let hash = secret::hash(token);
+        let cache = state.inner.keys.as_ref();
+        let record = match cache.and_then(|c| c.get(&hash)) {
+            Some(r) => r,
+            None => {
+                let generation = cache.map(|c| c.generation.load(Ordering::SeqCst));
+                let record = state
+                    .inner
+                    .store
+                    .key_by_hash(&hash)
+                    .await?
+                    .filter(|k| k.revoked_at.is_none())
+                    .ok_or(ApiError::Unauthorized)?;
+                if let (Some(c), Some(g)) = (cache, generation) {
+                    c.entries.insert(hash, (g, Instant::now(), record.clone()));
+                }
+                record
+            }
+        };
         state
             .inner
             .rate

@@ -34,6 +34,9 @@ pub struct ApiConfig {
     pub limits: Limits,
     /// Requests per second allowed per API key (bursts up to twice that); 0 turns the limit off.
     pub rate_limit_per_key: u32,
+    /// Cache live keys in memory. Only for a store that this one process writes (the embedded
+    /// store): revocations must all pass through this process to invalidate the cache.
+    pub cache_keys: bool,
 }
 
 /// Everything a handler needs. Cheap to clone.
@@ -50,6 +53,7 @@ struct Inner {
     config: ApiConfig,
     prometheus: Option<metrics_exporter_prometheus::PrometheusHandle>,
     rate: ratelimit::RateLimiter,
+    keys: Option<auth::KeyCache>,
 }
 
 impl AppState {
@@ -69,6 +73,7 @@ impl AppState {
                 log,
                 admin_token_hash: secret::hash(admin_token),
                 rate: ratelimit::RateLimiter::new(config.rate_limit_per_key),
+                keys: config.cache_keys.then(auth::KeyCache::new),
                 config,
                 prometheus,
             }),

@@ -180,6 +180,8 @@ impl ServeArgs {
                     .rate_limit_per_key
                     .or(file.rate_limit_per_key)
                     .unwrap_or(0),
+                // The embedded store is written by this process alone.
+                cache_keys: true,
             },
             sequencer: sealbook_pipeline::SequencerConfig {
                 max_queued_events: file.sequencer.max_queued_events,

@@ -377,6 +377,48 @@ mod tests {
     }
 }
 
+/// A tile with every perfect subtree inside it hashed once: `levels[k][j]` is the hash of entries
+/// `[j * 2^k, (j + 1) * 2^k)`. A full tile costs 255 node hashes to build, after which any node it
+/// covers is a lookup; proof servers keep these instead of rehashing tile entries per request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TileTree {
+    levels: Vec<Vec<Hash>>,
+}
+
+impl TileTree {
+    /// Builds the subtree levels of a tile's entries (at most 256).
+    pub fn new(entries: Vec<Hash>) -> TileTree {
+        let mut levels = vec![entries];
+        while levels.last().is_some_and(|l| l.len() > 1) {
+            let next: Vec<Hash> = levels
+                .last()
+                .expect("non-empty")
+                .chunks_exact(2)
+                .map(|p| node_hash(&p[0], &p[1]))
+                .collect();
+            levels.push(next);
+        }
+        TileTree { levels }
+    }
+
+    /// The tile's entries.
+    pub fn entries(&self) -> &[Hash] {
+        &self.levels[0]
+    }
+
+    /// The hash of the perfect subtree of `2^above` entries starting at entry `first` (which must
+    /// be a multiple of `2^above`), if the tile holds all of them.
+    pub fn node(&self, first: usize, above: u32) -> Option<Hash> {
+        if first % (1usize << above) != 0 {
+            return None;
+        }
+        self.levels
+            .get(above as usize)?
+            .get(first >> above)
+            .copied()
+    }
+}
+
 /// The right edge of a tree, as tiles: the open (not yet full) tile at each tile level. That is
 /// all integration and the root of the current size need; full tiles never change again.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -561,5 +603,33 @@ mod edge_tests {
         let reopened = RightEdge::new(i, open).unwrap();
         assert_eq!(reopened, edge);
         assert!(RightEdge::new(i + 1, vec![]).is_err());
+    }
+}
+
+#[cfg(test)]
+mod tile_tree_tests {
+    use super::*;
+    use crate::leaf_hash;
+
+    /// Every node a tile tree answers equals hashing the entries directly, for every width.
+    #[test]
+    fn nodes_match_hash_in_tile() {
+        for width in [1usize, 2, 3, 128, 129, 255, 256] {
+            let entries: Vec<Hash> = (0..width as u32)
+                .map(|i| leaf_hash(&i.to_be_bytes()))
+                .collect();
+            let t = TileTree::new(entries.clone());
+            assert_eq!(t.entries(), &entries[..]);
+            for above in 0..=8u32 {
+                for first in (0..256usize).step_by(1 << above) {
+                    assert_eq!(
+                        t.node(first, above),
+                        hash_in_tile(&entries, first, above),
+                        "w{width} a{above} f{first}"
+                    );
+                }
+            }
+            assert_eq!(t.node(1, 1), None, "unaligned");
+        }
     }
 }

@@ -13,7 +13,7 @@
 use base64::{engine::general_purpose::STANDARD, Engine};
 use sealbook_domain::TenantId;
 use sealbook_logmath::note::{sign_with, verifier_key, Checkpoint, NoteSigner};
-use sealbook_logmath::tile::TILE_WIDTH;
+use sealbook_logmath::tile::{TileTree, TILE_WIDTH};
 use sealbook_logmath::{
     batch_proof, consistency_proof, inclusion_proof, root, verify_consistency, Hash, ProofError,
 };
@@ -150,7 +150,7 @@ pub struct Log {
     store: Arc<dyn Store>,
     keys: SigningKeys,
     prefix: String,
-    tiles: quick_cache::sync::Cache<TileKey, Arc<Vec<Hash>>>,
+    tiles: quick_cache::sync::Cache<TileKey, Arc<TileTree>>,
     latest: Mutex<HashMap<TenantId, Arc<StoredCheckpoint>>>,
     /// One signing at a time in this process; across processes the store's conditional insert
     /// decides.
@@ -387,9 +387,9 @@ impl Log {
         level: u32,
         number: u64,
         need: usize,
-    ) -> Result<Arc<Vec<Hash>>, LogError> {
+    ) -> Result<Arc<TileTree>, LogError> {
         let key = (tenant.clone(), level, number);
-        if let Some(t) = self.tiles.get(&key).filter(|t| t.len() >= need) {
+        if let Some(t) = self.tiles.get(&key).filter(|t| t.entries().len() >= need) {
             return Ok(t);
         }
         let content = self
@@ -402,9 +402,9 @@ impl Log {
                     "tile {level}/{number} is missing or has fewer than {need} entries"
                 ))
             })?;
-        let content = Arc::new(content);
-        self.tiles.insert(key, content.clone());
-        Ok(content)
+        let tree = Arc::new(TileTree::new(content));
+        self.tiles.insert(key, tree.clone());
+        Ok(tree)
     }
 
     /// Inclusion proof of leaf `index` in the tree of `size` leaves (at most the latest
@@ -420,10 +420,17 @@ impl Log {
                 "index {index} is not in a tree of size {size}"
             )));
         }
-        self.covering(tenant, size).await?;
+        let cp = self.covering(tenant, size).await?;
+        // At the checkpoint's size the root is the signed one; proofs from damaged tiles then
+        // fail against it, as they should.
+        let signed = (cp.size == size).then_some(cp.root);
         let (hashes, root) = self
             .with_nodes(tenant, |n| {
-                Ok((inclusion_proof(n, index, size)?, root(n, size)?))
+                let r = match signed {
+                    Some(r) => r,
+                    None => root(n, size)?,
+                };
+                Ok((inclusion_proof(n, index, size)?, r))
             })
             .await?;
         Ok(Proof {
@@ -520,7 +527,7 @@ impl Log {
         level: u32,
         number: u64,
         width: Option<u32>,
-    ) -> Result<Arc<Vec<Hash>>, LogError> {
+    ) -> Result<Vec<Hash>, LogError> {
         let width = u64::from(width.unwrap_or(TILE_WIDTH as u32));
         // The tile holds nodes [number*256, number*256+width) of level `level`; the tree must
         // have at least (number*256 + width) << (8*level) leaves.
@@ -532,14 +539,10 @@ impl Log {
         .and_then(|n| n.checked_mul(1u64 << shift).filter(|m| m >> shift == n))
         .ok_or_else(|| LogError::OutOfRange("no tree has that tile".into()))?;
         self.covering(tenant, needed).await?;
-        let content = self
+        let tree = self
             .tile_content(tenant, level, number, width as usize)
             .await?;
-        if content.len() == width as usize {
-            Ok(content)
-        } else {
-            Ok(Arc::new(content[..width as usize].to_vec()))
-        }
+        Ok(tree.entries()[..width as usize].to_vec())
     }
 
     /// The events of entry bundle `number` (all 256, or the first `width`), as stored. Only what

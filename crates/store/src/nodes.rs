@@ -5,7 +5,7 @@
 //! fetches that tile and tries again. A proof touches a handful of tiles, so this converges in a
 //! few rounds, and callers can keep full tiles (which never change) across requests.
 
-use sealbook_logmath::tile::{hash_in_tile, TILE_HEIGHT, TILE_WIDTH};
+use sealbook_logmath::tile::{TileTree, TILE_HEIGHT, TILE_WIDTH};
 use sealbook_logmath::{Hash, NodeSource};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -26,13 +26,13 @@ pub struct MissingTile {
 /// so a tile fetched at any time answers for every tree size it covers.
 #[derive(Debug, Default, Clone)]
 pub struct TileNodes {
-    tiles: HashMap<(u32, u64), Arc<Vec<Hash>>>,
+    tiles: HashMap<(u32, u64), Arc<TileTree>>,
 }
 
 impl TileNodes {
-    /// Adds (or replaces with a wider version) one tile's content.
-    pub fn insert(&mut self, level: u32, number: u64, content: Arc<Vec<Hash>>) {
-        self.tiles.insert((level, number), content);
+    /// Adds (or replaces with a wider version) one tile, with its inner subtrees hashed.
+    pub fn insert(&mut self, level: u32, number: u64, tile: Arc<TileTree>) {
+        self.tiles.insert((level, number), tile);
     }
 }
 
@@ -50,11 +50,8 @@ impl NodeSource for TileNodes {
             number,
             entries: need,
         };
-        let content = self.tiles.get(&(tile_level, number)).ok_or(missing)?;
-        if content.len() < need {
-            return Err(missing);
-        }
-        hash_in_tile(content, offset, above).ok_or(missing)
+        let tile = self.tiles.get(&(tile_level, number)).ok_or(missing)?;
+        tile.node(offset, above).ok_or(missing)
     }
 }
 
@@ -71,10 +68,10 @@ mod tests {
             .map(|i| leaf_hash(&i.to_be_bytes()))
             .collect();
         let mut edge = RightEdge::default();
-        let mut stored: HashMap<(u32, u64), Arc<Vec<Hash>>> = HashMap::new();
+        let mut stored: HashMap<(u32, u64), Arc<TileTree>> = HashMap::new();
         for chunk in leaves.chunks(977) {
             for (t, c) in edge.append(chunk).tiles {
-                stored.insert((t.level, t.number), Arc::new(c));
+                stored.insert((t.level, t.number), Arc::new(TileTree::new(c)));
             }
         }
         let tree = MemoryTree::from_leaves(leaves.clone());
@@ -103,7 +100,7 @@ mod tests {
         }
         // A tile narrower than needed is reported, not misread.
         let mut short = TileNodes::default();
-        short.insert(0, 0, Arc::new(leaves[..10].to_vec()));
+        short.insert(0, 0, Arc::new(TileTree::new(leaves[..10].to_vec())));
         assert_eq!(
             short.node(0, 10),
             Err(MissingTile {
