@@ -288,11 +288,12 @@ impl Client {
         Ok(self.raw(Method::GET, self.url(&segments)?, None).await?.1)
     }
 
-    /// The personal values and salts of an entry bundle (`<N>[.p/<W>]`).
-    pub async fn log_personal(&self, bundle: &str) -> Result<serde_json::Value, ClientError> {
+    /// The personal values and salts of an entry bundle (`<N>[.p/<W>]`), as the server sent them:
+    /// `{"entries":[{"index","personal":[{"p","v","s"}]}]}`.
+    pub async fn log_personal(&self, bundle: &str) -> Result<bytes::Bytes, ClientError> {
         let mut segments = vec!["v1", "log", "personal"];
         segments.extend(bundle.split('/'));
-        Ok(self.call(Method::GET, self.url(&segments)?, None).await?.1)
+        Ok(self.raw(Method::GET, self.url(&segments)?, None).await?.1)
     }
 
     /// An inclusion proof of leaf `index` in the tree of `size` leaves.

@@ -409,7 +409,7 @@ impl TileTree {
     /// The hash of the perfect subtree of `2^above` entries starting at entry `first` (which must
     /// be a multiple of `2^above`), if the tile holds all of them.
     pub fn node(&self, first: usize, above: u32) -> Option<Hash> {
-        if first % (1usize << above) != 0 {
+        if !first.is_multiple_of(1usize << above) {
             return None;
         }
         self.levels

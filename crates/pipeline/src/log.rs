@@ -18,8 +18,7 @@ use sealbook_logmath::{
     batch_proof, consistency_proof, inclusion_proof, root, verify_consistency, Hash, ProofError,
 };
 use sealbook_store::{
-    CheckpointOutcome, MissingTile, Store, StoreError, StoredCheckpoint, StoredEvent, TileNodes,
-    TreeHead,
+    CheckpointOutcome, MissingTile, Store, StoreError, StoredCheckpoint, TileNodes, TreeHead,
 };
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -545,21 +544,42 @@ impl Log {
         Ok(tree.entries()[..width as usize].to_vec())
     }
 
-    /// The events of entry bundle `number` (all 256, or the first `width`), as stored. Only what
-    /// the latest checkpoint covers is served; a damaged log is served as it is, for verifiers
-    /// to judge.
+    /// The leaves of entry bundle `number` (all 256, or the first `width`), as `(index, leaf)`.
+    /// Only what the latest checkpoint covers is served; a damaged log is served as it is, for
+    /// verifiers to judge.
     pub async fn bundle(
         &self,
         tenant: &TenantId,
         number: u64,
         width: Option<u32>,
-    ) -> Result<Vec<StoredEvent>, LogError> {
+    ) -> Result<Vec<(u64, Vec<u8>)>, LogError> {
+        let (start, end) = self.bundle_range(tenant, number, width).await?;
+        Ok(self.store.entries(tenant, start, end).await?)
+    }
+
+    /// The personal values (raw JSON as stored) of the events of entry bundle `number`.
+    pub async fn personal(
+        &self,
+        tenant: &TenantId,
+        number: u64,
+        width: Option<u32>,
+    ) -> Result<Vec<(u64, Vec<u8>)>, LogError> {
+        let (start, end) = self.bundle_range(tenant, number, width).await?;
+        Ok(self.store.personal(tenant, start, end).await?)
+    }
+
+    async fn bundle_range(
+        &self,
+        tenant: &TenantId,
+        number: u64,
+        width: Option<u32>,
+    ) -> Result<(u64, u64), LogError> {
         let width = u64::from(width.unwrap_or(TILE_WIDTH as u32));
         let start = number
             .checked_mul(TILE_WIDTH)
             .ok_or_else(|| LogError::OutOfRange("no tree has that bundle".into()))?;
         self.covering(tenant, start + width).await?;
-        Ok(self.store.entries(tenant, start, start + width).await?)
+        Ok((start, start + width))
     }
 
     /// Signs every `interval` until `shutdown` resolves, then once more.

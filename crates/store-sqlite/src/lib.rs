@@ -172,6 +172,36 @@ impl SqliteStore {
         .map_err(unavailable)?
     }
 
+    /// `(index, blob)` rows of `sql` (rowid and one blob, bounded by `?1` and `?2`) for the tenant's
+    /// indexes in `[start, end)`.
+    async fn index_range(
+        &self,
+        tenant: &TenantId,
+        start: u64,
+        end: u64,
+        sql: &'static str,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        let t = tenant.clone();
+        let end = end.min(MAX_INDEX + 1);
+        if start >= end {
+            return Ok(Vec::new());
+        }
+        self.read(move |c| {
+            let Some(no) = tenant_no(c, &t)? else {
+                return Ok(Vec::new());
+            };
+            let mut stmt = c.prepare_cached(sql)?;
+            let rows = stmt.query_map(params![rowid(no, start), rowid(no, end - 1)], |r| {
+                Ok((
+                    (r.get::<_, i64>(0)? as u64) & MAX_INDEX,
+                    r.get::<_, Vec<u8>>(1)?,
+                ))
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
     /// Runs `f` on a pooled read-only connection on the blocking pool.
     async fn read<T: Send + 'static>(
         &self,
@@ -787,23 +817,28 @@ impl Store for SqliteStore {
         tenant: &TenantId,
         start: u64,
         end: u64,
-    ) -> Result<Vec<StoredEvent>, StoreError> {
-        let t = tenant.clone();
-        let end = end.min(MAX_INDEX + 1);
-        if start >= end {
-            return Ok(Vec::new());
-        }
-        self.read(move |c| {
-            let Some(no) = tenant_no(c, &t)? else {
-                return Ok(Vec::new());
-            };
-            let mut stmt = c.prepare_cached(
-                "SELECT e.rowid, e.leaf, e.leaf_hash, p.data FROM events e LEFT JOIN personal p ON p.rowid = e.rowid \
-                 WHERE e.rowid BETWEEN ?1 AND ?2 ORDER BY e.rowid",
-            )?;
-            let rows = stmt.query_map(params![rowid(no, start), rowid(no, end - 1)], event_from_row)?;
-            rows.collect()
-        })
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        self.index_range(
+            tenant,
+            start,
+            end,
+            "SELECT rowid, leaf FROM events WHERE rowid BETWEEN ?1 AND ?2 ORDER BY rowid",
+        )
+        .await
+    }
+
+    async fn personal(
+        &self,
+        tenant: &TenantId,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        self.index_range(
+            tenant,
+            start,
+            end,
+            "SELECT rowid, data FROM personal WHERE rowid BETWEEN ?1 AND ?2 ORDER BY rowid",
+        )
         .await
     }
 

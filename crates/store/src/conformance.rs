@@ -693,8 +693,8 @@ pub async fn tree_matches_events(h: &dyn Harness) {
     assert!(s.tile(&b, 0, 1).await.unwrap().is_none());
 }
 
-/// `entries` returns a range of one tenant's log in index order, with personal values, and
-/// nothing of another tenant.
+/// `entries` and `personal` return a range of one tenant's log in index order (leaves, and the
+/// personal values that open their commitments), and nothing of another tenant.
 pub async fn entries_in_log_order(h: &dyn Harness) {
     let s = setup(h, &["a", "b"]).await;
     let (a, b) = (tenant("a"), tenant("b"));
@@ -720,14 +720,30 @@ pub async fn entries_in_log_order(h: &dyn Harness) {
     .await;
     let got = s.entries(&a, 256, 512).await.unwrap();
     assert_eq!(
-        got.iter().map(|e| e.index).collect::<Vec<_>>(),
+        got.iter().map(|e| e.0).collect::<Vec<_>>(),
         (256..512).collect::<Vec<_>>()
     );
-    for e in &got {
-        assert_eq!(e.leaf_hash, receipts[e.index as usize].leaf_hash);
-        assert_eq!(e.leaf_hash, sealbook_logmath::leaf_hash(&e.leaf));
-        assert!(!e.personal.is_empty(), "actor id and name are personal");
+    for (index, leaf) in &got {
+        assert_eq!(
+            sealbook_logmath::leaf_hash(leaf),
+            receipts[*index as usize].leaf_hash
+        );
     }
+    let personal = s.personal(&a, 256, 512).await.unwrap();
+    assert_eq!(
+        personal.iter().map(|e| e.0).collect::<Vec<_>>(),
+        (256..512).collect::<Vec<_>>()
+    );
+    for (index, raw) in &personal {
+        let values: Vec<sealbook_domain::PersonalValue> = serde_json::from_slice(raw).unwrap();
+        let leaf: serde_json::Value =
+            serde_json::from_slice(&got[*index as usize - 256].1).unwrap();
+        assert!(!values.is_empty(), "actor id and name are personal");
+        for v in values {
+            assert_eq!(v.check_against(&leaf), Ok(()));
+        }
+    }
+    assert!(s.personal(&b, 0, 600).await.unwrap().len() == 1);
     assert_eq!(
         s.entries(&a, 590, 700).await.unwrap().len(),
         10,

@@ -217,14 +217,24 @@ pub trait Store: Send + Sync + 'static {
     async fn log_size(&self, tenant: &TenantId) -> Result<u64, StoreError>;
     /// The head of the tenant's tree, integrated in the same transaction as its events.
     async fn tree_head(&self, tenant: &TenantId) -> Result<TreeHead, StoreError>;
-    /// Events of a tenant's log with indexes in `[start, end)`, in log order. A gap in the stored
-    /// log shows as a missing index; the caller decides what that means.
+    /// The canonical leaf bytes of a tenant's events with indexes in `[start, end)`, as
+    /// `(index, leaf)` in log order. A gap in the stored log shows as a missing index; the caller
+    /// decides what that means.
     async fn entries(
         &self,
         tenant: &TenantId,
         start: u64,
         end: u64,
-    ) -> Result<Vec<StoredEvent>, StoreError>;
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError>;
+    /// The personal values kept beside a tenant's events with indexes in `[start, end)`, as
+    /// `(index, JSON array of {"p","v","s"})` exactly as stored, in log order; events without
+    /// personal values are absent.
+    async fn personal(
+        &self,
+        tenant: &TenantId,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError>;
 
     /// The latest stored checkpoint of a tenant.
     async fn latest_checkpoint(
