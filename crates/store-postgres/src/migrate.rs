@@ -1,0 +1,91 @@
+//! Versioned, forward-only migrations of the `sealbook` schema, run by the owner role.
+//!
+//! Several nodes may start at once: an advisory lock serialises them, and each step commits with
+//! its version in one transaction. A node refuses a schema newer than it knows.
+
+use sealbook_store::StoreError;
+use tokio_postgres::NoTls;
+
+/// The schema version this build writes and understands.
+pub const SCHEMA_VERSION: i64 = 1;
+/// (version reached, SQL), in order.
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/0001_base.sql"))];
+/// Any constant; it names the migration lock among the database's advisory locks.
+const LOCK: i64 = 0x5EA1_B00C;
+
+pub(crate) fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+/// Brings the schema at `owner_url` up to [`SCHEMA_VERSION`].
+pub async fn migrate(owner_url: &str) -> Result<(), StoreError> {
+    let (mut client, conn) = tokio_postgres::connect(owner_url, NoTls)
+        .await
+        .map_err(unavailable)?;
+    let driver = tokio::spawn(conn);
+    let result = async {
+        client
+            .execute("SELECT pg_advisory_lock($1)", &[&LOCK])
+            .await
+            .map_err(unavailable)?;
+        client
+            .batch_execute(
+                "CREATE SCHEMA IF NOT EXISTS sealbook;
+                 CREATE TABLE IF NOT EXISTS sealbook.schema_version (version bigint NOT NULL);",
+            )
+            .await
+            .map_err(unavailable)?;
+        let current = version(&client).await?;
+        if current > SCHEMA_VERSION {
+            return Err(newer(current));
+        }
+        for (v, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+            let tx = client.transaction().await.map_err(unavailable)?;
+            tx.batch_execute(&format!("SET LOCAL search_path TO sealbook; {sql}"))
+                .await
+                .map_err(|e| StoreError::Schema(format!("migration {v}: {}", detail(&e))))?;
+            tx.execute("DELETE FROM sealbook.schema_version", &[])
+                .await
+                .map_err(unavailable)?;
+            tx.execute("INSERT INTO sealbook.schema_version VALUES ($1)", &[v])
+                .await
+                .map_err(unavailable)?;
+            tx.commit().await.map_err(unavailable)?;
+        }
+        client
+            .execute("SELECT pg_advisory_unlock($1)", &[&LOCK])
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+    .await;
+    drop(client);
+    let _ = driver.await;
+    result
+}
+
+/// The schema version at a connection (0 when there is none).
+pub(crate) async fn version(client: &tokio_postgres::Client) -> Result<i64, StoreError> {
+    let row = client
+        .query_opt("SELECT version FROM sealbook.schema_version LIMIT 1", &[])
+        .await;
+    match row {
+        Ok(r) => Ok(r.map_or(0, |r| r.get(0))),
+        Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_TABLE) => Ok(0),
+        Err(e) => Err(unavailable(detail(&e))),
+    }
+}
+
+pub(crate) fn newer(v: i64) -> StoreError {
+    StoreError::Schema(format!(
+        "the database has schema version {v}; this build knows up to {SCHEMA_VERSION}; run a newer Sealbook"
+    ))
+}
+
+/// The server's message when there is one, not just "db error".
+pub(crate) fn detail(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(d) => format!("{}: {}", d.code().code(), d.message()),
+        None => e.to_string(),
+    }
+}

@@ -1,0 +1,992 @@
+//! [`PgStore`]: the `Store` contract on PostgreSQL, for several Sealbook nodes on one database.
+//!
+//! Every transaction that touches tenant data first sets `sealbook.tenant_id` with
+//! `set_config(…, true)`, so row-level security confines it to that tenant; the few reads that
+//! cross tenants (key lookup by secret hash, the tenant list, the signer's work list) go through
+//! narrow `SECURITY DEFINER` functions. Appends lock the tenant's `log_heads` row, so nodes writing
+//! the same tenant take turns and the log stays one gap-free sequence with one tree; a group of
+//! requests locks its tenants in sorted order, so two nodes never deadlock. Bulk writes are one
+//! `INSERT … SELECT FROM unnest(…)` per table.
+
+use crate::migrate::{detail, newer, unavailable, version, SCHEMA_VERSION};
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
+use sealbook_domain::view::event_view;
+use sealbook_domain::{EventFilter, PersonalValue, Scope, TenantId, TypeFilter};
+use sealbook_logmath::tile::RightEdge;
+use sealbook_logmath::{Hash, EMPTY_ROOT};
+use sealbook_store::{
+    AppendOutcome, AppendRequest, CheckpointOutcome, KeyEffect, KeyRecord, Receipt, Store,
+    StoreError, StoredCheckpoint, StoredEvent, Tenant, TreeHead,
+};
+use std::collections::{BTreeMap, HashMap};
+use std::str::FromStr;
+use std::sync::Mutex;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{NoTls, Transaction};
+
+/// Postings bucket width, as in the embedded store.
+const BUCKET_BITS: u32 = 12;
+
+/// The PostgreSQL store.
+pub struct PgStore {
+    pool: Pool,
+    /// Right edges of trees this node appended to, keyed by tenant; used only while the stored
+    /// head still has the same size (another node may have appended meanwhile).
+    edges: Mutex<HashMap<TenantId, RightEdge>>,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore").finish_non_exhaustive()
+    }
+}
+
+fn db(e: tokio_postgres::Error) -> StoreError {
+    StoreError::Unavailable(detail(&e))
+}
+
+fn pool_err(e: deadpool_postgres::PoolError) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+fn hash(b: &[u8]) -> Result<Hash, StoreError> {
+    b.try_into()
+        .map(Hash)
+        .map_err(|_| StoreError::Schema("a stored hash is not 32 bytes".into()))
+}
+
+fn tenant_id(s: &str) -> Result<TenantId, StoreError> {
+    TenantId::parse(s).map_err(|e| StoreError::Schema(format!("stored tenant id {s:?}: {e}")))
+}
+
+/// Sets the tenant every statement of `tx` is confined to.
+async fn scope(tx: &Transaction<'_>, tenant: &str) -> Result<(), StoreError> {
+    tx.execute(
+        "SELECT set_config('sealbook.tenant_id', $1, true)",
+        &[&tenant],
+    )
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+fn key_from_row(r: &tokio_postgres::Row) -> Result<KeyRecord, StoreError> {
+    let scopes: String = r.get("scopes");
+    Ok(KeyRecord {
+        id: r.get("id"),
+        tenant: tenant_id(r.get("tenant_id"))?,
+        name: r.get("name"),
+        scopes: scopes
+            .split(',')
+            .filter_map(|s| s.parse::<Scope>().ok())
+            .collect(),
+        prefix: r.get("prefix"),
+        created_at: r.get("created_at"),
+        revoked_at: r.get("revoked_at"),
+    })
+}
+
+fn event_from_row(r: &tokio_postgres::Row) -> Result<StoredEvent, StoreError> {
+    let personal: Option<Vec<u8>> = r.get("data");
+    let personal: Vec<PersonalValue> = match personal {
+        Some(p) => serde_json::from_slice(&p)
+            .map_err(|e| StoreError::Schema(format!("stored personal values: {e}")))?,
+        None => Vec::new(),
+    };
+    let idx: i64 = r.get("idx");
+    let leaf_hash: Vec<u8> = r.get("leaf_hash");
+    Ok(StoredEvent {
+        index: idx as u64,
+        leaf: r.get("leaf"),
+        leaf_hash: hash(&leaf_hash)?,
+        personal,
+    })
+}
+
+fn checkpoint_from(
+    size: i64,
+    root: &[u8],
+    note: String,
+    signed_at: String,
+) -> Result<StoredCheckpoint, StoreError> {
+    Ok(StoredCheckpoint {
+        size: size as u64,
+        root: hash(root)?,
+        note,
+        signed_at,
+    })
+}
+
+fn now_rfc3339() -> String {
+    sealbook_domain::timestamp::format_utc(sealbook_domain::timestamp::OffsetDateTime::now_utc(), 6)
+}
+
+impl PgStore {
+    /// Connects as the application role at `url` (a member of `sealbook_rw`, never the owner) and
+    /// checks the schema version: older data needs the owner's migration first
+    /// ([`crate::migrate`]), newer data needs a newer Sealbook.
+    pub async fn connect(url: &str, pool_size: usize) -> Result<PgStore, StoreError> {
+        let mut cfg = tokio_postgres::Config::from_str(url)
+            .map_err(|e| StoreError::Unavailable(format!("database URL: {e}")))?;
+        cfg.options("-c search_path=sealbook");
+        if cfg.get_application_name().is_none() {
+            cfg.application_name("sealbook");
+        }
+        let mgr = Manager::from_config(
+            cfg,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(mgr)
+            .max_size(pool_size.max(2))
+            .wait_timeout(Some(std::time::Duration::from_secs(10)))
+            .create_timeout(Some(std::time::Duration::from_secs(5)))
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .build()
+            .map_err(unavailable)?;
+        let store = PgStore {
+            pool,
+            edges: Mutex::new(HashMap::new()),
+        };
+        let client = store.client().await?;
+        match version(&client).await? {
+            v if v == SCHEMA_VERSION => {}
+            v if v > SCHEMA_VERSION => return Err(newer(v)),
+            v => {
+                return Err(StoreError::Schema(format!(
+                    "the database has schema version {v}; this build needs {SCHEMA_VERSION}: start once with --database-owner-url so the owner role migrates it"
+                )))
+            }
+        }
+        Ok(store)
+    }
+
+    async fn client(&self) -> Result<Object, StoreError> {
+        self.pool.get().await.map_err(pool_err)
+    }
+
+    /// `(index, blob)` for the tenant's indexes in `[start, end)` from `sql` (bound: tenant,
+    /// start, end).
+    async fn index_range(
+        &self,
+        tenant: &TenantId,
+        start: u64,
+        end: u64,
+        sql: &str,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        if start >= end {
+            return Ok(Vec::new());
+        }
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(db)?;
+        scope(&tx, tenant.as_str()).await?;
+        let rows = tx
+            .query(
+                sql,
+                &[
+                    &tenant.as_str(),
+                    &(start as i64),
+                    &(end.min(i64::MAX as u64) as i64),
+                ],
+            )
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get::<_, i64>(0) as u64, r.get::<_, Vec<u8>>(1)))
+            .collect())
+    }
+
+    async fn append_in(
+        &self,
+        tx: &Transaction<'_>,
+        batch: Vec<AppendRequest>,
+    ) -> Result<(Vec<AppendOutcome>, HashMap<TenantId, RightEdge>), StoreError> {
+        // Lock every tenant's head first, in sorted order: nodes never wait on each other in a
+        // cycle.
+        let mut tenants: Vec<TenantId> = batch.iter().map(|r| r.tenant.clone()).collect();
+        tenants.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        tenants.dedup();
+        let mut heads: HashMap<TenantId, (u64, Hash)> = HashMap::new();
+        for t in &tenants {
+            scope(tx, t.as_str()).await?;
+            if let Some(r) = tx
+                .query_opt(
+                    "SELECT size, root FROM log_heads WHERE tenant_id = $1 FOR UPDATE",
+                    &[&t.as_str()],
+                )
+                .await
+                .map_err(db)?
+            {
+                let size: i64 = r.get(0);
+                heads.insert(t.clone(), (size as u64, hash(r.get::<_, &[u8]>(1))?));
+            }
+        }
+        let mut edges: HashMap<TenantId, RightEdge> = HashMap::new();
+        let mut dirty: BTreeMap<(String, u32, u64), Vec<Hash>> = BTreeMap::new();
+        let mut outcomes = Vec::with_capacity(batch.len());
+        'requests: for req in batch {
+            let t = req.tenant.as_str();
+            let Some(&(size, _)) = heads.get(&req.tenant) else {
+                outcomes.push(AppendOutcome::UnknownTenant);
+                continue;
+            };
+            scope(tx, t).await?;
+            // Idempotency first: nothing of the request is written until it is known good.
+            let ids: Vec<&str> = req
+                .events
+                .iter()
+                .filter(|e| e.client_id)
+                .map(|e| e.id.as_str())
+                .collect();
+            let mut existing: HashMap<String, (u64, Vec<u8>, Vec<u8>)> = HashMap::new();
+            if !ids.is_empty() {
+                for r in tx
+                    .query(
+                        "SELECT event_id, idx, content_hash, leaf_hash FROM events WHERE tenant_id = $1 AND event_id = ANY($2)",
+                        &[&t, &ids],
+                    )
+                    .await
+                    .map_err(db)?
+                {
+                    let idx: i64 = r.get(1);
+                    existing.insert(r.get(0), (idx as u64, r.get(2), r.get(3)));
+                }
+            }
+            let mut receipts: Vec<Option<Receipt>> = Vec::with_capacity(req.events.len());
+            for (position, ev) in req.events.iter().enumerate() {
+                match existing.get(&ev.id).filter(|_| ev.client_id) {
+                    Some((idx, content, leaf)) if *content == ev.content_hash => {
+                        receipts.push(Some(Receipt {
+                            id: ev.id.clone(),
+                            index: *idx,
+                            leaf_hash: hash(leaf)?,
+                            replayed: true,
+                        }))
+                    }
+                    Some(_) => {
+                        outcomes.push(AppendOutcome::Conflict {
+                            position,
+                            id: ev.id.clone(),
+                        });
+                        continue 'requests;
+                    }
+                    None => receipts.push(None),
+                }
+            }
+            match &req.effect {
+                None => {}
+                Some(KeyEffect::Create(k)) => {
+                    let r = &k.record;
+                    let scopes: Vec<&str> = r.scopes.iter().map(|s| s.as_str()).collect();
+                    tx.execute(
+                        "INSERT INTO api_keys(tenant_id, id, name, scopes, prefix, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                        &[&t, &r.id, &r.name, &scopes.join(","), &r.prefix, &r.created_at],
+                    )
+                    .await
+                    .map_err(db)?;
+                    tx.execute(
+                        "INSERT INTO api_key_hashes(secret_hash, tenant_id, key_id) VALUES ($1, $2, $3)",
+                        &[&k.secret_hash.as_slice(), &t, &r.id],
+                    )
+                    .await
+                    .map_err(db)?;
+                }
+                Some(KeyEffect::Revoke { key_id, at }) => {
+                    let n = tx
+                        .execute(
+                            "UPDATE api_keys SET revoked_at = $3 WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL",
+                            &[&t, key_id, at],
+                        )
+                        .await
+                        .map_err(db)?;
+                    if n == 0 {
+                        outcomes.push(AppendOutcome::UnknownKey);
+                        continue 'requests;
+                    }
+                }
+            }
+            let mut index = size;
+            let mut out = Vec::with_capacity(req.events.len());
+            let mut cols = Columns::default();
+            let mut postings: Vec<(i64, i64, i64)> = Vec::new();
+            for (ev, prior) in req.events.into_iter().zip(receipts) {
+                if let Some(r) = prior {
+                    out.push(r);
+                    continue;
+                }
+                let i = index as i64;
+                if !ev.personal.is_empty() {
+                    cols.p_idx.push(i);
+                    cols.p_data.push(ev.personal.clone());
+                }
+                postings.extend(ev.terms.iter().map(|k| (i >> BUCKET_BITS, *k, i)));
+                cols.idx.push(i);
+                cols.event_id.push(ev.id.clone());
+                cols.kind.push(ev.event_type);
+                cols.outcome.push(ev.outcome);
+                cols.actor_type.push(ev.actor_type);
+                cols.subject_type.push(ev.subject_type);
+                cols.occurred_at.push(ev.occurred_at_micros);
+                cols.content_hash.push(ev.content_hash.to_vec());
+                cols.leaf_hash.push(ev.leaf_hash.0.to_vec());
+                cols.leaf.push(ev.leaf);
+                out.push(Receipt {
+                    id: ev.id,
+                    index,
+                    leaf_hash: ev.leaf_hash,
+                    replayed: false,
+                });
+                index += 1;
+            }
+            if !cols.idx.is_empty() {
+                tx.execute(
+                    "INSERT INTO events(tenant_id, idx, event_id, type, outcome, actor_type, subject_type, occurred_at, content_hash, leaf_hash, leaf) \
+                     SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::bytea[], $10::bytea[], $11::bytea[])",
+                    &[&t, &cols.idx, &cols.event_id, &cols.kind, &cols.outcome, &cols.actor_type, &cols.subject_type, &cols.occurred_at, &cols.content_hash, &cols.leaf_hash, &cols.leaf],
+                )
+                .await
+                .map_err(db)?;
+                if !cols.p_idx.is_empty() {
+                    tx.execute(
+                        "INSERT INTO personal(tenant_id, idx, data) SELECT $1, * FROM unnest($2::bigint[], $3::bytea[])",
+                        &[&t, &cols.p_idx, &cols.p_data],
+                    )
+                    .await
+                    .map_err(db)?;
+                }
+                postings.sort_unstable();
+                postings.dedup();
+                let (b, k, i): (Vec<i64>, Vec<i64>, Vec<i64>) = postings.into_iter().fold(
+                    (Vec::new(), Vec::new(), Vec::new()),
+                    |(mut b, mut k, mut i), (x, y, z)| {
+                        b.push(x);
+                        k.push(y);
+                        i.push(z);
+                        (b, k, i)
+                    },
+                );
+                tx.execute(
+                    "INSERT INTO terms(tenant_id, bucket, term, idx) SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::bigint[])",
+                    &[&t, &b, &k, &i],
+                )
+                .await
+                .map_err(db)?;
+                // Integrate into the tenant's tree, in this same transaction.
+                let fresh: Vec<Hash> = out
+                    .iter()
+                    .filter(|r| !r.replayed)
+                    .map(|r| r.leaf_hash)
+                    .collect();
+                if !edges.contains_key(&req.tenant) {
+                    let e = self.load_edge(tx, &req.tenant, size).await?;
+                    edges.insert(req.tenant.clone(), e);
+                }
+                let edge = edges.get_mut(&req.tenant).expect("inserted above");
+                let integrated = edge.append(&fresh);
+                for (tile, content) in integrated.tiles {
+                    dirty.insert((t.to_owned(), tile.level, tile.number), content);
+                }
+                heads.insert(req.tenant.clone(), (integrated.size, integrated.root));
+            }
+            outcomes.push(AppendOutcome::Committed(out));
+        }
+        for ((t, level, number), content) in dirty {
+            scope(tx, &t).await?;
+            let blob: Vec<u8> = content.iter().flat_map(|h| h.0).collect();
+            tx.execute(
+                "INSERT INTO tiles(tenant_id, level, number, hashes) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (tenant_id, level, number) DO UPDATE SET hashes = EXCLUDED.hashes",
+                &[&t, &(level as i32), &(number as i64), &blob],
+            )
+            .await
+            .map_err(db)?;
+        }
+        for (t, edge) in &edges {
+            let (size, root) = heads[t];
+            scope(tx, t.as_str()).await?;
+            tx.execute(
+                "UPDATE log_heads SET size = $2, root = $3 WHERE tenant_id = $1",
+                &[&t.as_str(), &(size as i64), &root.0.as_slice()],
+            )
+            .await
+            .map_err(db)?;
+            debug_assert_eq!(edge.size(), size);
+        }
+        Ok((outcomes, edges))
+    }
+
+    /// The right edge of a tenant's tree at `size` leaves: from memory when this node's copy is
+    /// at that size, else from the stored open tiles.
+    async fn load_edge(
+        &self,
+        tx: &Transaction<'_>,
+        tenant: &TenantId,
+        size: u64,
+    ) -> Result<RightEdge, StoreError> {
+        if let Some(e) = self
+            .edges
+            .lock()
+            .ok()
+            .and_then(|m| m.get(tenant).cloned())
+            .filter(|e| e.size() == size)
+        {
+            return Ok(e);
+        }
+        let mut open = Vec::new();
+        let mut level = 0u32;
+        while level < 8 && (size >> (8 * level)) > 0 {
+            let nodes = size >> (8 * level);
+            let width = (nodes % 256) as usize;
+            let mut content = Vec::new();
+            if width > 0 {
+                let blob: Option<Vec<u8>> = tx
+                    .query_opt(
+                        "SELECT hashes FROM tiles WHERE tenant_id = $1 AND level = $2 AND number = $3",
+                        &[&tenant.as_str(), &(level as i32), &((nodes / 256) as i64)],
+                    )
+                    .await
+                    .map_err(db)?
+                    .map(|r| r.get(0));
+                content = blob
+                    .unwrap_or_default()
+                    .chunks_exact(32)
+                    .map(|c| Hash(c.try_into().expect("chunks of 32")))
+                    .collect();
+            }
+            open.push(content);
+            level += 1;
+        }
+        RightEdge::new(size, open).map_err(|e| StoreError::Schema(format!("tenant {tenant}: {e}")))
+    }
+}
+
+/// Columns of the rows of one request, for one `unnest` insert per table.
+#[derive(Default)]
+struct Columns {
+    idx: Vec<i64>,
+    event_id: Vec<String>,
+    kind: Vec<String>,
+    outcome: Vec<String>,
+    actor_type: Vec<String>,
+    subject_type: Vec<String>,
+    occurred_at: Vec<i64>,
+    content_hash: Vec<Vec<u8>>,
+    leaf_hash: Vec<Vec<u8>>,
+    leaf: Vec<Vec<u8>>,
+    p_idx: Vec<i64>,
+    p_data: Vec<Vec<u8>>,
+}
+
+type Param = Box<dyn ToSql + Sync + Send>;
+
+async fn run(
+    tx: &Transaction<'_>,
+    stmt: &tokio_postgres::Statement,
+    params: &[Param],
+) -> Result<Vec<tokio_postgres::Row>, tokio_postgres::Error> {
+    let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as _).collect();
+    tx.query(stmt, &refs).await
+}
+
+/// Events below index `below` that match the filter's columns and term keys, newest first (term
+/// keys are hashes: the caller re-checks each candidate). Mirrors the embedded store's search.
+async fn candidates(
+    tx: &Transaction<'_>,
+    tenant: &str,
+    f: &EventFilter,
+    below: u64,
+    limit: usize,
+) -> Result<Vec<StoredEvent>, StoreError> {
+    let terms = f.term_keys();
+    let mut params: Vec<Param> = vec![Box::new(tenant.to_owned()), Box::new(0i64)];
+    let mut sql = String::from("SELECT e.idx, e.leaf, e.leaf_hash, p.data FROM ");
+    let mut arg = |sql: &mut String, v: Param| {
+        params.push(v);
+        sql.push_str(&format!("${}", params.len()));
+    };
+    // $1 tenant; $2 the bucket when a term drives the scan (filled in per bucket).
+    if let Some((first, rest)) = terms.split_first() {
+        sql.push_str(
+            "terms t0 JOIN events e ON e.tenant_id = t0.tenant_id AND e.idx = t0.idx \
+             LEFT JOIN personal p ON p.tenant_id = e.tenant_id AND p.idx = e.idx \
+             WHERE t0.tenant_id = $1 AND t0.bucket = $2 AND t0.term = ",
+        );
+        arg(&mut sql, Box::new(*first));
+        sql.push_str(" AND t0.idx < ");
+        arg(&mut sql, Box::new(below as i64));
+        for t in rest {
+            sql.push_str(" AND EXISTS (SELECT 1 FROM terms tx WHERE tx.tenant_id = t0.tenant_id AND tx.bucket = t0.bucket AND tx.term = ");
+            arg(&mut sql, Box::new(*t));
+            sql.push_str(" AND tx.idx = t0.idx)");
+        }
+    } else {
+        sql.push_str(
+            "events e LEFT JOIN personal p ON p.tenant_id = e.tenant_id AND p.idx = e.idx \
+             WHERE e.tenant_id = $1 AND $2::bigint = 0 AND e.idx < ",
+        );
+        arg(&mut sql, Box::new(below as i64));
+    }
+    let mut col = |sql: &mut String, c: &str, op: &str, v: Param| {
+        sql.push_str(&format!(" AND e.{c} {op} "));
+        arg(sql, v);
+    };
+    if let Some(TypeFilter::Prefix(p)) = &f.event_type {
+        let upper = format!("{}/", &p[..p.len() - 1]);
+        col(&mut sql, "type", ">=", Box::new(p.clone()));
+        col(&mut sql, "type", "<", Box::new(upper));
+    }
+    if let Some(o) = &f.outcome {
+        col(&mut sql, "outcome", "=", Box::new(o.clone()));
+    }
+    if let Some(a) = &f.actor_type {
+        col(&mut sql, "actor_type", "=", Box::new(a.clone()));
+    }
+    if let Some(s) = &f.subject_type {
+        col(&mut sql, "subject_type", "=", Box::new(s.clone()));
+    }
+    if let Some(s) = f.since {
+        col(&mut sql, "occurred_at", ">=", Box::new(s));
+    }
+    if let Some(u) = f.until {
+        col(&mut sql, "occurred_at", "<", Box::new(u));
+    }
+    sql.push_str(if terms.is_empty() {
+        " ORDER BY e.idx DESC LIMIT "
+    } else {
+        " ORDER BY t0.idx DESC LIMIT "
+    });
+    arg(&mut sql, Box::new(limit as i64));
+    let limit_arg = params.len() - 1;
+    let stmt = tx.prepare(&sql).await.map_err(db)?;
+    if terms.is_empty() {
+        let rows = run(tx, &stmt, &params).await.map_err(db)?;
+        return rows.iter().map(event_from_row).collect();
+    }
+    let mut out = Vec::with_capacity(limit);
+    let Some(last) = below.checked_sub(1) else {
+        return Ok(out);
+    };
+    for b in (0..=(last >> BUCKET_BITS) as i64).rev() {
+        params[1] = Box::new(b);
+        params[limit_arg] = Box::new((limit - out.len()) as i64);
+        for r in run(tx, &stmt, &params).await.map_err(db)? {
+            out.push(event_from_row(&r)?);
+        }
+        if out.len() >= limit {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.client()
+            .await?
+            .simple_query("SELECT 1")
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn create_tenant(&self, id: &TenantId, name: &str) -> Result<Tenant, StoreError> {
+        let tenant = Tenant {
+            id: id.clone(),
+            name: name.to_owned(),
+            created_at: now_rfc3339(),
+        };
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(db)?;
+        scope(&tx, id.as_str()).await?;
+        let inserted = tx
+            .execute(
+                "INSERT INTO tenants(tenant_id, name, created_at) VALUES ($1, $2, $3)",
+                &[&id.as_str(), &name, &tenant.created_at],
+            )
+            .await;
+        match inserted {
+            Ok(_) => {}
+            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
+                return Err(StoreError::TenantExists)
+            }
+            Err(e) => return Err(db(e)),
+        }
+        tx.execute(
+            "INSERT INTO log_heads(tenant_id, size, root) VALUES ($1, 0, $2)",
+            &[&id.as_str(), &EMPTY_ROOT.0.as_slice()],
+        )
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(tenant)
+    }
+
+    async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT tenant_id, name, created_at FROM sealbook_list_tenants()",
+                &[],
+            )
+            .await
+            .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                Ok(Tenant {
+                    id: tenant_id(r.get(0))?,
+                    name: r.get(1),
+                    created_at: r.get(2),
+                })
+            })
+            .collect()
+    }
+
+    async fn tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(db)?;
+        scope(&tx, id.as_str()).await?;
+        let row = tx
+            .query_opt(
+                "SELECT name, created_at FROM tenants WHERE tenant_id = $1",
+                &[&id.as_str()],
+            )
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(row.map(|r| Tenant {
+            id: id.clone(),
+            name: r.get(0),
+            created_at: r.get(1),
+        }))
+    }
+
+    async fn key_by_hash(&self, secret_hash: &[u8; 32]) -> Result<Option<KeyRecord>, StoreError> {
+        let row = self
+            .client()
+            .await?
+            .query_opt(
+                "SELECT * FROM sealbook_key_by_hash($1)",
+                &[&secret_hash.as_slice()],
+            )
+            .await
+            .map_err(db)?;
+        row.as_ref().map(key_from_row).transpose()
+    }
+
+    async fn list_keys(&self, tenant: &TenantId) -> Result<Vec<KeyRecord>, StoreError> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(db)?;
+        scope(&tx, tenant.as_str()).await?;
+        let rows = tx
+            .query(
+                "SELECT tenant_id, id, name, scopes, prefix, created_at, revoked_at FROM api_keys \
+                 WHERE tenant_id = $1 ORDER BY created_at DESC, id DESC",
+                &[&tenant.as_str()],
+            )
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        rows.iter().map(key_from_row).collect()
+    }
+
+    async fn key(&self, tenant: &TenantId, key_id: &str) -> Result<Option<KeyRecord>, StoreError> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(db)?;
+        scope(&tx, tenant.as_str()).await?;
+        let row = tx
+            .query_opt(
+                "SELECT tenant_id, id, name, scopes, prefix, created_at, revoked_at FROM api_keys \
+                 WHERE tenant_id = $1 AND id = $2",
+                &[&tenant.as_str(), &key_id],
+            )
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        row.as_ref().map(key_from_row).transpose()
+    }
+
+    async fn append(&self, batch: Vec<AppendRequest>) -> Result<Vec<AppendOutcome>, StoreError> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(db)?;
+        let (outcomes, edges) = self.append_in(&tx, batch).await?;
+        tx.commit().await.map_err(db)?;
+        // Only what committed is remembered.
+        if let Ok(mut m) = self.edges.lock() {
+            m.extend(edges);
+        }
+        Ok(outcomes)
+    }
+
+    async fn query(
+        &self,
+        tenant: &TenantId,
+        filter: &EventFilter,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(db)?;
+        scope(&tx, tenant.as_str()).await?;
+        let size: i64 = tx
+            .query_opt(
+                "SELECT size FROM log_heads WHERE tenant_id = $1",
+                &[&tenant.as_str()],
+            )
+            .await
+            .map_err(db)?
+            .map_or(0, |r| r.get(0));
+        let size = size as u64;
+        let mut below = filter.cursor.map_or(size, |c| c.0.min(size));
+        let mut out = Vec::with_capacity(filter.limit);
+        loop {
+            let want = filter.limit - out.len();
+            let found = candidates(&tx, tenant.as_str(), filter, below, want).await?;
+            let exhausted = found.len() < want;
+            for e in found {
+                below = e.index;
+                if filter.matches(&event_view(&e.leaf, &e.personal, e.index, "")) {
+                    out.push(e);
+                }
+            }
+            if exhausted || out.len() >= filter.limit {
+                break;
+            }
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(out)
+    }
+
+    async fn event(&self, tenant: &TenantId, id: &str) -> Result<Option<StoredEvent>, StoreError> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(db)?;
+        scope(&tx, tenant.as_str()).await?;
+        let row = tx
+            .query_opt(
+                "SELECT e.idx, e.leaf, e.leaf_hash, p.data FROM events e \
+                 LEFT JOIN personal p ON p.tenant_id = e.tenant_id AND p.idx = e.idx \
+                 WHERE e.tenant_id = $1 AND e.event_id = $2",
+                &[&tenant.as_str(), &id],
+            )
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        row.as_ref().map(event_from_row).transpose()
+    }
+
+    async fn log_size(&self, tenant: &TenantId) -> Result<u64, StoreError> {
+        Ok(self.tree_head(tenant).await?.size)
+    }
+
+    async fn tree_head(&self, tenant: &TenantId) -> Result<TreeHead, StoreError> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(db)?;
+        scope(&tx, tenant.as_str()).await?;
+        let row = tx
+            .query_opt(
+                "SELECT size, root FROM log_heads WHERE tenant_id = $1",
+                &[&tenant.as_str()],
+            )
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        match row {
+            Some(r) => Ok(TreeHead {
+                size: r.get::<_, i64>(0) as u64,
+                root: hash(r.get::<_, &[u8]>(1))?,
+            }),
+            None => Ok(TreeHead {
+                size: 0,
+                root: EMPTY_ROOT,
+            }),
+        }
+    }
+
+    async fn entries(
+        &self,
+        tenant: &TenantId,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        self.index_range(
+            tenant,
+            start,
+            end,
+            "SELECT idx, leaf FROM events WHERE tenant_id = $1 AND idx >= $2 AND idx < $3 ORDER BY idx",
+        )
+        .await
+    }
+
+    async fn personal(
+        &self,
+        tenant: &TenantId,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        self.index_range(
+            tenant,
+            start,
+            end,
+            "SELECT idx, data FROM personal WHERE tenant_id = $1 AND idx >= $2 AND idx < $3 ORDER BY idx",
+        )
+        .await
+    }
+
+    async fn latest_checkpoint(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Option<StoredCheckpoint>, StoreError> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(db)?;
+        scope(&tx, tenant.as_str()).await?;
+        let row = tx
+            .query_opt(
+                "SELECT size, root, note, signed_at FROM checkpoints WHERE tenant_id = $1 ORDER BY size DESC LIMIT 1",
+                &[&tenant.as_str()],
+            )
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        row.map(|r| checkpoint_from(r.get(0), r.get(1), r.get(2), r.get(3)))
+            .transpose()
+    }
+
+    async fn add_checkpoint(
+        &self,
+        tenant: &TenantId,
+        checkpoint: StoredCheckpoint,
+    ) -> Result<CheckpointOutcome, StoreError> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(db)?;
+        scope(&tx, tenant.as_str()).await?;
+        // The head row serialises signers of all nodes for this tenant.
+        let head = tx
+            .query_opt(
+                "SELECT 1 FROM log_heads WHERE tenant_id = $1 FOR UPDATE",
+                &[&tenant.as_str()],
+            )
+            .await
+            .map_err(db)?;
+        if head.is_none() {
+            return Err(StoreError::Schema(format!(
+                "checkpoint for unknown tenant {tenant}"
+            )));
+        }
+        let latest: Option<i64> = tx
+            .query_one(
+                "SELECT max(size) FROM checkpoints WHERE tenant_id = $1",
+                &[&tenant.as_str()],
+            )
+            .await
+            .map_err(db)?
+            .get(0);
+        if let Some(l) = latest.filter(|l| *l as u64 >= checkpoint.size) {
+            return Ok(CheckpointOutcome::Superseded { latest: l as u64 });
+        }
+        tx.execute(
+            "INSERT INTO checkpoints(tenant_id, size, root, note, signed_at) VALUES ($1, $2, $3, $4, $5)",
+            &[&tenant.as_str(), &(checkpoint.size as i64), &checkpoint.root.0.as_slice(), &checkpoint.note, &checkpoint.signed_at],
+        )
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(CheckpointOutcome::Stored)
+    }
+
+    async fn unsigned_growth(
+        &self,
+    ) -> Result<Vec<(TenantId, TreeHead, Option<StoredCheckpoint>)>, StoreError> {
+        let rows = self
+            .client()
+            .await?
+            .query("SELECT * FROM sealbook_unsigned_growth()", &[])
+            .await
+            .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                let c_size: Option<i64> = r.get(3);
+                let cp = match c_size {
+                    Some(s) => Some(checkpoint_from(s, r.get(4), r.get(5), r.get(6))?),
+                    None => None,
+                };
+                Ok((
+                    tenant_id(r.get(0))?,
+                    TreeHead {
+                        size: r.get::<_, i64>(1) as u64,
+                        root: hash(r.get::<_, &[u8]>(2))?,
+                    },
+                    cp,
+                ))
+            })
+            .collect()
+    }
+
+    async fn record_signing_key(&self, public_key: [u8; 32]) -> Result<(), StoreError> {
+        self.client()
+            .await?
+            .execute(
+                "INSERT INTO signing_keys(public_key, first_used) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                &[&public_key.as_slice(), &now_rfc3339()],
+            )
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn signing_keys(&self) -> Result<Vec<[u8; 32]>, StoreError> {
+        let rows = self
+            .client()
+            .await?
+            .query("SELECT public_key FROM signing_keys ORDER BY ord", &[])
+            .await
+            .map_err(db)?;
+        rows.iter()
+            .map(|r| Ok(hash(r.get::<_, &[u8]>(0))?.0))
+            .collect()
+    }
+
+    async fn pin_setting(&self, name: &str, value: &str) -> Result<String, StoreError> {
+        let c = self.client().await?;
+        c.execute(
+            "INSERT INTO settings(name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            &[&name, &value],
+        )
+        .await
+        .map_err(db)?;
+        Ok(
+            c.query_one("SELECT value FROM settings WHERE name = $1", &[&name])
+                .await
+                .map_err(db)?
+                .get(0),
+        )
+    }
+
+    async fn tile(
+        &self,
+        tenant: &TenantId,
+        level: u32,
+        number: u64,
+    ) -> Result<Option<Vec<Hash>>, StoreError> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(db)?;
+        scope(&tx, tenant.as_str()).await?;
+        let row = tx
+            .query_opt(
+                "SELECT hashes FROM tiles WHERE tenant_id = $1 AND level = $2 AND number = $3",
+                &[&tenant.as_str(), &(level as i32), &(number as i64)],
+            )
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(row.map(|r| {
+            r.get::<_, &[u8]>(0)
+                .chunks_exact(32)
+                .map(|c| Hash(c.try_into().expect("chunks of 32")))
+                .collect()
+        }))
+    }
+}
