@@ -36,6 +36,14 @@ pub(crate) struct ServeArgs {
     /// `SEALBOOK_CHECKPOINT_KEY` may hold the key text itself instead.
     #[arg(long, env = "SEALBOOK_CHECKPOINT_KEY_FILE")]
     checkpoint_key_file: Option<PathBuf>,
+    /// PostgreSQL URL to store data in instead of the embedded store, as a role that is a member
+    /// of `sealbook_rw` (no owner, no BYPASSRLS). Several nodes may share one database.
+    #[arg(long, env = "SEALBOOK_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// PostgreSQL URL of the schema owner, to run migrations at start (optional: without it the
+    /// schema must already be current).
+    #[arg(long, env = "SEALBOOK_DATABASE_OWNER_URL", hide_env_values = true)]
+    database_owner_url: Option<String>,
     /// Sign a checkpoint of every grown log this often, e.g. `1s`, `250ms` [default: 1s].
     #[arg(long, env = "SEALBOOK_CHECKPOINT_INTERVAL", value_parser = humantime::parse_duration)]
     checkpoint_interval: Option<std::time::Duration>,
@@ -59,6 +67,8 @@ struct FileConfig {
     rate_limit_per_key: Option<u32>,
     log_origin_prefix: Option<String>,
     checkpoint_key_file: Option<PathBuf>,
+    database_url: Option<String>,
+    database_owner_url: Option<String>,
     #[serde(default, with = "humantime_serde_opt")]
     checkpoint_interval: Option<std::time::Duration>,
     #[serde(default)]
@@ -97,6 +107,9 @@ pub(crate) struct Config {
     pub(crate) log_origin_prefix: Option<String>,
     pub(crate) checkpoint_key_file: Option<PathBuf>,
     pub(crate) checkpoint_interval: std::time::Duration,
+    /// PostgreSQL instead of the embedded store.
+    pub(crate) database_url: Option<String>,
+    pub(crate) database_owner_url: Option<String>,
 }
 
 /// The origin prefix used when none is set and none is recorded: fine for a laptop, and it says so.
@@ -157,7 +170,25 @@ impl ServeArgs {
                 && checkpoint_interval <= std::time::Duration::from_secs(3600),
             "checkpoint_interval must be between 10ms and 1h"
         );
+        let database_url = self.database_url.or(file.database_url);
+        let database_owner_url = self.database_owner_url.or(file.database_owner_url);
+        anyhow::ensure!(
+            database_owner_url.is_none() || database_url.is_some(),
+            "database_owner_url is only used with database_url"
+        );
         Ok(Config {
+            // Live keys may be cached only when this process is the only writer (embedded store):
+            // on a shared database another node may revoke a key.
+            api: sealbook_api::ApiConfig {
+                limits,
+                rate_limit_per_key: self
+                    .rate_limit_per_key
+                    .or(file.rate_limit_per_key)
+                    .unwrap_or(0),
+                cache_keys: database_url.is_none(),
+            },
+            database_url,
+            database_owner_url,
             log_origin_prefix,
             checkpoint_key_file: self.checkpoint_key_file.or(file.checkpoint_key_file),
             checkpoint_interval,
@@ -174,15 +205,6 @@ impl ServeArgs {
                 .log_format
                 .or(file.log_format)
                 .unwrap_or(LogFormat::Text),
-            api: sealbook_api::ApiConfig {
-                limits,
-                rate_limit_per_key: self
-                    .rate_limit_per_key
-                    .or(file.rate_limit_per_key)
-                    .unwrap_or(0),
-                // The embedded store is written by this process alone.
-                cache_keys: true,
-            },
             sequencer: sealbook_pipeline::SequencerConfig {
                 max_queued_events: file.sequencer.max_queued_events,
                 max_batch_events: file.sequencer.max_batch_events,

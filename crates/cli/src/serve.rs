@@ -17,8 +17,23 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     create_private_dir(&config.data_dir)?;
     let token = admin_token(&config)?;
 
-    let store: Arc<dyn sealbook_store::Store> =
-        Arc::new(SqliteStore::open(&config.data_dir).context("opening the embedded store")?);
+    let store: Arc<dyn sealbook_store::Store> = match &config.database_url {
+        None => {
+            Arc::new(SqliteStore::open(&config.data_dir).context("opening the embedded store")?)
+        }
+        Some(url) => {
+            if let Some(owner) = &config.database_owner_url {
+                sealbook_store_postgres::migrate::migrate(owner)
+                    .await
+                    .context("migrating the PostgreSQL schema")?;
+            }
+            Arc::new(
+                sealbook_store_postgres::PgStore::connect(url, 16)
+                    .await
+                    .context("connecting to PostgreSQL")?,
+            )
+        }
+    };
     let prefix = origin_prefix(&config, &*store).await?;
     let keys = signing_keys(&config)?;
     let log = Arc::new(
@@ -51,7 +66,12 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, data_dir = %config.data_dir.display(), "sealbook listening");
+    tracing::info!(
+        %addr,
+        data_dir = %config.data_dir.display(),
+        store = if config.database_url.is_some() { "postgresql" } else { "sqlite" },
+        "sealbook listening"
+    );
     // Plain lines on stdout for people and scripts; the token itself is never printed.
     let mut out = std::io::stdout().lock();
     writeln!(out, "Sealbook listening on http://{addr}")?;
