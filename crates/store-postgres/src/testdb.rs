@@ -159,6 +159,20 @@ fn throwaway_cluster() -> String {
 }
 
 impl TestDb {
+    /// The application role's URL for this database at another address (a proxy in front of the
+    /// server, for failure tests).
+    pub fn app_url_at(&self, host: &str, port: u16) -> String {
+        format!(
+            "host={host} port={port} user={APP_ROLE} dbname={}",
+            self.name
+        )
+    }
+
+    /// The database's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// A new database on the test server, migrated, with [`APP_ROLE`] able to use it.
     pub async fn create() -> TestDb {
         static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);

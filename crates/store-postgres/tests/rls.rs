@@ -34,10 +34,15 @@ async fn a_plain_session_as_the_app_role_sees_one_tenant_and_cannot_rewrite() {
 
     let (mut c, conn) = tokio_postgres::connect(&db.app_url, NoTls).await.unwrap();
     tokio::spawn(conn);
-    c.batch_execute("SET search_path TO sealbook").await.unwrap();
+    c.batch_execute("SET search_path TO sealbook")
+        .await
+        .unwrap();
     let whoami: (bool, bool) = {
         let r = c
-            .query_one("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user", &[])
+            .query_one(
+                "SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user",
+                &[],
+            )
             .await
             .unwrap();
         (r.get(0), r.get(1))
@@ -48,10 +53,23 @@ async fn a_plain_session_as_the_app_role_sees_one_tenant_and_cannot_rewrite() {
         .await
         .unwrap()
         .get(0);
-    assert_ne!(owner, sealbook_store_postgres::testdb::APP_ROLE, "the app role owns nothing");
+    assert_ne!(
+        owner,
+        sealbook_store_postgres::testdb::APP_ROLE,
+        "the app role owns nothing"
+    );
 
     // No tenant set: nothing, in every tenant table.
-    for table in ["events", "personal", "terms", "tiles", "log_heads", "tenants", "api_keys", "checkpoints"] {
+    for table in [
+        "events",
+        "personal",
+        "terms",
+        "tiles",
+        "log_heads",
+        "tenants",
+        "api_keys",
+        "checkpoints",
+    ] {
         let n: i64 = c
             .query_one(&format!("SELECT count(*) FROM {table}"), &[])
             .await
@@ -68,21 +86,39 @@ async fn a_plain_session_as_the_app_role_sees_one_tenant_and_cannot_rewrite() {
         .query("SELECT DISTINCT tenant_id FROM events", &[])
         .await
         .unwrap();
-    assert_eq!(rows.iter().map(|r| r.get::<_, String>(0)).collect::<Vec<_>>(), vec!["acme"]);
-    let n: i64 = tx.query_one("SELECT count(*) FROM events", &[]).await.unwrap().get(0);
+    assert_eq!(
+        rows.iter()
+            .map(|r| r.get::<_, String>(0))
+            .collect::<Vec<_>>(),
+        vec!["acme"]
+    );
+    let n: i64 = tx
+        .query_one("SELECT count(*) FROM events", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(n, 3);
     let n: i64 = tx
-        .query_one("SELECT count(*) FROM events WHERE tenant_id = 'globex'", &[])
+        .query_one(
+            "SELECT count(*) FROM events WHERE tenant_id = 'globex'",
+            &[],
+        )
         .await
         .unwrap()
         .get(0);
     assert_eq!(n, 0, "naming the other tenant does not help");
     // Writing another tenant's rows is refused by the policy's check.
     let err = tx
-        .execute("INSERT INTO checkpoints VALUES ('globex', 99, '\\x00', 'x', 'now')", &[])
+        .execute(
+            "INSERT INTO checkpoints VALUES ('globex', 99, '\\x00', 'x', 'now')",
+            &[],
+        )
         .await
         .unwrap_err();
-    let msg = err.as_db_error().map(|d| d.message().to_owned()).unwrap_or_default();
+    let msg = err
+        .as_db_error()
+        .map(|d| d.message().to_owned())
+        .unwrap_or_default();
     assert!(msg.contains("row-level security"), "{msg}");
     tx.rollback().await.unwrap();
 
