@@ -8,6 +8,7 @@ mod admin;
 mod bench;
 mod config;
 mod hammer;
+mod migrate;
 mod serve;
 mod verify;
 mod workload;
@@ -29,6 +30,8 @@ struct Cli {
 enum Command {
     /// Run the server (embedded SQLite store by default).
     Serve(config::ServeArgs),
+    /// Migrate a PostgreSQL database to this build's schema (as the owner role).
+    Migrate(migrate::MigrateArgs),
     /// Manage tenants (platform operator).
     #[command(subcommand)]
     Tenant(admin::TenantCommand),
@@ -63,6 +66,7 @@ fn main() -> std::process::ExitCode {
         Command::Verify(args) => return runtime.block_on(verify::run(args)),
         Command::VerifyExport(args) => return verify::run_export(args),
         Command::Serve(args) => runtime.block_on(serve::run(args)),
+        Command::Migrate(args) => runtime.block_on(migrate::run(args)),
         Command::Tenant(cmd) => runtime.block_on(admin::tenant(cmd)),
         Command::Key(cmd) => runtime.block_on(admin::key(cmd)),
         Command::Hammer(args) => runtime.block_on(hammer::run(args)),

@@ -64,6 +64,27 @@ pub async fn migrate(owner_url: &str) -> Result<(), StoreError> {
     result
 }
 
+/// Makes the login role `role` a member of `sealbook_rw`, so `serve --database-url` can connect
+/// as it. The role must exist; its name is letters, digits and `_` only.
+pub async fn grant_app_role(owner_url: &str, role: &str) -> Result<(), StoreError> {
+    if role.is_empty() || !role.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Err(StoreError::Schema(
+            "a role name is letters, digits and _ only".into(),
+        ));
+    }
+    let (client, conn) = tokio_postgres::connect(owner_url, NoTls)
+        .await
+        .map_err(unavailable)?;
+    let driver = tokio::spawn(conn);
+    let r = client
+        .batch_execute(&format!("GRANT sealbook_rw TO {role}"))
+        .await
+        .map_err(|e| StoreError::Schema(detail(&e)));
+    drop(client);
+    let _ = driver.await;
+    r
+}
+
 /// The schema version at a connection (0 when there is none).
 pub(crate) async fn version(client: &tokio_postgres::Client) -> Result<i64, StoreError> {
     let row = client
