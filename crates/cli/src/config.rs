@@ -82,6 +82,8 @@ struct FileConfig {
 struct SequencerFile {
     max_queued_events: usize,
     max_batch_events: usize,
+    /// Groups committed at once [default: 1 on the embedded store, 4 on PostgreSQL].
+    writers: Option<usize>,
 }
 
 impl Default for SequencerFile {
@@ -90,6 +92,7 @@ impl Default for SequencerFile {
         SequencerFile {
             max_queued_events: d.max_queued_events,
             max_batch_events: d.max_batch_events,
+            writers: None,
         }
     }
 }
@@ -171,6 +174,7 @@ impl ServeArgs {
             "checkpoint_interval must be between 10ms and 1h"
         );
         let database_url = self.database_url.or(file.database_url);
+        let pg = database_url.is_some();
         let database_owner_url = self.database_owner_url.or(file.database_owner_url);
         anyhow::ensure!(
             database_owner_url.is_none() || database_url.is_some(),
@@ -208,6 +212,11 @@ impl ServeArgs {
             sequencer: sealbook_pipeline::SequencerConfig {
                 max_queued_events: file.sequencer.max_queued_events,
                 max_batch_events: file.sequencer.max_batch_events,
+                writers: file
+                    .sequencer
+                    .writers
+                    .unwrap_or(if pg { 4 } else { 1 })
+                    .clamp(1, 64),
             },
         })
     }

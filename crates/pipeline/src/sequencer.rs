@@ -1,8 +1,11 @@
 //! The sequencer: the one path by which events reach a tenant's log.
 //!
-//! Requests queue in a bounded queue (counted in events). A single task drains everything waiting,
-//! up to `max_batch_events`, and hands it to the store as one transaction: one fsync for the whole
-//! group (group commit), consecutive indexes per tenant. Each caller is answered only after that
+//! Requests queue in a bounded queue (counted in events). A task drains everything waiting, up to
+//! `max_batch_events`, and hands it to the store as one transaction: one fsync for the whole group
+//! (group commit), consecutive indexes per tenant. Up to `writers` groups commit at once (1 for
+//! the embedded store, which has one writer anyway; more for PostgreSQL, where the store
+//! serialises each tenant on its log head); while every writer is busy, arrivals gather into the
+//! next group. Each caller is answered only after that
 //! commit, so a receipt always names a durable event. A full queue is pushback
 //! ([`PipelineError::Overloaded`]), which the API turns into 503 with `Retry-After`.
 
@@ -19,6 +22,8 @@ pub struct SequencerConfig {
     pub max_queued_events: usize,
     /// Most events committed in one transaction.
     pub max_batch_events: usize,
+    /// Groups committed at the same time.
+    pub writers: usize,
 }
 
 impl Default for SequencerConfig {
@@ -26,6 +31,7 @@ impl Default for SequencerConfig {
         SequencerConfig {
             max_queued_events: 50_000,
             max_batch_events: 10_000,
+            writers: 1,
         }
     }
 }
@@ -73,7 +79,7 @@ impl Sequencer {
         config: SequencerConfig,
     ) -> (Sequencer, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        let handle = tokio::spawn(run(store, rx, config.max_batch_events));
+        let handle = tokio::spawn(run(store, rx, config.max_batch_events, config.writers));
         let seq = Sequencer {
             tx,
             queue: Arc::new(Semaphore::new(config.max_queued_events)),
@@ -122,9 +128,21 @@ impl Sequencer {
     }
 }
 
-async fn run(store: Arc<dyn Store>, mut rx: mpsc::UnboundedReceiver<Msg>, max_batch: usize) {
+async fn run(
+    store: Arc<dyn Store>,
+    mut rx: mpsc::UnboundedReceiver<Msg>,
+    max_batch: usize,
+    writers: usize,
+) {
+    let slots = Arc::new(Semaphore::new(writers.max(1)));
+    let mut inflight = tokio::task::JoinSet::new();
     let mut stopping = false;
     while !stopping {
+        // Wait for a free writer before gathering: what arrives meanwhile joins this group.
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            break;
+        };
+        while inflight.try_join_next().is_some() {}
         let Some(first) = rx.recv().await else { break };
         let mut jobs = Vec::new();
         let mut events = 0usize;
@@ -153,8 +171,14 @@ async fn run(store: Arc<dyn Store>, mut rx: mpsc::UnboundedReceiver<Msg>, max_ba
         if jobs.is_empty() {
             continue;
         }
-        commit(&*store, jobs, events).await;
+        let store = store.clone();
+        inflight.spawn(async move {
+            commit(&*store, jobs, events).await;
+            drop(slot);
+        });
     }
+    // Every accepted request is committed and answered before the sequencer reports stopped.
+    while inflight.join_next().await.is_some() {}
     tracing::info!("sequencer stopped");
 }
 
@@ -208,10 +232,24 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_submits_get_one_gap_free_sequence() {
+        gap_free_with_writers(1).await;
+    }
+
+    /// Several groups in flight at once still make one sequence, and shutdown waits for all.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_writers_keep_one_gap_free_sequence() {
+        gap_free_with_writers(4).await;
+    }
+
+    async fn gap_free_with_writers(writers: usize) {
         let (_d, s) = store();
         let t = TenantId::parse("t").unwrap();
         s.create_tenant(&t, "T").await.unwrap();
-        let (seq, handle) = Sequencer::start(s.clone(), SequencerConfig::default());
+        let config = SequencerConfig {
+            writers,
+            ..SequencerConfig::default()
+        };
+        let (seq, handle) = Sequencer::start(s.clone(), config);
         let mut tasks = Vec::new();
         for c in 0..8 {
             let (seq, t) = (seq.clone(), t.clone());
@@ -254,6 +292,7 @@ mod tests {
             SequencerConfig {
                 max_queued_events: 10,
                 max_batch_events: 10,
+                writers: 1,
             },
         );
         // Hold the whole queue, as a stalled store would.
