@@ -124,10 +124,6 @@ RETURNS TABLE (tenant_id text, name text, created_at text)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = sealbook, pg_temp AS $$
     SELECT tenant_id, name, created_at FROM tenants ORDER BY tenant_id
 $$;
-CREATE FUNCTION sealbook_tenant_exists(t text) RETURNS boolean
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = sealbook, pg_temp AS $$
-    SELECT EXISTS (SELECT 1 FROM tenants WHERE tenant_id = t)
-$$;
 CREATE FUNCTION sealbook_unsigned_growth()
 RETURNS TABLE (tenant_id text, size bigint, root bytea, c_size bigint, c_root bytea, c_note text, c_signed_at text)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = sealbook, pg_temp AS $$
@@ -139,6 +135,6 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = sealbook, pg_temp AS $$
     ) c ON true
     WHERE h.size > COALESCE(c.size, 0)
 $$;
-REVOKE ALL ON FUNCTION sealbook_key_by_hash(bytea), sealbook_list_tenants(), sealbook_tenant_exists(text), sealbook_unsigned_growth() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION sealbook_key_by_hash(bytea), sealbook_list_tenants(), sealbook_tenant_exists(text), sealbook_unsigned_growth() TO sealbook_rw;
+REVOKE ALL ON FUNCTION sealbook_key_by_hash(bytea), sealbook_list_tenants(), sealbook_unsigned_growth() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION sealbook_key_by_hash(bytea), sealbook_list_tenants(), sealbook_unsigned_growth() TO sealbook_rw;
 GRANT SELECT ON schema_version TO sealbook_rw;
