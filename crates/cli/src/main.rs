@@ -9,6 +9,7 @@ mod bench;
 mod config;
 mod hammer;
 mod migrate;
+mod relay;
 mod serve;
 mod verify;
 mod workload;
@@ -32,6 +33,8 @@ enum Command {
     Serve(config::ServeArgs),
     /// Migrate a PostgreSQL database to this build's schema (as the owner role).
     Migrate(migrate::MigrateArgs),
+    /// Deliver an application's outbox (`sealbook_outbox`) to Sealbook.
+    Relay(relay::RelayArgs),
     /// Manage tenants (platform operator).
     #[command(subcommand)]
     Tenant(admin::TenantCommand),
@@ -67,6 +70,7 @@ fn main() -> std::process::ExitCode {
         Command::VerifyExport(args) => return verify::run_export(args),
         Command::Serve(args) => runtime.block_on(serve::run(args)),
         Command::Migrate(args) => runtime.block_on(migrate::run(args)),
+        Command::Relay(args) => runtime.block_on(relay::run(args)),
         Command::Tenant(cmd) => runtime.block_on(admin::tenant(cmd)),
         Command::Key(cmd) => runtime.block_on(admin::key(cmd)),
         Command::Hammer(args) => runtime.block_on(hammer::run(args)),

@@ -220,7 +220,7 @@ fn signing_keys(config: &Config) -> anyhow::Result<SigningKeys> {
     SigningKeys::parse(&text).context("the generated key")
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -4,10 +4,28 @@
 //! so callers can match on its stable `type`. Retries, batching and the transactional outbox build
 //! on this client.
 //!
-//! The public interface is: [`Client`], [`ClientError`], [`Problem`], [`Receipt`], [`Tenant`],
-//! [`ApiKey`], [`CreatedKey`], [`EventPage`], [`ProofJson`], and [`verify`], the offline-trust
-//! verifier of a tenant log that trusts nothing but a verifier key.
+//! The public interface is: [`Client`] with [`RetryPolicy`], [`ClientError`], [`Problem`] and
+//! [`ProblemKind`], [`Receipt`], [`Tenant`], [`ApiKey`], [`CreatedKey`], [`EventPage`],
+//! [`ProofJson`]; [`event`] (a typed builder for the envelope); `outbox` (features `postgres`,
+//! `sqlx`: audit events that commit with the business change, and the relay that delivers them);
+//! and [`verify`], the verifier of a tenant log that trusts nothing but a verifier key.
+//!
+//! Sending with retries (exponential backoff with jitter, honouring `Retry-After`), idempotent by
+//! event id, batched:
+//!
+//! ```no_run
+//! # async fn f() -> Result<(), sealbook_client::ClientError> {
+//! use sealbook_client::{event::{Event, Party}, Client};
+//! let client = Client::new("http://127.0.0.1:8080", "sbk_…")?;
+//! let e = Event::new("user.login_succeeded", Party::user("u-42"), Party::user("u-42"));
+//! let receipts = client.send(&[e.into()]).await?;
+//! println!("index {} in the tenant's log", receipts[0].index);
+//! # Ok(()) }
+//! ```
 
+pub mod event;
+#[cfg(feature = "postgres")]
+pub mod outbox;
 pub mod verify;
 
 use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
@@ -31,6 +49,95 @@ pub struct Problem {
     /// Field-level problems.
     #[serde(default)]
     pub errors: Vec<serde_json::Value>,
+}
+
+/// The kinds of problem Sealbook answers with, from the stable `type` of its problem+json.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProblemKind {
+    /// 400: the body is not well-formed.
+    Malformed,
+    /// 400: a query parameter is wrong.
+    BadQuery,
+    /// 400: a log size or index no tree has.
+    OutOfRange,
+    /// 400: beyond the latest signed checkpoint.
+    BeyondCheckpoint,
+    /// 401: missing, unknown or revoked key.
+    Unauthorized,
+    /// 403: the key lacks a scope.
+    Forbidden,
+    /// 404: nothing there (or not yours).
+    NotFound,
+    /// 404: the log has no checkpoint yet.
+    NoCheckpoint,
+    /// 405.
+    MethodNotAllowed,
+    /// 409: an event id is stored with different content.
+    IdConflict,
+    /// 409: the tenant exists.
+    TenantExists,
+    /// 413: a size or count limit.
+    TooLarge,
+    /// 415: wrong content type.
+    UnsupportedMediaType,
+    /// 422: events break the rules (see `errors`).
+    InvalidEvent,
+    /// 429: over the key's rate.
+    RateLimited,
+    /// 500: the stored log failed an integrity check.
+    LogIntegrity,
+    /// 503: the ingest queue is full.
+    Overloaded,
+    /// 503: the store is unavailable.
+    Unavailable,
+    /// A type this client does not know (a newer server).
+    Other,
+}
+
+impl Problem {
+    /// The problem's kind, from its `type`.
+    pub fn kind(&self) -> ProblemKind {
+        use ProblemKind::*;
+        match self
+            .kind
+            .strip_prefix("urn:sealbook:problem:")
+            .unwrap_or("")
+        {
+            "malformed" => Malformed,
+            "bad-query" => BadQuery,
+            "out-of-range" => OutOfRange,
+            "beyond-checkpoint" => BeyondCheckpoint,
+            "unauthorized" => Unauthorized,
+            "forbidden" => Forbidden,
+            "not-found" => NotFound,
+            "no-checkpoint" => NoCheckpoint,
+            "method-not-allowed" => MethodNotAllowed,
+            "id-conflict" => IdConflict,
+            "tenant-exists" => TenantExists,
+            "too-large" => TooLarge,
+            "unsupported-media-type" => UnsupportedMediaType,
+            "invalid-event" => InvalidEvent,
+            "rate-limited" => RateLimited,
+            "log-integrity" => LogIntegrity,
+            "overloaded" => Overloaded,
+            "unavailable" => Unavailable,
+            _ => Other,
+        }
+    }
+
+    /// Positions (in the request) of the events the problem names, e.g. the invalid ones of a 422.
+    pub fn event_positions(&self) -> Vec<usize> {
+        let mut p: Vec<usize> = self
+            .errors
+            .iter()
+            .filter_map(|e| e.get("event").and_then(serde_json::Value::as_u64))
+            .map(|e| e as usize)
+            .collect();
+        p.sort_unstable();
+        p.dedup();
+        p
+    }
 }
 
 /// What can go wrong talking to Sealbook.
@@ -59,6 +166,75 @@ pub enum ClientError {
         body: String,
     },
 }
+
+impl ClientError {
+    /// True when sending the same request again may succeed: the network failed or timed out, or
+    /// Sealbook answered 429 or 503 (or a proxy 502/504). Everything else would fail again.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ClientError::Transport(e) => e.is_timeout() || e.is_connect() || e.is_request(),
+            ClientError::Problem { status, .. } => matches!(status, 429 | 503),
+            ClientError::Unexpected { status, .. } => matches!(status, 502..=504),
+        }
+    }
+
+    /// The server's `Retry-After`, in seconds.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            ClientError::Problem { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// The problem's kind, when Sealbook answered with one.
+    pub fn problem_kind(&self) -> Option<ProblemKind> {
+        match self {
+            ClientError::Problem { problem, .. } => Some(problem.kind()),
+            _ => None,
+        }
+    }
+}
+
+/// How [`Client::send`] retries: up to `attempts` tries, waiting a random time up to
+/// `base * 2^n` (capped at `max`) between them ("full jitter"), but never less than the server's
+/// `Retry-After`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Tries in all, including the first (1 = no retry).
+    pub attempts: u32,
+    /// First backoff ceiling.
+    pub base: Duration,
+    /// Largest backoff.
+    pub max: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: 6,
+            base: Duration::from_millis(100),
+            max: Duration::from_secs(10),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait before retry `n` (0-based) after `err`.
+    pub fn delay(&self, n: u32, err: &ClientError) -> Duration {
+        let ceiling = self
+            .base
+            .saturating_mul(1u32.checked_shl(n.min(20)).unwrap_or(u32::MAX))
+            .min(self.max);
+        let mut r = [0u8; 8];
+        let _ = getrandom::fill(&mut r);
+        let jitter = ceiling.mul_f64((u64::from_le_bytes(r) >> 11) as f64 / (1u64 << 53) as f64);
+        let floor = Duration::from_secs(err.retry_after().unwrap_or(0));
+        jitter.max(floor)
+    }
+}
+
+/// Most events per request (the server's default limit).
+pub const MAX_BATCH: usize = 1000;
 
 /// A durable receipt.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
@@ -155,6 +331,7 @@ pub struct Client {
     http: reqwest::Client,
     base: String,
     auth: HeaderValue,
+    retry: RetryPolicy,
 }
 
 impl std::fmt::Debug for Client {
@@ -167,10 +344,21 @@ impl std::fmt::Debug for Client {
 }
 
 impl Client {
-    /// A client for `base_url` (e.g. `http://127.0.0.1:8080`) using `token`.
+    /// A client for `base_url` (e.g. `http://127.0.0.1:8080`) using `token`, with a 30 s
+    /// timeout per request and the default [`RetryPolicy`].
     pub fn new(base_url: &str, token: &str) -> Result<Client, ClientError> {
+        Client::with_timeout(base_url, token, Duration::from_secs(30))
+    }
+
+    /// Like [`Client::new`] with another per-request timeout.
+    pub fn with_timeout(
+        base_url: &str,
+        token: &str,
+        timeout: Duration,
+    ) -> Result<Client, ClientError> {
         let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(60))
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(5)))
             .build()?;
         let mut auth = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
             ClientError::Unexpected {
@@ -183,7 +371,14 @@ impl Client {
             http,
             base: base_url.trim_end_matches('/').to_owned(),
             auth,
+            retry: RetryPolicy::default(),
         })
+    }
+
+    /// The same client with another retry policy.
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Client {
+        self.retry = policy;
+        self
     }
 
     /// The URL of `segments` under the base URL, each segment percent-encoded.
@@ -320,8 +515,46 @@ impl Client {
         Ok(self.call(Method::GET, url, None).await?.1)
     }
 
-    /// Sends events (a batch, all or nothing) and returns their durable receipts.
+    /// Sends events and returns their durable receipts, in order. Events without an `id` get one
+    /// first, so every retry is idempotent; more than [`MAX_BATCH`] events go as several requests
+    /// (each all or nothing); retryable failures are retried under the client's [`RetryPolicy`].
     pub async fn send(&self, events: &[serde_json::Value]) -> Result<Vec<Receipt>, ClientError> {
+        let events: Vec<serde_json::Value> = events
+            .iter()
+            .map(|e| {
+                let mut e = e.clone();
+                if let Some(m) = e.as_object_mut() {
+                    m.entry("id")
+                        .or_insert_with(|| serde_json::Value::String(event::new_event_id()));
+                }
+                e
+            })
+            .collect();
+        let mut out = Vec::with_capacity(events.len());
+        for chunk in events.chunks(MAX_BATCH) {
+            let mut n = 0;
+            loop {
+                match self.send_once(chunk).await {
+                    Ok(r) => {
+                        out.extend(r);
+                        break;
+                    }
+                    Err(e) if e.is_retryable() && n + 1 < self.retry.attempts => {
+                        tokio::time::sleep(self.retry.delay(n, &e)).await;
+                        n += 1;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// One request with these events (all or nothing), no retry.
+    pub async fn send_once(
+        &self,
+        events: &[serde_json::Value],
+    ) -> Result<Vec<Receipt>, ClientError> {
         let body = serde_json::to_vec(events).expect("JSON values serialize");
         let (_, r): (_, Receipts) = self
             .call(

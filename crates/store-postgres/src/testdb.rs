@@ -168,6 +168,23 @@ impl TestDb {
         )
     }
 
+    /// The owner URL in URI form (`postgres://user[:password]@host:port/db`), for drivers that
+    /// take only URIs.
+    pub fn owner_uri(&self) -> String {
+        let cfg: tokio_postgres::Config = self.owner_url.parse().expect("a valid URL");
+        let host = match cfg.get_hosts().first() {
+            Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
+            _ => "127.0.0.1".to_owned(),
+        };
+        let port = cfg.get_ports().first().copied().unwrap_or(5432);
+        let user = cfg.get_user().unwrap_or("postgres");
+        let auth = match cfg.get_password() {
+            Some(p) => format!("{user}:{}", String::from_utf8_lossy(p)),
+            None => user.to_owned(),
+        };
+        format!("postgres://{auth}@{host}:{port}/{}", self.name)
+    }
+
     /// The database's name.
     pub fn name(&self) -> &str {
         &self.name

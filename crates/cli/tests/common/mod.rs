@@ -50,8 +50,16 @@ impl Server {
             .append(true)
             .open(dir.join("server.log"))
             .unwrap();
+        // A random port unless the test names one (to restart a server where clients expect it).
+        let listen: &[&str] = if extra.contains(&"--listen") {
+            &[]
+        } else {
+            &["--listen", "127.0.0.1:0"]
+        };
         let mut child = Command::new(BIN)
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg("serve")
+            .args(listen)
+            .arg("--data-dir")
             .arg(&data_dir)
             .args(extra)
             .env("SEALBOOK_LOG", "info")
