@@ -8,6 +8,8 @@
 //! [`ProblemKind`], [`Receipt`], [`Tenant`], [`ApiKey`], [`CreatedKey`], [`EventPage`],
 //! [`ProofJson`]; [`event`] (a typed builder for the envelope); `outbox` (features `postgres`,
 //! `sqlx`: audit events that commit with the business change, and the relay that delivers them);
+//! [`spool`] (a durable on-disk spool for services without a database); [`delivery`] (the rule
+//! both use);
 //! and [`verify`], the verifier of a tenant log that trusts nothing but a verifier key.
 //!
 //! Sending with retries (exponential backoff with jitter, honouring `Retry-After`), idempotent by
@@ -23,9 +25,11 @@
 //! # Ok(()) }
 //! ```
 
+pub mod delivery;
 pub mod event;
 #[cfg(feature = "postgres")]
 pub mod outbox;
+pub mod spool;
 pub mod verify;
 
 use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};

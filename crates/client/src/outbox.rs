@@ -25,8 +25,9 @@
 //! relay at a time holds a partition for a transaction); an event Sealbook rejects (422) is parked
 //! with its error and does not block the events behind it.
 
+pub use crate::delivery::{deliver, Delivery};
 use crate::event::Event;
-use crate::{Client, ClientError, ProblemKind};
+use crate::{Client, ClientError};
 use std::time::Duration;
 
 /// The outbox table, for the application's own migrations (idempotent).
@@ -301,77 +302,34 @@ impl Relay {
                 }
             }
         }
-        while !pending.is_empty() {
-            let events: Vec<serde_json::Value> = pending.iter().map(|(_, v)| v.clone()).collect();
-            match sealbook.send_once(&events).await {
-                Ok(receipts) => {
-                    let ids: Vec<i64> = pending.iter().map(|(id, _)| *id).collect();
-                    let idx: Vec<i64> = receipts.iter().map(|r| r.index as i64).collect();
-                    tx.execute(
-                        "UPDATE sealbook_outbox o SET delivered_at = now(), receipt_index = u.idx, attempts = attempts + 1 \
-                         FROM unnest($1::bigint[], $2::bigint[]) AS u(id, idx) WHERE o.id = u.id",
-                        &[&ids, &idx],
-                    )
-                    .await
-                    .map_err(db)?;
-                    cycle.delivered += ids.len();
-                    metrics::counter!("sealbook_outbox_delivered_total")
-                        .increment(ids.len() as u64);
-                    break;
-                }
-                Err(e) if e.is_retryable() => {
-                    // Leave everything pending; the caller backs off.
-                    let _ = tx.rollback().await;
-                    return Err(OutboxError::Sealbook(Box::new(e)));
-                }
-                Err(e) => {
-                    // Refused for good: park the events the problem names, or, when it names none,
-                    // find them one by one.
-                    let named = match &e {
-                        ClientError::Problem { problem, .. } => problem.event_positions(),
-                        _ => Vec::new(),
-                    };
-                    let culprits: Vec<usize> =
-                        if !named.is_empty() && named.iter().all(|p| *p < pending.len()) {
-                            named
-                        } else if pending.len() == 1 {
-                            vec![0]
-                        } else {
-                            let mut bad = Vec::new();
-                            for (i, (_, v)) in pending.iter().enumerate() {
-                                if let Err(e1) = sealbook.send_once(std::slice::from_ref(v)).await {
-                                    if e1.is_retryable() {
-                                        let _ = tx.rollback().await;
-                                        return Err(OutboxError::Sealbook(Box::new(e1)));
-                                    }
-                                    bad.push(i);
-                                }
-                            }
-                            bad
-                        };
-                    if culprits.is_empty() {
-                        // Nothing is wrong on its own any more (the refusal was transient in
-                        // effect): send again.
-                        continue;
-                    }
-                    let why = match &e {
-                        ClientError::Problem { problem, .. } => {
-                            serde_json::to_string(problem).unwrap_or_else(|_| e.to_string())
-                        }
-                        other => other.to_string(),
-                    };
-                    for i in culprits.iter().rev() {
-                        let (id, _) = pending.remove(*i);
-                        park(&tx, id, &why).await?;
-                        cycle.parked += 1;
-                        metrics::counter!("sealbook_outbox_parked_total").increment(1);
-                    }
-                    if e.problem_kind() == Some(ProblemKind::Unauthorized) {
-                        let _ = tx.rollback().await;
-                        return Err(OutboxError::Sealbook(Box::new(e)));
-                    }
-                }
+        let events: Vec<serde_json::Value> = pending.iter().map(|(_, v)| v.clone()).collect();
+        let outcome = match deliver(&sealbook, events).await {
+            Ok(o) => o,
+            Err(e) => {
+                // Leave everything pending; the caller backs off.
+                let _ = tx.rollback().await;
+                return Err(OutboxError::Sealbook(Box::new(e)));
             }
+        };
+        let mut ids = Vec::new();
+        let mut idx = Vec::new();
+        for (pos, r) in &outcome.delivered {
+            ids.push(pending[*pos].0);
+            idx.push(r.index as i64);
+        }
+        tx.execute(
+            "UPDATE sealbook_outbox o SET delivered_at = now(), receipt_index = u.idx, attempts = attempts + 1 \
+             FROM unnest($1::bigint[], $2::bigint[]) AS u(id, idx) WHERE o.id = u.id",
+            &[&ids, &idx],
+        )
+        .await
+        .map_err(db)?;
+        cycle.delivered += ids.len();
+        metrics::counter!("sealbook_outbox_delivered_total").increment(ids.len() as u64);
+        for (pos, why) in &outcome.parked {
+            park(&tx, pending[*pos].0, why).await?;
+            cycle.parked += 1;
+            metrics::counter!("sealbook_outbox_parked_total").increment(1);
         }
         tx.commit().await.map_err(db)?;
         Ok(cycle)
