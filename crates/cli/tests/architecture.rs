@@ -102,10 +102,24 @@ fn crates_respect_the_architecture() {
                 "rusqlite",
                 "libsqlite3-sys",
                 "sealbook-store-sqlite",
+                "sealbook-store-postgres",
+                "tokio-postgres",
                 "anyhow",
             ],
         ),
-        ("sealbook-client", &["rusqlite", "axum", "anyhow"]),
+        (
+            "sealbook-client",
+            &[
+                "rusqlite",
+                "axum",
+                "anyhow",
+                "sealbook-api",
+                "sealbook-pipeline",
+                "sealbook-store",
+                "sealbook-store-sqlite",
+                "sealbook-store-postgres",
+            ],
+        ),
     ];
     for (krate, banned) in forbidden {
         let all = closure(&deps, krate);
