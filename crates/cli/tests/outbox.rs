@@ -319,3 +319,42 @@ fn sqlx_transactions_record_too() {
     assert!(log.iter().all(|e| e.0 != dropped));
     assert_eq!(pending(&rt, &c), 0);
 }
+
+/// `sealbook relay` as a process of its own drains the outbox.
+#[test]
+fn the_relay_command_delivers_the_outbox() {
+    let rt = Runtime::new().unwrap();
+    let (db, mut c) = app_db(&rt);
+    let dir = tempdir();
+    let s = Server::start(dir.path());
+    let key = s.tenant_with_key("acme");
+    let key_file = dir.path().join("key");
+    std::fs::write(&key_file, &key).unwrap();
+    rt.block_on(async {
+        for i in 0..20 {
+            ship(&mut c, &format!("o-{}", i % 3), i, true).await;
+        }
+    });
+    let out = std::process::Command::new(common::BIN)
+        .args([
+            "relay",
+            "--database-url",
+            &db.owner_url,
+            "--url",
+            &s.url,
+            "--key-file",
+        ])
+        .arg(&key_file)
+        .arg("--until-empty")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap();
+    assert_eq!(report["delivered"], 20);
+    assert_eq!(pending(&rt, &c), 0);
+    assert_eq!(logged(&s, &key).len(), 20);
+}
