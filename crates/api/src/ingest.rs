@@ -69,9 +69,17 @@ pub(crate) async fn ingest(
     })?;
     let received_at = time::OffsetDateTime::now_utc();
     let mut entropy = OsEntropy;
+    // Secrets go before anything is hashed or stored.
+    let redaction_key = state.redaction_key(&tenant);
     let events: Vec<ShapedEvent> = valid
         .into_iter()
-        .map(|v| shape(v, &tenant, received_at, &mut entropy))
+        .map(|mut v| {
+            let n = sealbook_domain::redact::redact(&mut v.body, &redaction_key, &[]);
+            if n > 0 {
+                metrics::counter!("sealbook_values_redacted_total").increment(n as u64);
+            }
+            shape(v, &tenant, received_at, &mut entropy)
+        })
         .collect();
     let receipts = append(&state, tenant, events, None).await?;
     let status = if receipts.iter().all(|r| r.replayed) {

@@ -54,6 +54,8 @@ struct Inner {
     prometheus: Option<metrics_exporter_prometheus::PrometheusHandle>,
     rate: ratelimit::RateLimiter,
     keys: Option<auth::KeyCache>,
+    /// Deployment-wide secret from which each tenant's redaction key is derived.
+    redaction_master: zeroize::Zeroizing<[u8; 32]>,
 }
 
 impl AppState {
@@ -62,6 +64,7 @@ impl AppState {
         store: Arc<dyn Store>,
         sequencer: Sequencer,
         log: Arc<Log>,
+        redaction_master: [u8; 32],
         admin_token: &str,
         config: ApiConfig,
         prometheus: Option<metrics_exporter_prometheus::PrometheusHandle>,
@@ -74,10 +77,25 @@ impl AppState {
                 admin_token_hash: secret::hash(admin_token),
                 rate: ratelimit::RateLimiter::new(config.rate_limit_per_key),
                 keys: config.cache_keys.then(auth::KeyCache::new),
+                redaction_master: zeroize::Zeroizing::new(redaction_master),
                 config,
                 prometheus,
             }),
         }
+    }
+}
+
+impl AppState {
+    /// The tenant's redaction key: HMAC-SHA256(master, tenant id). Derived, never stored or
+    /// exported; fingerprints of one tenant are useless against another's.
+    pub(crate) fn redaction_key(&self, tenant: &sealbook_domain::TenantId) -> [u8; 32] {
+        use hmac::Mac;
+        let mut mac =
+            <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&*self.inner.redaction_master)
+                .expect("HMAC takes any key length");
+        mac.update(b"sealbook redaction key\0");
+        mac.update(tenant.as_str().as_bytes());
+        mac.finalize().into_bytes().into()
     }
 }
 

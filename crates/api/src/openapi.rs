@@ -90,11 +90,21 @@ pub struct EventEnvelope {
     /// `success` (default), `failure` or `denied`.
     outcome: Option<String>,
     reason: Option<Reason>,
+    /// Field changes; secrets among them are redacted on both sides.
     changes: Option<Vec<Change>>,
+    /// The object before the change, instead of `changes` (with `after`): Sealbook computes the
+    /// field-level diff (nested paths, arrays by index) and stores it as `changes`.
+    #[schema(value_type = Option<Object>)]
+    before: Option<serde_json::Value>,
+    /// The object after the change (with `before`).
+    #[schema(value_type = Option<Object>)]
+    after: Option<serde_json::Value>,
     context: Option<Context>,
     /// Business references, searchable with `ref=key:value`.
     refs: Option<std::collections::BTreeMap<String, String>>,
-    /// The type's own payload.
+    /// The type's own payload. Values under secret keys (`password`, `api_key`, `token`, …) and
+    /// card numbers (Luhn-valid) here, in `refs` and in `changes` are replaced by
+    /// `{"$redacted": true, "preview", "fingerprint"}` before anything is stored.
     #[schema(value_type = Option<Object>)]
     data: Option<serde_json::Value>,
 }

@@ -36,6 +36,10 @@ pub(crate) struct ServeArgs {
     /// `SEALBOOK_CHECKPOINT_KEY` may hold the key text itself instead.
     #[arg(long, env = "SEALBOOK_CHECKPOINT_KEY_FILE")]
     checkpoint_key_file: Option<PathBuf>,
+    /// File holding the redaction secret (base64, 32 bytes) [default: generated into
+    /// <data-dir>/redaction-key]. `SEALBOOK_REDACTION_KEY` may hold it instead.
+    #[arg(long, env = "SEALBOOK_REDACTION_KEY_FILE")]
+    redaction_key_file: Option<PathBuf>,
     /// PostgreSQL URL to store data in instead of the embedded store, as a role that is a member
     /// of `sealbook_rw` (no owner, no BYPASSRLS). Several nodes may share one database.
     #[arg(long, env = "SEALBOOK_DATABASE_URL", hide_env_values = true)]
@@ -67,6 +71,7 @@ struct FileConfig {
     rate_limit_per_key: Option<u32>,
     log_origin_prefix: Option<String>,
     checkpoint_key_file: Option<PathBuf>,
+    redaction_key_file: Option<PathBuf>,
     database_url: Option<String>,
     database_owner_url: Option<String>,
     #[serde(default, with = "humantime_serde_opt")]
@@ -109,6 +114,7 @@ pub(crate) struct Config {
     /// Set explicitly (flag, variable or file), or `None` for "the recorded one, else the default".
     pub(crate) log_origin_prefix: Option<String>,
     pub(crate) checkpoint_key_file: Option<PathBuf>,
+    pub(crate) redaction_key_file: Option<PathBuf>,
     pub(crate) checkpoint_interval: std::time::Duration,
     /// PostgreSQL instead of the embedded store.
     pub(crate) database_url: Option<String>,
@@ -195,6 +201,7 @@ impl ServeArgs {
             database_owner_url,
             log_origin_prefix,
             checkpoint_key_file: self.checkpoint_key_file.or(file.checkpoint_key_file),
+            redaction_key_file: self.redaction_key_file.or(file.redaction_key_file),
             checkpoint_interval,
             listen: self
                 .listen

@@ -53,10 +53,12 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let signer_task = tokio::spawn(log.clone().run_signer(config.checkpoint_interval, async {
         let _ = signer_stopped.await;
     }));
+    let redaction_master = redaction_master(&config)?;
     let state = AppState::new(
         store,
         sequencer.clone(),
         log,
+        *redaction_master,
         &token,
         config.api,
         Some(prometheus),
@@ -186,6 +188,59 @@ async fn origin_prefix(
         _ => {}
     }
     Ok(recorded)
+}
+
+/// The deployment's redaction secret (every tenant's redaction key derives from it):
+/// `SEALBOOK_REDACTION_KEY`, `--redaction-key-file`, or generated on first start into
+/// `<data-dir>/redaction-key` (mode 0600). Several nodes must share it.
+fn redaction_master(config: &Config) -> anyhow::Result<zeroize::Zeroizing<[u8; 32]>> {
+    use base64::Engine;
+    use std::os::unix::fs::OpenOptionsExt;
+    let parse = |text: &str, from: &str| -> anyhow::Result<zeroize::Zeroizing<[u8; 32]>> {
+        let line = text
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && !l.starts_with('#'))
+            .with_context(|| format!("{from}: no key"))?;
+        let bytes = zeroize::Zeroizing::new(
+            base64::engine::general_purpose::STANDARD
+                .decode(line)
+                .with_context(|| format!("{from}: not base64"))?,
+        );
+        let key: [u8; 32] = bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("{from}: the redaction key is 32 bytes"))?;
+        Ok(zeroize::Zeroizing::new(key))
+    };
+    if let Ok(text) = std::env::var("SEALBOOK_REDACTION_KEY") {
+        return parse(&text, "SEALBOOK_REDACTION_KEY");
+    }
+    let path = config
+        .redaction_key_file
+        .clone()
+        .unwrap_or_else(|| config.data_dir.join("redaction-key"));
+    if path.exists() || config.redaction_key_file.is_some() {
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        return parse(&text, &path.display().to_string());
+    }
+    let mut key = zeroize::Zeroizing::new([0u8; 32]);
+    getrandom::fill(key.as_mut()).context("the operating system's random generator")?;
+    let text = zeroize::Zeroizing::new(format!(
+        "# Sealbook redaction secret: tenants' fingerprint keys derive from it. Keep secret.\n{}\n",
+        base64::engine::general_purpose::STANDARD.encode(key.as_ref())
+    ));
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()?;
+    tracing::info!(path = %path.display(), "generated the redaction secret");
+    Ok(key)
 }
 
 /// The checkpoint signing keys: `SEALBOOK_CHECKPOINT_KEY`, `--checkpoint-key-file`, or the key

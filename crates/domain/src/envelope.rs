@@ -82,6 +82,8 @@ pub const ENVELOPE_FIELDS: &[&str] = &[
     "outcome",
     "reason",
     "changes",
+    "before",
+    "after",
     "context",
     "refs",
     "data",
@@ -606,9 +608,30 @@ fn validate(
     if let Some(v) = obj.get("data") {
         c.object(v, "/data");
     }
+    // Whole `before`/`after` objects instead of `changes`: Sealbook computes the diff.
+    match (obj.get("before"), obj.get("after")) {
+        (None, None) => {}
+        (Some(_), _) | (_, Some(_)) if obj.contains_key("changes") => {
+            c.err("/before", "give either changes or before/after, not both");
+        }
+        (Some(Value::Object(_)), Some(Value::Object(_))) => {}
+        (b, a) => {
+            if !matches!(b, Some(Value::Object(_))) {
+                c.err("/before", "must be an object, with after");
+            }
+            if !matches!(a, Some(Value::Object(_))) {
+                c.err("/after", "must be an object, with before");
+            }
+        }
+    }
 
     if c.errors.len() != before {
         return None;
+    }
+    if let (Some(Value::Object(b)), Some(Value::Object(a))) =
+        (obj.remove("before"), obj.remove("after"))
+    {
+        obj.insert("changes".into(), Value::Array(crate::diff::diff(&b, &a)));
     }
     Some(ValidEvent {
         position,
@@ -629,6 +652,48 @@ mod tests {
 
     fn tenant() -> TenantId {
         TenantId::parse("acme").unwrap()
+    }
+
+    #[test]
+    fn before_and_after_become_changes() {
+        let mut v = good();
+        v["before"] = json!({"status": "open", "total": 10});
+        v["after"] = json!({"status": "shipped", "total": 10});
+        let e = parse_batch(
+            v.to_string().as_bytes(),
+            BodyFormat::Json,
+            &tenant(),
+            &Limits::default(),
+        )
+        .unwrap()
+        .remove(0);
+        assert_eq!(
+            e.body["changes"],
+            json!([{"field": "status", "before": "open", "after": "shipped"}])
+        );
+        assert!(e.body.get("before").is_none() && e.body.get("after").is_none());
+        for (b, a, with_changes) in [
+            (json!({}), Value::Null, false),
+            (json!("x"), json!({}), false),
+            (json!({}), json!({}), true),
+        ] {
+            let mut v = good();
+            v["before"] = b;
+            if !a.is_null() {
+                v["after"] = a;
+            }
+            if with_changes {
+                v["changes"] = json!([]);
+            }
+            let err = parse_batch(
+                v.to_string().as_bytes(),
+                BodyFormat::Json,
+                &tenant(),
+                &Limits::default(),
+            )
+            .unwrap_err();
+            assert!(matches!(err, BatchError::Invalid(_)), "{v}");
+        }
     }
 
     fn good() -> Value {

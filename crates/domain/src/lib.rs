@@ -10,13 +10,17 @@
 //! - [`shape`], [`ShapedEvent`], [`Entropy`]: turning a validated event into its leaf;
 //! - [`view::event_view`]: turning a stored leaf back into the event a reader sees;
 //!   [`view::export_line`], [`view::rebuild_leaf`]: verifiable export lines and their leaves;
+//! - [`redact`]: secrets and card numbers replaced before anything is hashed or stored;
+//!   [`diff`]: `before`/`after` objects turned into field-level `changes`;
 //! - [`EventFilter`], [`Cursor`]: what a search asks for;
 //! - [`timestamp`]: RFC 3339 handling shared by ingest and search.
 
 mod canonical;
+pub mod diff;
 mod envelope;
 mod error;
 mod filter;
+pub mod redact;
 mod scan;
 mod scope;
 mod shape;
