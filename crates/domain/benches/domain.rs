@@ -44,6 +44,40 @@ fn benches(c: &mut Criterion) {
         b.iter(|| parse_batch(&body, BodyFormat::Json, &tenant, &limits).unwrap())
     });
     let valid = parse_batch(&body, BodyFormat::Json, &tenant, &limits).unwrap();
+    g.bench_function("redact 100 events (no secrets: the scan)", |b| {
+        b.iter_batched(
+            || valid.clone(),
+            |mut v| {
+                for e in &mut v {
+                    sealbook_domain::redact::redact(&mut e.body, &[7; 32], &[]);
+                }
+                v
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    let secret_batch: Vec<serde_json::Value> = (0..100)
+        .map(|i| {
+            let mut e = event(i);
+            e["data"]["password"] = json!("hunter2-correct-horse");
+            e["data"]["card"] = json!("4111 1111 1111 1111");
+            e
+        })
+        .collect();
+    let secret_body = serde_json::to_vec(&secret_batch).unwrap();
+    let with_secrets = parse_batch(&secret_body, BodyFormat::Json, &tenant, &limits).unwrap();
+    g.bench_function("redact 100 events (two secrets each)", |b| {
+        b.iter_batched(
+            || with_secrets.clone(),
+            |mut v| {
+                for e in &mut v {
+                    sealbook_domain::redact::redact(&mut e.body, &[7; 32], &[]);
+                }
+                v
+            },
+            BatchSize::SmallInput,
+        )
+    });
     let at = time::OffsetDateTime::now_utc();
     g.bench_function("shape 100 events", |b| {
         b.iter_batched(
