@@ -18,6 +18,7 @@ mod metrics_layer;
 pub mod openapi;
 mod ops;
 mod ratelimit;
+mod redactions;
 pub mod secret;
 
 use axum::routing::{delete, get, post};
@@ -106,6 +107,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/events/{id}", get(events::get_event))
         .route("/v1/events/{id}/proof", get(log::event_proof))
         .route("/v1/exports/events", get(export::export))
+        .route("/v1/redactions/match", post(redactions::match_value))
         .route(
             "/v1/log/checkpoint",
             get(log::checkpoint).post(log::sign_checkpoint),

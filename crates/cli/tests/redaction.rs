@@ -85,3 +85,83 @@ fn secrets_never_reach_the_disk_and_readers_see_masks() {
         }
     }
 }
+
+/// An investigator can ask whether a redacted value was X: only with `tenant:admin`, only in their
+/// tenant, the question is audited, and X is never stored.
+#[test]
+fn redaction_match_answers_yes_or_no_and_is_audited() {
+    let dir = tempdir();
+    let s = Server::start(dir.path());
+    s.create_tenant("acme");
+    let (_, writer) = s.create_key("acme", &["events:write", "events:read"]);
+    let (admin_id, admin) = s.create_key("acme", &["tenant:admin", "events:read"]);
+    s.create_tenant("globex");
+    let (_, other) = s.create_key("globex", &["tenant:admin"]);
+    let ev = json!({"id": "login-1", "type": "user.login_failed", "occurred_at": "2026-03-01T10:00:00Z",
+        "actor": {"type": "user", "id": "u-1"}, "subject": {"type": "user", "id": "u-1"},
+        "data": {"password": "Tr0ub4dor&3-candidate"}});
+    s.ingest(&writer, &json!([ev]));
+    let ask = |key: &str, value: serde_json::Value, id: &str, path: &str| {
+        s.post_json(
+            "/v1/redactions/match",
+            key,
+            &json!({"value": value, "event_id": id, "path": path}),
+        )
+    };
+    let yes = ask(
+        &admin,
+        json!("Tr0ub4dor&3-candidate"),
+        "login-1",
+        "/data/password",
+    );
+    assert_eq!(yes.status(), 200);
+    assert_eq!(
+        yes.json::<serde_json::Value>().unwrap(),
+        json!({"match": true})
+    );
+    let no: serde_json::Value = ask(
+        &admin,
+        json!("correct-horse-guess-99"),
+        "login-1",
+        "/data/password",
+    )
+    .json()
+    .unwrap();
+    assert_eq!(no, json!({"match": false}));
+    assert_eq!(
+        ask(&writer, json!("x"), "login-1", "/data/password").status(),
+        403
+    );
+    assert_eq!(
+        ask(&admin, json!("x"), "login-1", "/actor/id").status(),
+        422,
+        "not a redacted value"
+    );
+    let unknown = ask(&admin, json!("x"), "nope", "/data/password");
+    assert_eq!(unknown.status(), 404);
+    let foreign = ask(&other, json!("x"), "login-1", "/data/password");
+    assert_eq!(foreign.status(), 404);
+    assert_eq!(
+        foreign.json::<serde_json::Value>().unwrap(),
+        unknown.json::<serde_json::Value>().unwrap(),
+        "another tenant's event answers like an unknown one"
+    );
+
+    let audit = s.all_events(&admin, "&type=audit_log.redaction_matched");
+    assert_eq!(audit.len(), 2, "every question is in the log");
+    assert_eq!(audit[0]["actor"]["id"], admin_id);
+    assert_eq!(
+        audit[1]["data"],
+        json!({"path": "/data/password", "matched": true})
+    );
+    assert!(s.stop());
+    for entry in std::fs::read_dir(dir.path().join("data")).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        for needle in ["correct-horse-guess-99", "Tr0ub4dor&3-candidate"] {
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
+                "{needle} stored"
+            );
+        }
+    }
+}
