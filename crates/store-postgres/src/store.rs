@@ -344,21 +344,6 @@ impl PgStore {
                 index += 1;
             }
             if !cols.idx.is_empty() {
-                tx.execute(
-                    "INSERT INTO events(tenant_id, idx, event_id, type, outcome, actor_type, subject_type, occurred_at, content_hash, leaf_hash, leaf) \
-                     SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::bytea[], $10::bytea[], $11::bytea[])",
-                    &[&t, &cols.idx, &cols.event_id, &cols.kind, &cols.outcome, &cols.actor_type, &cols.subject_type, &cols.occurred_at, &cols.content_hash, &cols.leaf_hash, &cols.leaf],
-                )
-                .await
-                .map_err(db)?;
-                if !cols.p_idx.is_empty() {
-                    tx.execute(
-                        "INSERT INTO personal(tenant_id, idx, data) SELECT $1, * FROM unnest($2::bigint[], $3::bytea[])",
-                        &[&t, &cols.p_idx, &cols.p_data],
-                    )
-                    .await
-                    .map_err(db)?;
-                }
                 postings.sort_unstable();
                 postings.dedup();
                 let (b, k, i): (Vec<i64>, Vec<i64>, Vec<i64>) = postings.into_iter().fold(
@@ -370,12 +355,45 @@ impl PgStore {
                         (b, k, i)
                     },
                 );
-                tx.execute(
+                // The three inserts are independent: sent together, they cost one round trip
+                // (tokio-postgres pipelines them; the transaction runs them in order).
+                let event_params: [&(dyn tokio_postgres::types::ToSql + Sync); 11] = [
+                    &t,
+                    &cols.idx,
+                    &cols.event_id,
+                    &cols.kind,
+                    &cols.outcome,
+                    &cols.actor_type,
+                    &cols.subject_type,
+                    &cols.occurred_at,
+                    &cols.content_hash,
+                    &cols.leaf_hash,
+                    &cols.leaf,
+                ];
+                let events = tx.execute(
+                    "INSERT INTO events(tenant_id, idx, event_id, type, outcome, actor_type, subject_type, occurred_at, content_hash, leaf_hash, leaf) \
+                     SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::bytea[], $10::bytea[], $11::bytea[])",
+                    &event_params,
+                );
+                let personal = async {
+                    if cols.p_idx.is_empty() {
+                        return Ok(0);
+                    }
+                    tx.execute(
+                        "INSERT INTO personal(tenant_id, idx, data) SELECT $1, * FROM unnest($2::bigint[], $3::bytea[])",
+                        &[&t, &cols.p_idx, &cols.p_data],
+                    )
+                    .await
+                };
+                let term_params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] = [&t, &b, &k, &i];
+                let terms = tx.execute(
                     "INSERT INTO terms(tenant_id, bucket, term, idx) SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::bigint[])",
-                    &[&t, &b, &k, &i],
-                )
-                .await
-                .map_err(db)?;
+                    &term_params,
+                );
+                let (e, p, tm) = futures_util::join!(events, personal, terms);
+                e.map_err(db)?;
+                p.map_err(db)?;
+                tm.map_err(db)?;
                 // Integrate into the tenant's tree, in this same transaction.
                 let fresh: Vec<Hash> = out
                     .iter()
@@ -395,27 +413,37 @@ impl PgStore {
             }
             outcomes.push(AppendOutcome::Committed(out));
         }
+        // Per tenant: its scope, then its tile upserts and head update, sent together.
+        let mut by_tenant: BTreeMap<String, Vec<(u32, u64, Vec<u8>)>> = BTreeMap::new();
         for ((t, level, number), content) in dirty {
-            scope(tx, &t).await?;
             let blob: Vec<u8> = content.iter().flat_map(|h| h.0).collect();
-            tx.execute(
-                "INSERT INTO tiles(tenant_id, level, number, hashes) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (tenant_id, level, number) DO UPDATE SET hashes = EXCLUDED.hashes",
-                &[&t, &(level as i32), &(number as i64), &blob],
-            )
-            .await
-            .map_err(db)?;
+            by_tenant.entry(t).or_default().push((level, number, blob));
         }
         for (t, edge) in &edges {
             let (size, root) = heads[t];
-            scope(tx, t.as_str()).await?;
-            tx.execute(
-                "UPDATE log_heads SET size = $2, root = $3 WHERE tenant_id = $1",
-                &[&t.as_str(), &(size as i64), &root.0.as_slice()],
-            )
-            .await
-            .map_err(db)?;
             debug_assert_eq!(edge.size(), size);
+            scope(tx, t.as_str()).await?;
+            let tiles = by_tenant.remove(t.as_str()).unwrap_or_default();
+            let upserts = futures_util::future::try_join_all(tiles.iter().map(|(level, number, blob)| {
+                let (level, number) = (*level as i32, *number as i64);
+                async move {
+                    tx.execute(
+                        "INSERT INTO tiles(tenant_id, level, number, hashes) VALUES ($1, $2, $3, $4) \
+                         ON CONFLICT (tenant_id, level, number) DO UPDATE SET hashes = EXCLUDED.hashes",
+                        &[&t.as_str(), &level, &number, blob],
+                    )
+                    .await
+                }
+            }));
+            let (tid, size, root) = (t.as_str(), size as i64, root.0.as_slice());
+            let head_params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&tid, &size, &root];
+            let head = tx.execute(
+                "UPDATE log_heads SET size = $2, root = $3 WHERE tenant_id = $1",
+                &head_params,
+            );
+            let (u, h) = futures_util::join!(upserts, head);
+            u.map_err(db)?;
+            h.map_err(db)?;
         }
         Ok((outcomes, edges))
     }
