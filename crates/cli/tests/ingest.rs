@@ -118,6 +118,20 @@ fn bad_input_gets_its_documented_error_and_stores_nothing() {
     bad_utf8.extend_from_slice(b"{\"type\":\"a.b\",\"id\":\"\xff\xfe\"}]");
     problem(s.post_raw(&key, json, bad_utf8), 400, "malformed");
 
+    // Two values for one key would mean different things to different readers: refused.
+    let dup = format!(
+        "[{}, {{\"type\":\"a.b\",\"actor\":{{\"type\":\"user\",\"id\":\"u-1\",\"id\":\"u-2\"}}}}]",
+        canary()
+    );
+    let p = problem(s.post_raw(&key, json, dup.into_bytes()), 400, "malformed");
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .contains("duplicate key \"id\""),
+        "{p}"
+    );
+
     // A raw NUL byte is not JSON; an escaped one is refused by the rules.
     let raw_nul = format!("[{}, {{\"type\":\"a.b\0\"}}]", canary()).into_bytes();
     problem(s.post_raw(&key, json, raw_nul), 400, "malformed");

@@ -223,7 +223,7 @@ fn split_json(body: &[u8], limits: &Limits) -> Result<Vec<Value>, BatchError> {
             return Err(too_deep(position, limits));
         }
     }
-    let value: Value = serde_json::from_slice(body).map_err(|e| malformed(e, None))?;
+    let value: Value = strict::from_slice(body).map_err(|e| malformed(e, None))?;
     let values = match value {
         Value::Array(items) => items,
         other => vec![other],
@@ -263,8 +263,7 @@ fn split_ndjson(body: &[u8], limits: &Limits) -> Result<Vec<Value>, BatchError> 
             }
             return Err(too_deep(position, limits));
         }
-        let value: Value =
-            serde_json::from_slice(line).map_err(|e| malformed(e, Some(line_no + 1)))?;
+        let value: Value = strict::from_slice(line).map_err(|e| malformed(e, Some(line_no + 1)))?;
         check_size(position, line.len(), &value, limits)?;
         values.push(value);
     }
@@ -655,6 +654,40 @@ mod tests {
     }
 
     #[test]
+    fn duplicate_keys_are_malformed_at_any_depth() {
+        for body in [
+            r#"{"type":"a.b","type":"c.d"}"#,
+            r#"[{"type":"a.b","actor":{"id":"1","id":"2"}}]"#,
+        ] {
+            let err = parse_batch(
+                body.as_bytes(),
+                BodyFormat::Json,
+                &tenant(),
+                &Limits::default(),
+            )
+            .unwrap_err();
+            match err {
+                BatchError::Malformed { detail } => {
+                    assert!(detail.contains("duplicate key"), "{detail}")
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        let ndjson = "{\"type\":\"a.b\"}\n{\"x\":1,\"x\":2}\n";
+        let err = parse_batch(
+            ndjson.as_bytes(),
+            BodyFormat::Ndjson,
+            &tenant(),
+            &Limits::default(),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, BatchError::Malformed { ref detail } if detail.starts_with("line 2:") && detail.contains("duplicate key")),
+            "{err:?}"
+        );
+    }
+
+    #[test]
     fn before_and_after_become_changes() {
         let mut v = good();
         v["before"] = json!({"status": "open", "total": 10});
@@ -842,5 +875,85 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+}
+
+/// JSON parsing that refuses duplicate object keys. `serde_json` keeps the last of two equal keys
+/// silently; a SIEM or a reviewer reading the same bytes might keep the first. An audit event must
+/// have one meaning, so `{"actor": …, "actor": …}` is malformed.
+mod strict {
+    use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+    use serde_json::{Map, Number, Value};
+
+    pub(super) struct Strict(pub(super) Value);
+
+    impl<'de> Deserialize<'de> for Strict {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Strict, D::Error> {
+            d.deserialize_any(V).map(Strict)
+        }
+    }
+
+    struct V;
+
+    impl<'de> Visitor<'de> for V {
+        type Value = Value;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("any JSON value")
+        }
+        fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+            Ok(Value::Bool(v))
+        }
+        fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+            Ok(Value::Number(v.into()))
+        }
+        fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+            Ok(Value::Number(v.into()))
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+            Number::from_f64(v)
+                .map(Value::Number)
+                .ok_or_else(|| E::custom("not a finite number"))
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+            Ok(Value::String(v.to_owned()))
+        }
+        fn visit_string<E>(self, v: String) -> Result<Value, E> {
+            Ok(Value::String(v))
+        }
+        fn visit_unit<E>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+        fn visit_none<E>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+            d.deserialize_any(V)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+            let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+            while let Some(Strict(v)) = seq.next_element()? {
+                out.push(v);
+            }
+            Ok(Value::Array(out))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+            let mut out = Map::new();
+            while let Some(k) = map.next_key::<String>()? {
+                if out.contains_key(&k) {
+                    return Err(de::Error::custom(format!("duplicate key {k:?}")));
+                }
+                let Strict(v) = map.next_value()?;
+                out.insert(k, v);
+            }
+            Ok(Value::Object(out))
+        }
+    }
+
+    /// Parses one JSON document, refusing duplicate keys at any depth.
+    pub(super) fn from_slice(bytes: &[u8]) -> Result<Value, serde_json::Error> {
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let Strict(v) = Strict::deserialize(&mut de)?;
+        de.end()?;
+        Ok(v)
     }
 }

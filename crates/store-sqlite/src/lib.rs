@@ -87,6 +87,21 @@ impl SqliteStore {
         std::fs::create_dir_all(dir).map_err(unavailable)?;
         let path = dir.join("sealbook.db");
         let conn = Connection::open(&path).map_err(unavailable)?;
+        // Audit data is readable by Sealbook alone. SQLite gives the WAL and shared-memory files
+        // the database file's permissions, so restricting it restricts them.
+        {
+            use std::os::unix::fs::PermissionsExt;
+            for p in [
+                path.clone(),
+                dir.join("sealbook.db-wal"),
+                dir.join("sealbook.db-shm"),
+            ] {
+                if p.exists() {
+                    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))
+                        .map_err(unavailable)?;
+                }
+            }
+        }
         conn.execute_batch(
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000; PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint=2048;",
         )

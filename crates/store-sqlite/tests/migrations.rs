@@ -55,3 +55,22 @@ fn a_newer_database_is_refused() {
     let err = SqliteStore::open(dir.path()).err().expect("refused");
     assert!(err.to_string().contains("run a newer Sealbook"), "{err}");
 }
+
+/// The database and its WAL are readable by the owner only.
+#[tokio::test]
+async fn data_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let s = SqliteStore::open(dir.path()).unwrap();
+    s.create_tenant(&sealbook_domain::TenantId::parse("acme").unwrap(), "Acme")
+        .await
+        .unwrap();
+    for f in ["sealbook.db", "sealbook.db-wal"] {
+        let mode = std::fs::metadata(dir.path().join(f))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600, "{f}");
+    }
+}
