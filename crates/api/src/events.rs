@@ -21,8 +21,42 @@ pub(crate) struct EventPage {
     next_cursor: Option<String>,
 }
 
-fn view(e: &StoredEvent) -> serde_json::Value {
-    event_view(&e.leaf, &e.personal, e.index, &e.leaf_hash.to_hex())
+/// The event as a reader sees it, with its rendered label (never showing a redacted value).
+fn view(state: &AppState, e: &StoredEvent) -> serde_json::Value {
+    let mut v = event_view(&e.leaf, &e.personal, e.index, &e.leaf_hash.to_hex());
+    if let Some(label) = state.inner.catalog.label(&v) {
+        if let Some(m) = v.as_object_mut() {
+            m.insert("label".into(), serde_json::Value::String(label));
+        }
+    }
+    v
+}
+
+/// The catalog of event types.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct CatalogBody {
+    /// Every type: name, description, owner, severity, retention class, label template, controls,
+    /// OCSF mapping, personal and secret paths, versions with their schemas and required fields.
+    #[schema(value_type = Vec<Object>)]
+    types: Vec<serde_json::Value>,
+}
+
+/// The event catalog: what a compliance officer reads.
+#[utoipa::path(get, path = "/v1/catalog", tag = "events", security(("tenant_key" = ["events:read"])),
+    responses((status = 200, body = CatalogBody)))]
+pub(crate) async fn catalog(
+    State(state): State<AppState>,
+    key: TenantKey,
+) -> Result<Json<CatalogBody>, ApiError> {
+    key.require(Scope::EventsRead)?;
+    Ok(Json(CatalogBody {
+        types: state
+            .inner
+            .catalog
+            .types()
+            .map(|t| serde_json::to_value(t).expect("serializes"))
+            .collect(),
+    }))
 }
 
 /// Search the tenant's events, newest first.
@@ -63,7 +97,7 @@ pub(crate) async fn search(
         None
     };
     Ok(Json(EventPage {
-        events: found.iter().map(view).collect(),
+        events: found.iter().map(|e| view(&state, e)).collect(),
         next_cursor,
     }))
 }
@@ -84,5 +118,5 @@ pub(crate) async fn get_event(
         .event(key.tenant(), &id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(Json(view(&e)))
+    Ok(Json(view(&state, &e)))
 }

@@ -67,6 +67,33 @@ pub(crate) async fn ingest(
     let valid = parse_batch(&bytes, format, &tenant, &limits).inspect_err(|e| {
         metrics::counter!("sealbook_events_rejected_total", "tenant" => tenant.to_string(), "reason" => reason(e)).increment(1);
     })?;
+    // The catalog: known types, their required fields and their data schemas.
+    let catalog = &state.inner.catalog;
+    let open = state.inner.open_types.allows(&tenant);
+    let mut problems = Vec::new();
+    let mut valid = valid;
+    for v in &mut valid {
+        match catalog.check(v) {
+            Ok(true) => {}
+            Ok(false) if open => {
+                v.body
+                    .insert("uncatalogued".into(), serde_json::Value::Bool(true));
+            }
+            Ok(false) => problems.push(FieldError {
+                event: Some(v.position),
+                path: "/type".into(),
+                problem: format!(
+                    "unknown event type {:?}: GET /v1/catalog lists the known ones",
+                    v.event_type
+                ),
+            }),
+            Err(errs) => problems.extend(errs),
+        }
+    }
+    if !problems.is_empty() {
+        metrics::counter!("sealbook_events_rejected_total", "tenant" => tenant.to_string(), "reason" => "catalog").increment(1);
+        return Err(ApiError::Invalid(problems));
+    }
     let received_at = time::OffsetDateTime::now_utc();
     let mut entropy = OsEntropy;
     // Secrets go before anything is hashed or stored.
@@ -74,7 +101,8 @@ pub(crate) async fn ingest(
     let events: Vec<ShapedEvent> = valid
         .into_iter()
         .map(|mut v| {
-            let n = sealbook_domain::redact::redact(&mut v.body, &redaction_key, &[]);
+            let paths = catalog.secret_paths(&v.event_type).to_vec();
+            let n = sealbook_domain::redact::redact(&mut v.body, &redaction_key, &paths);
             if n > 0 {
                 metrics::counter!("sealbook_values_redacted_total").increment(n as u64);
             }

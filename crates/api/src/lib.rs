@@ -4,7 +4,7 @@
 //! and the store traits to read. They never see SQL. Every error leaves through one place,
 //! [`error::ApiError`], as RFC 9457 problem+json.
 //!
-//! The public interface is: [`AppState`], [`ApiConfig`], [`router`], [`openapi::document`] and
+//! The public interface is: [`AppState`], [`Services`], [`ApiConfig`], [`OpenTypes`], [`router`], [`openapi::document`] and
 //! [`secret`] (key and token generation shared with the CLI).
 
 mod admin;
@@ -57,19 +57,64 @@ struct Inner {
     keys: Option<auth::KeyCache>,
     /// Deployment-wide secret from which each tenant's redaction key is derived.
     redaction_master: zeroize::Zeroizing<[u8; 32]>,
+    catalog: Arc<sealbook_catalog::Catalog>,
+    open_types: OpenTypes,
+}
+
+/// Which tenants may send event types the catalog does not know (stored, marked uncatalogued).
+#[derive(Debug, Clone, Default)]
+pub enum OpenTypes {
+    /// None: an unknown type is a 422 (the default).
+    #[default]
+    None,
+    /// Every tenant.
+    All,
+    /// These tenants.
+    Tenants(std::collections::HashSet<String>),
+}
+
+impl OpenTypes {
+    fn allows(&self, tenant: &sealbook_domain::TenantId) -> bool {
+        match self {
+            OpenTypes::None => false,
+            OpenTypes::All => true,
+            OpenTypes::Tenants(t) => t.contains(tenant.as_str()),
+        }
+    }
+}
+
+/// The parts the HTTP layer works with.
+pub struct Services {
+    /// Storage.
+    pub store: Arc<dyn Store>,
+    /// The write path.
+    pub sequencer: Sequencer,
+    /// Checkpoints and proofs.
+    pub log: Arc<Log>,
+    /// The event catalog.
+    pub catalog: Arc<sealbook_catalog::Catalog>,
+    /// Who may send types the catalog does not know.
+    pub open_types: OpenTypes,
+    /// The deployment's redaction secret.
+    pub redaction_master: [u8; 32],
 }
 
 impl AppState {
     /// Builds the state. `admin_token` is the platform operator's bearer token; only its hash is kept.
     pub fn new(
-        store: Arc<dyn Store>,
-        sequencer: Sequencer,
-        log: Arc<Log>,
-        redaction_master: [u8; 32],
+        services: Services,
         admin_token: &str,
         config: ApiConfig,
         prometheus: Option<metrics_exporter_prometheus::PrometheusHandle>,
     ) -> AppState {
+        let Services {
+            store,
+            sequencer,
+            log,
+            catalog,
+            open_types,
+            redaction_master,
+        } = services;
         AppState {
             inner: Arc::new(Inner {
                 store,
@@ -79,6 +124,8 @@ impl AppState {
                 rate: ratelimit::RateLimiter::new(config.rate_limit_per_key),
                 keys: config.cache_keys.then(auth::KeyCache::new),
                 redaction_master: zeroize::Zeroizing::new(redaction_master),
+                catalog,
+                open_types,
                 config,
                 prometheus,
             }),
@@ -108,6 +155,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/events/{id}/proof", get(log::event_proof))
         .route("/v1/exports/events", get(export::export))
         .route("/v1/redactions/match", post(redactions::match_value))
+        .route("/v1/catalog", get(events::catalog))
         .route(
             "/v1/log/checkpoint",
             get(log::checkpoint).post(log::sign_checkpoint),

@@ -325,6 +325,12 @@ impl Catalog {
         }
     }
 
+    /// Adds the types of `other`, replacing types of the same name (a deployment's own catalog
+    /// file on top of the built-in one).
+    pub fn extend(&mut self, other: Catalog) {
+        self.types.extend(other.types);
+    }
+
     /// The types, by name.
     pub fn types(&self) -> impl Iterator<Item = &TypeInfo> {
         self.types.values().map(|t| &t.info)

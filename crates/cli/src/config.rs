@@ -36,6 +36,13 @@ pub(crate) struct ServeArgs {
     /// `SEALBOOK_CHECKPOINT_KEY` may hold the key text itself instead.
     #[arg(long, env = "SEALBOOK_CHECKPOINT_KEY_FILE")]
     checkpoint_key_file: Option<PathBuf>,
+    /// A catalog file (TOML) whose types are added to the built-in catalog (same name: replaced).
+    #[arg(long, env = "SEALBOOK_CATALOG_FILE")]
+    catalog_file: Option<PathBuf>,
+    /// Tenants allowed to send event types the catalog does not know (stored, marked
+    /// `uncatalogued`): comma-separated ids, or `*` for all [default: none].
+    #[arg(long, env = "SEALBOOK_OPEN_TYPES", value_delimiter = ',')]
+    open_types: Option<Vec<String>>,
     /// File holding the redaction secret (base64, 32 bytes) [default: generated into
     /// <data-dir>/redaction-key]. `SEALBOOK_REDACTION_KEY` may hold it instead.
     #[arg(long, env = "SEALBOOK_REDACTION_KEY_FILE")]
@@ -72,6 +79,8 @@ struct FileConfig {
     log_origin_prefix: Option<String>,
     checkpoint_key_file: Option<PathBuf>,
     redaction_key_file: Option<PathBuf>,
+    catalog_file: Option<PathBuf>,
+    open_types: Option<Vec<String>>,
     database_url: Option<String>,
     database_owner_url: Option<String>,
     #[serde(default, with = "humantime_serde_opt")]
@@ -115,6 +124,8 @@ pub(crate) struct Config {
     pub(crate) log_origin_prefix: Option<String>,
     pub(crate) checkpoint_key_file: Option<PathBuf>,
     pub(crate) redaction_key_file: Option<PathBuf>,
+    pub(crate) catalog_file: Option<PathBuf>,
+    pub(crate) open_types: sealbook_api::OpenTypes,
     pub(crate) checkpoint_interval: std::time::Duration,
     /// PostgreSQL instead of the embedded store.
     pub(crate) database_url: Option<String>,
@@ -202,6 +213,14 @@ impl ServeArgs {
             log_origin_prefix,
             checkpoint_key_file: self.checkpoint_key_file.or(file.checkpoint_key_file),
             redaction_key_file: self.redaction_key_file.or(file.redaction_key_file),
+            catalog_file: self.catalog_file.or(file.catalog_file),
+            open_types: match self.open_types.or(file.open_types) {
+                None => sealbook_api::OpenTypes::None,
+                Some(list) if list.iter().any(|t| t == "*") => sealbook_api::OpenTypes::All,
+                Some(list) => sealbook_api::OpenTypes::Tenants(
+                    list.into_iter().filter(|t| !t.is_empty()).collect(),
+                ),
+            },
             checkpoint_interval,
             listen: self
                 .listen

@@ -54,11 +54,32 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         let _ = signer_stopped.await;
     }));
     let redaction_master = redaction_master(&config)?;
+    let mut catalog = sealbook_catalog::Catalog::builtin();
+    if let Some(path) = &config.catalog_file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading catalog file {}", path.display()))?;
+        let own = sealbook_catalog::Catalog::parse(&text).map_err(|problems| {
+            anyhow::anyhow!(
+                "catalog file {}:\n{}",
+                path.display(),
+                problems
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            )
+        })?;
+        catalog.extend(own);
+    }
     let state = AppState::new(
-        store,
-        sequencer.clone(),
-        log,
-        *redaction_master,
+        sealbook_api::Services {
+            store,
+            sequencer: sequencer.clone(),
+            log,
+            catalog: Arc::new(catalog),
+            open_types: config.open_types.clone(),
+            redaction_master: *redaction_master,
+        },
         &token,
         config.api,
         Some(prometheus),

@@ -89,6 +89,10 @@ fn crates_respect_the_architecture() {
             "sealbook-domain",
             &["tokio", "rusqlite", "axum", "reqwest", "getrandom"],
         ),
+        (
+            "sealbook-catalog",
+            &["tokio", "rusqlite", "axum", "reqwest", "sealbook-store"],
+        ),
         ("sealbook-store", &["rusqlite", "axum", "hyper", "reqwest"]),
         ("sealbook-store-sqlite", &["axum", "hyper", "reqwest"]),
         (
