@@ -40,6 +40,22 @@ impl Rng {
 /// Actors per tenant: queries pick from the same pool so filters hit.
 pub(crate) const ACTORS: u64 = 1000;
 
+/// The built-in catalog's sample `data` of a type.
+fn sample_data(ty: &str) -> Value {
+    static SAMPLES: std::sync::OnceLock<std::collections::HashMap<String, Value>> =
+        std::sync::OnceLock::new();
+    SAMPLES
+        .get_or_init(|| {
+            let c = sealbook_catalog::Catalog::builtin();
+            c.types()
+                .filter_map(|t| c.samples(&t.name).map(|(s, _)| (t.name.clone(), s.clone())))
+                .collect()
+        })
+        .get(ty)
+        .cloned()
+        .unwrap_or_else(|| json!({}))
+}
+
 /// One event without its `id` (the caller adds a unique one).
 pub(crate) fn event(rng: &mut Rng, occurred_at: &str) -> Value {
     let ty = TYPES[rng.below(TYPES.len() as u64) as usize];
@@ -64,10 +80,23 @@ pub(crate) fn event(rng: &mut Rng, occurred_at: &str) -> Value {
     if ty == "override.applied" {
         e["reason"] = json!({"code": "credit_limit", "ticket": format!("SUP-{}", rng.below(9999)), "note": "Approved by finance after customer escalation"});
     }
+    // The data the catalog's schema for the type expects (its sample), as a real service sends.
+    e["data"] = sample_data(ty);
     if ty.starts_with("integration.") || ty == "config.changed" {
         // Secrets in payloads: what the catalog's redaction must catch.
-        e["data"] = json!({"endpoint": "https://erp.example.com/api/v2/orders", "api_key": "sk_live_51Hx9f8d7s6a5d4f3g2h1j", "card": "4111 1111 1111 1111",
-                           "payload_sha256": format!("{:016x}{:016x}", rng.next(), rng.next())});
+        let d = e["data"].as_object_mut().expect("samples are objects");
+        d.insert(
+            "endpoint".into(),
+            json!("https://erp.example.com/api/v2/orders"),
+        );
+        d.insert("api_key".into(), json!("sk_live_51Hx9f8d7s6a5d4f3g2h1j"));
+        d.insert("card".into(), json!("4111 1111 1111 1111"));
+        if ty.starts_with("integration.") {
+            d.insert(
+                "payload_sha256".into(),
+                json!(format!("{:016x}{:016x}", rng.next(), rng.next())),
+            );
+        }
     }
     // Pad a share of events towards 2 KB, as verbose payloads do.
     let pad = match rng.below(10) {
@@ -82,4 +111,30 @@ pub(crate) fn event(rng: &mut Rng, occurred_at: &str) -> Value {
         e["data"]["note"] = Value::String(note);
     }
     e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The load generator sends what a real service would: events the built-in catalog accepts.
+    #[test]
+    fn generated_events_pass_the_builtin_catalog() {
+        let catalog = sealbook_catalog::Catalog::builtin();
+        let tenant = sealbook_domain::TenantId::parse("t1").unwrap();
+        let mut rng = Rng::new(1);
+        for i in 0..2000 {
+            let mut e = event(&mut rng, "2026-03-01T10:00:00Z");
+            e["id"] = serde_json::json!(format!("e-{i}"));
+            let v = sealbook_domain::parse_batch(
+                e.to_string().as_bytes(),
+                sealbook_domain::BodyFormat::Json,
+                &tenant,
+                &Default::default(),
+            )
+            .unwrap()
+            .remove(0);
+            assert_eq!(catalog.check(&v), Ok(true), "{e}");
+        }
+    }
 }
