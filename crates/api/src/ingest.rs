@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
 use sealbook_domain::{
-    parse_batch, shape, BodyFormat, FieldError, Limits, Scope, ShapedEvent, TenantId,
+    parse_batch, shape_with, BodyFormat, FieldError, Limits, Scope, ShapedEvent, TenantId,
 };
 use sealbook_pipeline::OsEntropy;
 use sealbook_store::{AppendOutcome, AppendRequest, KeyEffect, Receipt};
@@ -106,7 +106,8 @@ pub(crate) async fn ingest(
             if n > 0 {
                 metrics::counter!("sealbook_values_redacted_total").increment(n as u64);
             }
-            shape(v, &tenant, received_at, &mut entropy)
+            let personal = catalog.personal_paths(&v.event_type).to_vec();
+            shape_with(v, &tenant, received_at, &mut entropy, &personal)
         })
         .collect();
     let receipts = append(&state, tenant, events, None).await?;

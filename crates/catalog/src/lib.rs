@@ -395,6 +395,13 @@ impl Catalog {
         }
     }
 
+    /// The catalog's personal paths for a type (committed like the envelope's personal fields).
+    pub fn personal_paths(&self, event_type: &str) -> &[String] {
+        self.types
+            .get(event_type)
+            .map_or(&[], |t| t.info.personal.as_slice())
+    }
+
     /// The catalog's secret paths for a type (passed to redaction).
     pub fn secret_paths(&self, event_type: &str) -> &[String] {
         self.types

@@ -73,6 +73,30 @@ fn ingest_enforces_the_catalog_and_reads_carry_labels() {
     assert_eq!(e["uncatalogued"], true);
     assert!(e.get("label").is_none());
 
+    // Paths the catalog declares personal are committed in the leaf like the envelope's own.
+    let mut invited = base("i1", "user.invited");
+    invited["data"] = json!({"role": "viewer", "email": "new.person@example.com"});
+    s.ingest(&key, &json!([invited]));
+    let e: Value = s.get("/v1/events/i1", &key).json().unwrap();
+    assert_eq!(
+        e["data"]["email"], "new.person@example.com",
+        "the reader sees the value"
+    );
+    let r = s
+        .http
+        .post(format!("{}/v1/log/checkpoint", s.url))
+        .bearer_auth(&key)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let bundle = s.get("/v1/log/tile/entries/000.p/3", &key).bytes().unwrap();
+    let text = String::from_utf8_lossy(&bundle);
+    assert!(
+        !text.contains("new.person@example.com"),
+        "the leaf holds only a commitment"
+    );
+    assert!(text.contains("\"email\":{\"$commitment\""), "{text}");
+
     let c: Value = s.get("/v1/catalog", &key).json().unwrap();
     let types = c["types"].as_array().unwrap();
     assert!(types.len() >= 27);

@@ -33,5 +33,7 @@ pub use envelope::{parse_batch, BodyFormat, Limits, ValidEvent, ENVELOPE_FIELDS}
 pub use error::{BatchError, FieldError};
 pub use filter::{Cursor, EventFilter, FilterError, RefFilter, SubjectFilter, TypeFilter};
 pub use scope::{Scope, ScopeError};
-pub use shape::{check_commitments, personal_paths, shape, Entropy, PersonalValue, ShapedEvent};
+pub use shape::{
+    check_commitments, personal_paths, shape, shape_with, Entropy, PersonalValue, ShapedEvent,
+};
 pub use tenant::{TenantId, TenantIdError};

@@ -104,6 +104,19 @@ pub fn shape(
     received_at: OffsetDateTime,
     entropy: &mut dyn Entropy,
 ) -> ShapedEvent {
+    shape_with(ev, tenant, received_at, entropy, &[])
+}
+
+/// Like [`shape`], with more personal paths (JSON pointers, e.g. `/data/email`) than the
+/// envelope's own: the catalog declares them per event type. Their values are committed, kept
+/// beside the leaf and erasable, exactly like the envelope's personal fields.
+pub fn shape_with(
+    ev: ValidEvent,
+    tenant: &TenantId,
+    received_at: OffsetDateTime,
+    entropy: &mut dyn Entropy,
+    extra_personal: &[String],
+) -> ShapedEvent {
     let content_hash: [u8; 32] = Sha256::digest(canonical_object(&ev.body)).into();
     let mut terms: Vec<i64> = index_terms(&ev.body).iter().map(|t| term_key(t)).collect();
     terms.sort_unstable();
@@ -120,8 +133,14 @@ pub fn shape(
 
     let mut leaf = ev.body;
     let mut personal = Vec::new();
-    for path in personal_paths(&leaf) {
+    let mut paths: Vec<&str> = personal_paths(&leaf);
+    paths.extend(extra_personal.iter().map(String::as_str));
+    for path in paths {
         if let Some(slot) = pointer_mut(&mut leaf, path) {
+            // Absent values and redacted secrets have nothing personal left to commit.
+            if slot.is_null() || slot.get(crate::redact::REDACTED_KEY).is_some() {
+                continue;
+            }
             let mut salt = [0u8; 16];
             entropy.fill(&mut salt);
             let value = std::mem::replace(slot, Value::Null);
