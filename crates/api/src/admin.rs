@@ -11,8 +11,7 @@ use crate::{secret, AppState};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use sealbook_domain::{parse_batch, shape, BodyFormat, FieldError, Scope, TenantId};
-use sealbook_pipeline::OsEntropy;
+use sealbook_domain::{FieldError, Scope, TenantId};
 use sealbook_store::{KeyEffect, KeyRecord, NewKey, Tenant};
 
 /// `POST /v1/tenants` body.
@@ -174,18 +173,7 @@ fn key_event(
         "subject": {"type": "api_key", "id": key.id, "name": key.name},
         "data": {"scopes": scopes, "prefix": key.prefix},
     });
-    let valid = parse_batch(
-        event.to_string().as_bytes(),
-        BodyFormat::Json,
-        tenant,
-        &Default::default(),
-    )?;
-    Ok(shape(
-        valid.into_iter().next().ok_or(ApiError::NotFound)?,
-        tenant,
-        at,
-        &mut OsEntropy,
-    ))
+    crate::audit::event(tenant, &event, at)
 }
 
 /// Create an API key for a tenant. The secret is in this response only.

@@ -20,8 +20,8 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use base64::{engine::general_purpose::STANDARD, Engine};
 use sealbook_domain::view::export_line;
-use sealbook_domain::{parse_batch, shape, BodyFormat, Cursor, EventFilter, Scope, TenantId};
-use sealbook_pipeline::{LogError, OsEntropy};
+use sealbook_domain::{Cursor, EventFilter, Scope, TenantId};
+use sealbook_pipeline::LogError;
 use sealbook_store::{AppendOutcome, AppendRequest, KeyRecord};
 use serde_json::{json, Value};
 
@@ -226,16 +226,7 @@ async fn record(
             "complete": complete,
         },
     });
-    let valid = parse_batch(
-        event.to_string().as_bytes(),
-        BodyFormat::Json,
-        tenant,
-        &Default::default(),
-    )?;
-    let shaped = valid
-        .into_iter()
-        .map(|v| shape(v, tenant, now, &mut OsEntropy))
-        .collect();
+    let shaped = vec![crate::audit::event(tenant, &event, now)?];
     let outcome = state
         .inner
         .sequencer

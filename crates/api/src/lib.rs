@@ -8,6 +8,7 @@
 //! [`secret`] (key and token generation shared with the CLI).
 
 mod admin;
+mod audit;
 mod auth;
 pub mod error;
 mod events;

@@ -12,8 +12,7 @@ use axum::extract::State;
 use axum::Json;
 use sealbook_domain::redact::{fingerprint, REDACTED_KEY};
 use sealbook_domain::view::event_view;
-use sealbook_domain::{parse_batch, shape, BodyFormat, FieldError, Scope};
-use sealbook_pipeline::OsEntropy;
+use sealbook_domain::{FieldError, Scope};
 
 /// The question.
 #[derive(serde::Deserialize, utoipa::ToSchema)]
@@ -87,16 +86,7 @@ pub(crate) async fn match_value(
         "subject": {"type": "event", "id": req.event_id},
         "data": {"path": req.path, "matched": matched},
     });
-    let valid = parse_batch(
-        audit.to_string().as_bytes(),
-        BodyFormat::Json,
-        &tenant,
-        &Default::default(),
-    )?;
-    let shaped = valid
-        .into_iter()
-        .map(|v| shape(v, &tenant, now, &mut OsEntropy))
-        .collect();
+    let shaped = vec![crate::audit::event(&tenant, &audit, now)?];
     append(&state, tenant, shaped, None).await?;
     Ok(Json(MatchResult { r#match: matched }))
 }

@@ -211,89 +211,86 @@ async fn origin_prefix(
     Ok(recorded)
 }
 
-/// The deployment's redaction secret (every tenant's redaction key derives from it):
-/// `SEALBOOK_REDACTION_KEY`, `--redaction-key-file`, or generated on first start into
-/// `<data-dir>/redaction-key` (mode 0600). Several nodes must share it.
-fn redaction_master(config: &Config) -> anyhow::Result<zeroize::Zeroizing<[u8; 32]>> {
-    use base64::Engine;
+/// A secret's text and where it came from: the environment variable `env`, else the file named
+/// in the configuration, else `default` in the data directory, generated on first start with
+/// `generate` (written once, mode 0600, fsync'd; never printed).
+fn secret_text(
+    env: &str,
+    file: Option<&Path>,
+    default: &Path,
+    what: &str,
+    generate: impl FnOnce() -> zeroize::Zeroizing<String>,
+) -> anyhow::Result<(zeroize::Zeroizing<String>, String)> {
     use std::os::unix::fs::OpenOptionsExt;
-    let parse = |text: &str, from: &str| -> anyhow::Result<zeroize::Zeroizing<[u8; 32]>> {
-        let line = text
-            .lines()
-            .map(str::trim)
-            .find(|l| !l.is_empty() && !l.starts_with('#'))
-            .with_context(|| format!("{from}: no key"))?;
-        let bytes = zeroize::Zeroizing::new(
-            base64::engine::general_purpose::STANDARD
-                .decode(line)
-                .with_context(|| format!("{from}: not base64"))?,
-        );
-        let key: [u8; 32] = bytes
-            .as_slice()
-            .try_into()
-            .map_err(|_| anyhow::anyhow!("{from}: the redaction key is 32 bytes"))?;
-        Ok(zeroize::Zeroizing::new(key))
-    };
-    if let Ok(text) = std::env::var("SEALBOOK_REDACTION_KEY") {
-        return parse(&text, "SEALBOOK_REDACTION_KEY");
+    if let Ok(text) = std::env::var(env) {
+        return Ok((zeroize::Zeroizing::new(text), env.to_owned()));
     }
-    let path = config
-        .redaction_key_file
-        .clone()
-        .unwrap_or_else(|| config.data_dir.join("redaction-key"));
-    if path.exists() || config.redaction_key_file.is_some() {
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
-        return parse(&text, &path.display().to_string());
+    let path = file.unwrap_or(default);
+    if file.is_some() || path.exists() {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading {what} {}", path.display()))?;
+        return Ok((zeroize::Zeroizing::new(text), path.display().to_string()));
     }
-    let mut key = zeroize::Zeroizing::new([0u8; 32]);
-    getrandom::fill(key.as_mut()).context("the operating system's random generator")?;
-    let text = zeroize::Zeroizing::new(format!(
-        "# Sealbook redaction secret: tenants' fingerprint keys derive from it. Keep secret.\n{}\n",
-        base64::engine::general_purpose::STANDARD.encode(key.as_ref())
-    ));
+    let text = generate();
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
-        .open(&path)
+        .open(path)
         .with_context(|| format!("creating {}", path.display()))?;
     f.write_all(text.as_bytes())?;
     f.sync_all()?;
-    tracing::info!(path = %path.display(), "generated the redaction secret");
-    Ok(key)
+    tracing::info!(path = %path.display(), "generated the {what}");
+    Ok((text, path.display().to_string()))
+}
+
+/// The deployment's redaction secret (every tenant's redaction key derives from it):
+/// `SEALBOOK_REDACTION_KEY`, `--redaction-key-file`, or generated into `<data-dir>/redaction-key`.
+/// Several nodes must share it.
+fn redaction_master(config: &Config) -> anyhow::Result<zeroize::Zeroizing<[u8; 32]>> {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let (text, from) = secret_text(
+        "SEALBOOK_REDACTION_KEY",
+        config.redaction_key_file.as_deref(),
+        &config.data_dir.join("redaction-key"),
+        "redaction secret",
+        || {
+            let mut key = zeroize::Zeroizing::new([0u8; 32]);
+            getrandom::fill(key.as_mut()).expect("the operating system's random generator failed");
+            zeroize::Zeroizing::new(format!(
+                "# Sealbook redaction secret: tenants' fingerprint keys derive from it. Keep secret.\n{}\n",
+                b64.encode(key.as_ref())
+            ))
+        },
+    )?;
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .with_context(|| format!("{from}: no key"))?;
+    let bytes = zeroize::Zeroizing::new(
+        b64.decode(line)
+            .with_context(|| format!("{from}: not base64"))?,
+    );
+    let key: [u8; 32] = bytes
+        .as_slice()
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("{from}: the redaction key is 32 bytes"))?;
+    Ok(zeroize::Zeroizing::new(key))
 }
 
 /// The checkpoint signing keys: `SEALBOOK_CHECKPOINT_KEY`, `--checkpoint-key-file`, or the key
-/// generated on first start into `<data-dir>/checkpoint-key` (mode 0600).
+/// generated on first start into `<data-dir>/checkpoint-key`.
 fn signing_keys(config: &Config) -> anyhow::Result<SigningKeys> {
-    use std::os::unix::fs::OpenOptionsExt;
-    if let Ok(text) = std::env::var("SEALBOOK_CHECKPOINT_KEY") {
-        return SigningKeys::parse(&text).context("SEALBOOK_CHECKPOINT_KEY");
-    }
-    if let Some(path) = &config.checkpoint_key_file {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading checkpoint key file {}", path.display()))?;
-        return SigningKeys::parse(&text)
-            .with_context(|| format!("checkpoint key file {}", path.display()));
-    }
-    let path = config.data_dir.join("checkpoint-key");
-    if path.exists() {
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
-        return SigningKeys::parse(&text).with_context(|| format!("{}", path.display()));
-    }
-    let text = SigningKeys::generate();
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    f.write_all(text.as_bytes())?;
-    f.sync_all()?;
-    tracing::info!(path = %path.display(), "generated the checkpoint signing key");
-    SigningKeys::parse(&text).context("the generated key")
+    let (text, from) = secret_text(
+        "SEALBOOK_CHECKPOINT_KEY",
+        config.checkpoint_key_file.as_deref(),
+        &config.data_dir.join("checkpoint-key"),
+        "checkpoint signing key",
+        SigningKeys::generate,
+    )?;
+    SigningKeys::parse(&text).with_context(|| from)
 }
 
 pub(crate) async fn shutdown_signal() {

@@ -19,3 +19,32 @@ pub use store::PgStore;
 /// The layout of the event tables, as plain DDL, for the raw baseline (the same tables, keys and
 /// indexes as the migrations create).
 pub const SCHEMA: &str = include_str!("schema.sql");
+
+#[cfg(test)]
+mod tests {
+    /// The raw baseline measures the layout Sealbook really uses: every statement of [`SCHEMA`]
+    /// stands, word for word, in the first migration.
+    #[test]
+    fn baseline_layout_is_the_migrations_layout() {
+        let norm = |s: &str| -> String {
+            s.lines()
+                .map(|l| l.split("--").next().unwrap_or(""))
+                .collect::<Vec<_>>()
+                .join(" ")
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let migration = norm(include_str!("migrations/0001_base.sql"));
+        let statements: Vec<String> = norm(super::SCHEMA)
+            .split(';')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(statements.len(), 5);
+        for s in statements {
+            assert!(migration.contains(&s), "not in the migration: {s}");
+        }
+    }
+}

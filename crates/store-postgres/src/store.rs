@@ -168,6 +168,21 @@ impl PgStore {
         self.pool.get().await.map_err(pool_err)
     }
 
+    /// One query in a transaction confined to `tenant` by row-level security.
+    async fn scoped(
+        &self,
+        tenant: &str,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<tokio_postgres::Row>, StoreError> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(db)?;
+        scope(&tx, tenant).await?;
+        let rows = tx.query(sql, params).await.map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(rows)
+    }
+
     /// `(index, blob)` for the tenant's indexes in `[start, end)` from `sql` (bound: tenant,
     /// start, end).
     async fn index_range(
@@ -180,11 +195,9 @@ impl PgStore {
         if start >= end {
             return Ok(Vec::new());
         }
-        let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(db)?;
-        scope(&tx, tenant.as_str()).await?;
-        let rows = tx
-            .query(
+        let rows = self
+            .scoped(
+                tenant.as_str(),
                 sql,
                 &[
                     &tenant.as_str(),
@@ -192,9 +205,7 @@ impl PgStore {
                     &(end.min(i64::MAX as u64) as i64),
                 ],
             )
-            .await
-            .map_err(db)?;
-        tx.commit().await.map_err(db)?;
+            .await?;
         Ok(rows
             .iter()
             .map(|r| (r.get::<_, i64>(0) as u64, r.get::<_, Vec<u8>>(1)))
@@ -677,17 +688,15 @@ impl Store for PgStore {
     }
 
     async fn tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
-        let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(db)?;
-        scope(&tx, id.as_str()).await?;
-        let row = tx
-            .query_opt(
+        let row = self
+            .scoped(
+                id.as_str(),
                 "SELECT name, created_at FROM tenants WHERE tenant_id = $1",
                 &[&id.as_str()],
             )
-            .await
-            .map_err(db)?;
-        tx.commit().await.map_err(db)?;
+            .await?
+            .into_iter()
+            .next();
         Ok(row.map(|r| Tenant {
             id: id.clone(),
             name: r.get(0),
@@ -709,34 +718,28 @@ impl Store for PgStore {
     }
 
     async fn list_keys(&self, tenant: &TenantId) -> Result<Vec<KeyRecord>, StoreError> {
-        let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(db)?;
-        scope(&tx, tenant.as_str()).await?;
-        let rows = tx
-            .query(
+        let rows = self
+            .scoped(
+                tenant.as_str(),
                 "SELECT tenant_id, id, name, scopes, prefix, created_at, revoked_at FROM api_keys \
                  WHERE tenant_id = $1 ORDER BY created_at DESC, id DESC",
                 &[&tenant.as_str()],
             )
-            .await
-            .map_err(db)?;
-        tx.commit().await.map_err(db)?;
+            .await?;
         rows.iter().map(key_from_row).collect()
     }
 
     async fn key(&self, tenant: &TenantId, key_id: &str) -> Result<Option<KeyRecord>, StoreError> {
-        let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(db)?;
-        scope(&tx, tenant.as_str()).await?;
-        let row = tx
-            .query_opt(
+        let row = self
+            .scoped(
+                tenant.as_str(),
                 "SELECT tenant_id, id, name, scopes, prefix, created_at, revoked_at FROM api_keys \
                  WHERE tenant_id = $1 AND id = $2",
                 &[&tenant.as_str(), &key_id],
             )
-            .await
-            .map_err(db)?;
-        tx.commit().await.map_err(db)?;
+            .await?
+            .into_iter()
+            .next();
         row.as_ref().map(key_from_row).transpose()
     }
 
@@ -790,19 +793,17 @@ impl Store for PgStore {
     }
 
     async fn event(&self, tenant: &TenantId, id: &str) -> Result<Option<StoredEvent>, StoreError> {
-        let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(db)?;
-        scope(&tx, tenant.as_str()).await?;
-        let row = tx
-            .query_opt(
+        let row = self
+            .scoped(
+                tenant.as_str(),
                 "SELECT e.idx, e.leaf, e.leaf_hash, p.data FROM events e \
                  LEFT JOIN personal p ON p.tenant_id = e.tenant_id AND p.idx = e.idx \
                  WHERE e.tenant_id = $1 AND e.event_id = $2",
                 &[&tenant.as_str(), &id],
             )
-            .await
-            .map_err(db)?;
-        tx.commit().await.map_err(db)?;
+            .await?
+            .into_iter()
+            .next();
         row.as_ref().map(event_from_row).transpose()
     }
 
@@ -811,17 +812,15 @@ impl Store for PgStore {
     }
 
     async fn tree_head(&self, tenant: &TenantId) -> Result<TreeHead, StoreError> {
-        let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(db)?;
-        scope(&tx, tenant.as_str()).await?;
-        let row = tx
-            .query_opt(
+        let row = self
+            .scoped(
+                tenant.as_str(),
                 "SELECT size, root FROM log_heads WHERE tenant_id = $1",
                 &[&tenant.as_str()],
             )
-            .await
-            .map_err(db)?;
-        tx.commit().await.map_err(db)?;
+            .await?
+            .into_iter()
+            .next();
         match row {
             Some(r) => Ok(TreeHead {
                 size: r.get::<_, i64>(0) as u64,
@@ -868,17 +867,13 @@ impl Store for PgStore {
         &self,
         tenant: &TenantId,
     ) -> Result<Option<StoredCheckpoint>, StoreError> {
-        let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(db)?;
-        scope(&tx, tenant.as_str()).await?;
-        let row = tx
-            .query_opt(
+        let row = self
+            .scoped(
+                tenant.as_str(),
                 "SELECT size, root, note, signed_at FROM checkpoints WHERE tenant_id = $1 ORDER BY size DESC LIMIT 1",
                 &[&tenant.as_str()],
             )
-            .await
-            .map_err(db)?;
-        tx.commit().await.map_err(db)?;
+            .await?.into_iter().next();
         row.map(|r| checkpoint_from(r.get(0), r.get(1), r.get(2), r.get(3)))
             .transpose()
     }
@@ -999,17 +994,15 @@ impl Store for PgStore {
         level: u32,
         number: u64,
     ) -> Result<Option<Vec<Hash>>, StoreError> {
-        let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(db)?;
-        scope(&tx, tenant.as_str()).await?;
-        let row = tx
-            .query_opt(
+        let row = self
+            .scoped(
+                tenant.as_str(),
                 "SELECT hashes FROM tiles WHERE tenant_id = $1 AND level = $2 AND number = $3",
                 &[&tenant.as_str(), &(level as i32), &(number as i64)],
             )
-            .await
-            .map_err(db)?;
-        tx.commit().await.map_err(db)?;
+            .await?
+            .into_iter()
+            .next();
         Ok(row.map(|r| {
             r.get::<_, &[u8]>(0)
                 .chunks_exact(32)
