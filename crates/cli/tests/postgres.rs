@@ -19,6 +19,7 @@ struct Shared {
     token: String,
     token_file: String,
     key_file: String,
+    redaction_file: String,
     vkey: String,
 }
 
@@ -29,11 +30,18 @@ fn shared(dir: &Path) -> Shared {
     std::fs::write(&token_file, &token).unwrap();
     let key_file = dir.join("checkpoint-key");
     std::fs::write(&key_file, "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=\n").unwrap();
+    let redaction_file = dir.join("redaction-key");
+    std::fs::write(
+        &redaction_file,
+        "ICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICA=\n",
+    )
+    .unwrap();
     let seed: [u8; 32] = core::array::from_fn(|i| i as u8 + 1);
     Shared {
         token,
         token_file: token_file.to_str().unwrap().to_owned(),
         key_file: key_file.to_str().unwrap().to_owned(),
+        redaction_file: redaction_file.to_str().unwrap().to_owned(),
         vkey: sealbook_logmath::note::NoteSigner::new("sealbook.localhost/acme", &seed)
             .unwrap()
             .verifier_key(),
@@ -50,6 +58,8 @@ fn node(dir: &Path, name: &str, sh: &Shared, url: &str, owner: Option<&str>) -> 
         &sh.token_file,
         "--checkpoint-key-file",
         &sh.key_file,
+        "--redaction-key-file",
+        &sh.redaction_file,
     ];
     if let Some(o) = owner {
         args.extend(["--database-owner-url", o]);
@@ -152,6 +162,16 @@ fn two_nodes_write_one_tenant_into_one_verifiable_log() {
     );
     assert!(String::from_utf8_lossy(&out.stdout)
         .contains("consistent with the saved checkpoint of size 16001"));
+
+    // An event carrying a secret, retried through the other node, is the same event: both nodes
+    // redact it identically (shared redaction secret), so the retry replays the first receipt.
+    let mut secret = event("with-secret");
+    secret["data"] = json!({"password": "hunter2-correct-horse"});
+    let first = a.ingest(&key, &json!([secret.clone()]));
+    let r = b.post_json("/v1/events", &key, &json!([secret]));
+    assert_eq!(r.status(), 200, "a faithful retry");
+    let again: Value = r.json().unwrap();
+    assert_eq!(again["receipts"][0]["index"], first["receipts"][0]["index"]);
 
     // A revocation through one node holds on the other at once.
     assert_eq!(b.get("/v1/events?limit=1", &key).status(), 200);
