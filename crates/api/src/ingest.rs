@@ -69,11 +69,17 @@ pub(crate) async fn ingest(
     })?;
     // The catalog: known types, their required fields and their data schemas.
     let catalog = &state.inner.catalog;
+    let own = state.tenant_catalog(&tenant).await?;
     let open = state.inner.open_types.allows(&tenant);
     let mut problems = Vec::new();
     let mut valid = valid;
     for v in &mut valid {
-        match catalog.check(v) {
+        // The platform's types first, then the tenant's own.
+        let checked = match catalog.check(v) {
+            Ok(false) => own.catalog.check(v),
+            other => other,
+        };
+        match checked {
             Ok(true) => {}
             Ok(false) if open => {
                 v.body
@@ -101,12 +107,17 @@ pub(crate) async fn ingest(
     let events: Vec<ShapedEvent> = valid
         .into_iter()
         .map(|mut v| {
-            let paths = catalog.secret_paths(&v.event_type).to_vec();
+            let of = if catalog.contains(&v.event_type) {
+                catalog
+            } else {
+                &own.catalog
+            };
+            let paths = of.secret_paths(&v.event_type).to_vec();
             let n = sealbook_domain::redact::redact(&mut v.body, &redaction_key, &paths);
             if n > 0 {
                 metrics::counter!("sealbook_values_redacted_total").increment(n as u64);
             }
-            let personal = catalog.personal_paths(&v.event_type).to_vec();
+            let personal = of.personal_paths(&v.event_type).to_vec();
             shape_with(v, &tenant, received_at, &mut entropy, &personal)
         })
         .collect();

@@ -10,6 +10,7 @@
 mod admin;
 mod audit;
 mod auth;
+mod catalog;
 pub mod error;
 mod events;
 mod export;
@@ -60,6 +61,9 @@ struct Inner {
     redaction_master: zeroize::Zeroizing<[u8; 32]>,
     catalog: Arc<sealbook_catalog::Catalog>,
     open_types: OpenTypes,
+    tenant_catalogs: tokio::sync::Mutex<
+        std::collections::HashMap<sealbook_domain::TenantId, Arc<catalog::TenantCatalog>>,
+    >,
 }
 
 /// Which tenants may send event types the catalog does not know (stored, marked uncatalogued).
@@ -127,6 +131,7 @@ impl AppState {
                 redaction_master: zeroize::Zeroizing::new(redaction_master),
                 catalog,
                 open_types,
+                tenant_catalogs: Default::default(),
                 config,
                 prometheus,
             }),
@@ -157,6 +162,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/exports/events", get(export::export))
         .route("/v1/redactions/match", post(redactions::match_value))
         .route("/v1/catalog", get(events::catalog))
+        .route(
+            "/v1/catalog/types/{type}",
+            axum::routing::put(catalog::put_type),
+        )
         .route(
             "/v1/log/checkpoint",
             get(log::checkpoint).post(log::sign_checkpoint),

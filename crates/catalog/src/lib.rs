@@ -195,6 +195,13 @@ fn breaking(old: &Value, new: &Value) -> Vec<String> {
 }
 
 impl Catalog {
+    /// A catalog with no types.
+    pub fn empty() -> Catalog {
+        Catalog {
+            types: BTreeMap::new(),
+        }
+    }
+
     /// The built-in catalog.
     pub fn builtin() -> Catalog {
         Catalog::parse(BUILTIN).expect("the built-in catalog is valid (tested)")
@@ -331,6 +338,97 @@ impl Catalog {
         self.types.extend(other.types);
     }
 
+    /// One type from its JSON definition (the fields of a `[[type]]` table; `schema`, `sample`
+    /// and `rejected` of each version as JSON values), checked like a catalog file.
+    pub fn from_definition(name: &str, def: &Value) -> Result<Catalog, Vec<Problem>> {
+        let problem = |m: &str| {
+            vec![Problem {
+                line: None,
+                message: m.to_owned(),
+            }]
+        };
+        let Some(obj) = def.as_object() else {
+            return Err(problem("a type definition is a JSON object"));
+        };
+        let mut t = toml::Table::new();
+        t.insert("name".into(), toml::Value::String(name.to_owned()));
+        for (k, v) in obj {
+            if k == "versions" {
+                let Some(vs) = v.as_array() else {
+                    return Err(problem("versions must be an array"));
+                };
+                let mut out = Vec::new();
+                for ver in vs {
+                    let Some(vo) = ver.as_object() else {
+                        return Err(problem("each version is an object"));
+                    };
+                    let mut vt = toml::Table::new();
+                    for (vk, vv) in vo {
+                        let tv = match vk.as_str() {
+                            "schema" | "sample" | "rejected" => toml::Value::String(vv.to_string()),
+                            _ => json_to_toml(vv)
+                                .ok_or_else(|| problem(&format!("{vk}: no nulls")))?,
+                        };
+                        vt.insert(vk.clone(), tv);
+                    }
+                    out.push(toml::Value::Table(vt));
+                }
+                t.insert("version".into(), toml::Value::Array(out));
+            } else {
+                t.insert(
+                    k.clone(),
+                    json_to_toml(v).ok_or_else(|| problem(&format!("{k}: no nulls")))?,
+                );
+            }
+        }
+        let mut file = toml::Table::new();
+        file.insert(
+            "type".into(),
+            toml::Value::Array(vec![toml::Value::Table(t)]),
+        );
+        let text = toml::to_string(&file).map_err(|e| problem(&e.to_string()))?;
+        Catalog::parse(&text).map_err(|ps| {
+            ps.into_iter()
+                .map(|p| Problem {
+                    line: None,
+                    message: p.message,
+                })
+                .collect()
+        })
+    }
+
+    /// Why `new` cannot replace the current definition of `name` in this catalog: published
+    /// versions never change; only new versions may follow (and they must be additive, which
+    /// parsing already checked).
+    pub fn replacement_problems(&self, name: &str, new: &Catalog) -> Vec<String> {
+        let (Some(old), Some(n)) = (self.types.get(name), new.types.get(name)) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        if n.versions.len() < old.versions.len() {
+            out.push(format!(
+                "the new definition has {} versions; {} are published and stay",
+                n.versions.len(),
+                old.versions.len()
+            ));
+        }
+        for (o, v) in old.versions.iter().zip(&n.versions) {
+            if o.schema != v.schema || o.requires != v.requires {
+                out.push(format!(
+                    "version {} is published and cannot change; add version {} instead",
+                    o.version,
+                    old.versions.len() + 1
+                ));
+            }
+        }
+        out
+    }
+
+    /// True when this catalog defines `name`.
+    pub fn contains(&self, name: &str) -> bool {
+        self.types.contains_key(name)
+    }
+
     /// The types, by name.
     pub fn types(&self) -> impl Iterator<Item = &TypeInfo> {
         self.types.values().map(|t| &t.info)
@@ -348,7 +446,8 @@ impl Catalog {
     }
 
     /// Checks a validated event against its type: the type exists, the version named by
-    /// `schema_version` (default: the latest) exists, the envelope fields it requires are present,
+    /// `schema_version` exists (validation makes it 1 when the event names none, so a client opts
+    /// into a newer version by naming it), the envelope fields it requires are present,
     /// and `data` passes its schema. Problems name the event's position and the JSON pointer.
     /// Returns `Ok(false)` for an unknown type (the caller decides: 422, or stored as
     /// uncatalogued when the tenant allows open types).
@@ -431,6 +530,24 @@ impl Catalog {
         out.push_str(rest);
         Some(out)
     }
+}
+
+fn json_to_toml(v: &Value) -> Option<toml::Value> {
+    Some(match v {
+        Value::Null => return None,
+        Value::Bool(b) => toml::Value::Boolean(*b),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => toml::Value::Integer(i),
+            None => toml::Value::Float(n.as_f64()?),
+        },
+        Value::String(s) => toml::Value::String(s.clone()),
+        Value::Array(a) => toml::Value::Array(a.iter().map(json_to_toml).collect::<Option<_>>()?),
+        Value::Object(o) => toml::Value::Table(
+            o.iter()
+                .map(|(k, v)| Some((k.clone(), json_to_toml(v)?)))
+                .collect::<Option<_>>()?,
+        ),
+    })
 }
 
 fn render(view: &Value, path: &str) -> String {

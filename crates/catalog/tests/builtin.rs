@@ -174,3 +174,25 @@ rejected = '{"total":1}'
     let bad_name = file.replace("order.created", "Order");
     assert!(Catalog::parse(&bad_name).is_err());
 }
+
+#[test]
+fn definitions_from_json_compile_and_check() {
+    let def = json!({
+        "description": "d", "owner": "o", "severity": "info", "retention": "r", "label": "l",
+        "controls": [], "ocsf": {"class_uid": 1, "class_name": "c", "activity_id": 1},
+        "versions": [
+            {"version": 1, "requires": [], "schema": {"type": "object", "properties": {"amount": {"type": "number"}}, "required": ["amount"]},
+             "sample": {"amount": 10}, "rejected": {"amount": "ten"}},
+            {"version": 2, "requires": [], "schema": {"type": "object", "properties": {"amount": {"type": "number"}, "method": {"type": "string"}}, "required": ["amount"]},
+             "sample": {"amount": 1, "method": "card"}, "rejected": {"amount": 1, "method": 5}},
+        ],
+    });
+    let c = Catalog::from_definition("invoice.paid", &def).unwrap();
+    // An event names its version; without one it is version 1 (the envelope's default).
+    let mut e = event("invoice.paid", &json!({"amount": 5, "method": 7}));
+    assert_eq!(check(&c, &e), Ok(true), "version 1 does not know method");
+    e["schema_version"] = json!(2);
+    assert_eq!(check(&c, &e).unwrap_err()[0].path, "/data/method");
+    e["data"]["method"] = json!("card");
+    assert_eq!(check(&c, &e), Ok(true));
+}

@@ -152,3 +152,124 @@ fn catalog_lint_names_the_line() {
         "{text}"
     );
 }
+
+fn invoice_type(versions: Value) -> Value {
+    json!({
+        "description": "An invoice was paid.", "owner": "billing", "severity": "info",
+        "retention": "business-7y", "label": "{actor.name} recorded payment of {refs.invoice}",
+        "controls": ["SOC2:PI1.3"], "ocsf": {"class_uid": 6003, "class_name": "API Activity", "activity_id": 99},
+        "versions": versions,
+    })
+}
+
+fn v1() -> Value {
+    json!({"version": 1, "requires": ["refs.invoice"],
+        "schema": {"type": "object", "properties": {"amount": {"type": "number"}}, "required": ["amount"]},
+        "sample": {"amount": 10}, "rejected": {"amount": "ten"}})
+}
+
+/// A tenant adds its own type: enforced for it alone, evolved additively, every change audited with
+/// its diff, and rebuilt from the log after a restart.
+#[test]
+fn tenants_add_their_own_types() {
+    let dir = tempdir();
+    let s = Server::start(dir.path());
+    s.create_tenant("acme");
+    let (_, admin) = s.create_key("acme", &["tenant:admin", "events:read", "events:write"]);
+    let (_, writer) = s.create_key("acme", &["events:write"]);
+    let other = s.tenant_with_key("globex");
+    let put = |key: &str, name: &str, body: &Value| {
+        s.http
+            .put(format!("{}/v1/catalog/types/{name}", s.url))
+            .bearer_auth(key)
+            .json(body)
+            .send()
+            .unwrap()
+    };
+    assert_eq!(
+        put(&writer, "invoice.paid", &invoice_type(json!([v1()]))).status(),
+        403
+    );
+    assert_eq!(
+        put(&admin, "order.created", &invoice_type(json!([v1()]))).status(),
+        422,
+        "platform types are not the tenant's"
+    );
+    let r = put(&admin, "invoice.paid", &invoice_type(json!([v1()])));
+    assert_eq!(r.status(), 200, "{}", r.text().unwrap());
+
+    let mut paid = base("p1", "invoice.paid");
+    paid["refs"] = json!({"invoice": "INV-7"});
+    paid["data"] = json!({"amount": 99.5});
+    s.ingest(&admin, &json!([paid.clone()]));
+    let e: Value = s.get("/v1/events/p1", &admin).json().unwrap();
+    assert_eq!(e["label"], "Ada Lovelace recorded payment of INV-7");
+    let mut bad = paid.clone();
+    bad["id"] = json!("p2");
+    bad["data"] = json!({"amount": "lots"});
+    let r = s.post_json("/v1/events", &admin, &json!([bad]));
+    assert_eq!(r.status(), 422);
+    let r = s.post_json("/v1/events", &other, &json!([paid.clone()]));
+    assert_eq!(r.status(), 422, "another tenant does not have the type");
+
+    // Published versions never change; a breaking version is refused, an additive one accepted.
+    let mut changed = v1();
+    changed["schema"]["properties"]["amount"] = json!({"type": "string"});
+    changed["sample"] = json!({"amount": "10"});
+    changed["rejected"] = json!({"amount": 10});
+    let r = put(&admin, "invoice.paid", &invoice_type(json!([changed])));
+    assert_eq!(r.status(), 422);
+    assert!(r.text().unwrap().contains("version 1 is published"));
+    let breaking = json!({"version": 2, "requires": ["refs.invoice"],
+        "schema": {"type": "object", "properties": {"amount": {"type": "string"}}},
+        "sample": {"amount": "1"}, "rejected": {"amount": 1}});
+    let r = put(
+        &admin,
+        "invoice.paid",
+        &invoice_type(json!([v1(), breaking])),
+    );
+    assert_eq!(r.status(), 422);
+    assert!(r
+        .text()
+        .unwrap()
+        .contains("changes the type of \\\"amount\\\""));
+    let additive = json!({"version": 2, "requires": ["refs.invoice"],
+        "schema": {"type": "object", "properties": {"amount": {"type": "number"}, "method": {"type": "string"}}, "required": ["amount"]},
+        "sample": {"amount": 1, "method": "card"}, "rejected": {"amount": 1, "method": 5}});
+    assert_eq!(
+        put(
+            &admin,
+            "invoice.paid",
+            &invoice_type(json!([v1(), additive]))
+        )
+        .status(),
+        200
+    );
+
+    let changes = s.all_events(&admin, "&type=catalog.type_changed");
+    assert_eq!(changes.len(), 2, "every change is audited");
+    let diff = changes[0]["data"]["diff"].as_array().unwrap();
+    assert!(diff.iter().any(|d| d["field"] == "versions[1]"), "{diff:?}");
+    let c: Value = s.get("/v1/catalog", &admin).json().unwrap();
+    let mine = c["types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "invoice.paid")
+        .unwrap();
+    assert_eq!(mine["scope"], "tenant");
+    assert_eq!(mine["versions"].as_array().unwrap().len(), 2);
+
+    // After a restart the node rebuilds the tenant's types from its log.
+    assert!(s.stop());
+    let s = Server::start(dir.path());
+    let mut again = paid.clone();
+    again["id"] = json!("p3");
+    again["schema_version"] = json!(2);
+    again["data"] = json!({"amount": 5, "method": 7});
+    let r = s.post_json("/v1/events", &admin, &json!([again.clone()]));
+    assert_eq!(r.status(), 422, "version 2 is enforced after a restart");
+    assert!(r.text().unwrap().contains("/data/method"));
+    again["data"] = json!({"amount": 5, "method": "card"});
+    s.ingest(&admin, &json!([again]));
+}
