@@ -1,10 +1,12 @@
-//! Tenant event types: `PUT /v1/catalog/types/{type}` (`tenant:admin`) adds or extends a type of
-//! the key's tenant, on top of the platform catalog (built-in plus the deployment's file, which
+//! Tenant event types and settings: `PUT /v1/catalog/types/{type}` (`tenant:admin`) adds or
+//! extends a type of the key's tenant, and `PUT /v1/catalog/settings` turns open types on or off
+//! for it. Types come on top of the platform catalog (built-in plus the deployment's file, which
 //! tenants cannot change). Published versions never change; a new version may only add optional
 //! fields.
 //!
 //! The tenant's log is the store: every change is a `catalog.type_changed` event carrying the whole
-//! new definition and the field-level diff from the previous one, so the history of a tenant's
+//! new definition and the field-level diff from the previous one (or a `catalog.settings_changed`
+//! event), so the history of a tenant's
 //! catalog is tamper-evident like everything else. A node rebuilds a tenant's types from those
 //! events the first time it needs them.
 
@@ -25,6 +27,8 @@ use std::sync::Arc;
 pub(crate) struct TenantCatalog {
     pub(crate) catalog: Catalog,
     definitions: HashMap<String, Value>,
+    /// The tenant's own choice to accept types the catalog does not know.
+    pub(crate) open_types: bool,
 }
 
 fn invalid(problems: impl IntoIterator<Item = String>) -> ApiError {
@@ -60,16 +64,25 @@ impl AppState {
 
     async fn load_tenant_catalog(&self, tenant: &TenantId) -> Result<TenantCatalog, ApiError> {
         let mut filter = EventFilter::from_query(&[
-            ("type".into(), "catalog.type_changed".into()),
+            ("type".into(), "catalog.*".into()),
             ("limit".into(), "1000".into()),
         ])?;
         let mut definitions: HashMap<String, Value> = HashMap::new();
+        let mut open_types: Option<bool> = None;
         loop {
             let page = self.inner.store.query(tenant, &filter).await?;
             let Some(last) = page.last() else { break };
             filter.cursor = Some(Cursor(last.index));
             for e in &page {
                 let v = event_view(&e.leaf, &e.personal, e.index, "");
+                if v["type"] == "catalog.settings_changed" {
+                    // Newest first: the first setting seen is the current one.
+                    open_types = open_types.or(v["data"]["open_types"].as_bool());
+                    continue;
+                }
+                if v["type"] != "catalog.type_changed" {
+                    continue;
+                }
                 let (Some(name), Some(def)) =
                     (v["data"]["type"].as_str(), v["data"].get("definition"))
                 else {
@@ -93,8 +106,62 @@ impl AppState {
         Ok(TenantCatalog {
             catalog,
             definitions,
+            open_types: open_types.unwrap_or(false),
         })
     }
+}
+
+/// Whether the tenant accepts event types the catalog does not know.
+#[derive(serde::Deserialize, serde::Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Settings {
+    /// Unknown types are stored, marked `uncatalogued`, instead of refused.
+    open_types: bool,
+}
+
+/// Change the tenant's catalog settings (audited as `catalog.settings_changed`).
+#[utoipa::path(put, path = "/v1/catalog/settings", tag = "events", security(("tenant_key" = ["tenant:admin"])), request_body = Settings,
+    responses((status = 200, body = Settings), (status = 400, body = crate::error::Problem)))]
+pub(crate) async fn put_settings(
+    State(state): State<AppState>,
+    key: TenantKey,
+    body: axum::body::Bytes,
+) -> Result<Json<Settings>, ApiError> {
+    key.require(Scope::TenantAdmin)?;
+    let settings: Settings = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::Malformed(format!("request body: {e}")))?;
+    let tenant = key.tenant().clone();
+    let mut cache = state.inner.tenant_catalogs.lock().await;
+    let current = match cache.get(&tenant) {
+        Some(c) => c.clone(),
+        None => Arc::new(state.load_tenant_catalog(&tenant).await?),
+    };
+    let now = time::OffsetDateTime::now_utc();
+    let audit = json!({
+        "type": "catalog.settings_changed",
+        "occurred_at": sealbook_domain::timestamp::format_utc(now, 6),
+        "actor": {"type": "api_key", "id": key.0.id, "name": key.0.name},
+        "subject": {"type": "tenant", "id": tenant.as_str()},
+        "data": {"open_types": settings.open_types},
+        "changes": [{"field": "open_types", "before": current.open_types, "after": settings.open_types}],
+    });
+    let shaped = vec![crate::audit::event(&tenant, &audit, now)?];
+    append(&state, tenant.clone(), shaped, None).await?;
+    let mut catalog = Catalog::empty();
+    for (n, d) in &current.definitions {
+        if let Ok(c) = Catalog::from_definition(n, d) {
+            catalog.extend(c);
+        }
+    }
+    cache.insert(
+        tenant,
+        Arc::new(TenantCatalog {
+            catalog,
+            definitions: current.definitions.clone(),
+            open_types: settings.open_types,
+        }),
+    );
+    Ok(Json(settings))
 }
 
 /// Add or extend one of the tenant's own event types (audited as `catalog.type_changed`).
@@ -160,6 +227,7 @@ pub(crate) async fn put_type(
         Arc::new(TenantCatalog {
             catalog,
             definitions,
+            open_types: current.open_types,
         }),
     );
     Ok(Json(json!({"type": name, "versions": versions})))

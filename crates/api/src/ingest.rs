@@ -70,7 +70,7 @@ pub(crate) async fn ingest(
     // The catalog: known types, their required fields and their data schemas.
     let catalog = &state.inner.catalog;
     let own = state.tenant_catalog(&tenant).await?;
-    let open = state.inner.open_types.allows(&tenant);
+    let open = own.open_types || state.inner.open_types.allows(&tenant);
     let mut problems = Vec::new();
     let mut valid = valid;
     for v in &mut valid {

@@ -163,6 +163,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/redactions/match", post(redactions::match_value))
         .route("/v1/catalog", get(events::catalog))
         .route(
+            "/v1/catalog/settings",
+            axum::routing::put(catalog::put_settings),
+        )
+        .route(
             "/v1/catalog/types/{type}",
             axum::routing::put(catalog::put_type),
         )

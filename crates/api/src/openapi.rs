@@ -142,7 +142,7 @@ impl Modify for Security {
         crate::ingest::ingest, crate::events::search, crate::events::get_event,
         crate::admin::create_tenant, crate::admin::list_tenants, crate::admin::create_key, crate::admin::list_keys, crate::admin::revoke_key,
         crate::log::checkpoint, crate::log::sign_checkpoint, crate::log::verifier_keys, crate::log::tile, crate::log::personal,
-        crate::log::inclusion, crate::log::consistency, crate::log::event_proof, crate::export::export, crate::redactions::match_value, crate::events::catalog, crate::catalog::put_type,
+        crate::log::inclusion, crate::log::consistency, crate::log::event_proof, crate::export::export, crate::redactions::match_value, crate::events::catalog, crate::catalog::put_type, crate::catalog::put_settings,
         crate::ops::healthz, crate::ops::readyz, crate::ops::metrics, crate::ops::openapi,
     ),
     components(schemas(EventEnvelope, Actor, Party, Impersonation, Reason, Change, Context, crate::error::Problem, crate::log::ProofBody)),

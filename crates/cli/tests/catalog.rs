@@ -260,7 +260,32 @@ fn tenants_add_their_own_types() {
     assert_eq!(mine["scope"], "tenant");
     assert_eq!(mine["versions"].as_array().unwrap().len(), 2);
 
-    // After a restart the node rebuilds the tenant's types from its log.
+    // The tenant's admin turns open types on: unknown types are stored, marked; the switch is
+    // audited.
+    let settings = |on: bool| {
+        s.http
+            .put(format!("{}/v1/catalog/settings", s.url))
+            .bearer_auth(&admin)
+            .json(&json!({"open_types": on}))
+            .send()
+            .unwrap()
+    };
+    assert_eq!(
+        s.post_json("/v1/events", &admin, &json!([base("u1", "made.up")]))
+            .status(),
+        422
+    );
+    assert_eq!(settings(true).status(), 200);
+    s.ingest(&admin, &json!([base("u2", "made.up")]));
+    let e: Value = s.get("/v1/events/u2", &admin).json().unwrap();
+    assert_eq!(e["uncatalogued"], true);
+    let switched = s.all_events(&admin, "&type=catalog.settings_changed");
+    assert_eq!(
+        switched[0]["changes"][0],
+        json!({"field": "open_types", "before": false, "after": true})
+    );
+
+    // After a restart the node rebuilds the tenant's types and settings from its log.
     assert!(s.stop());
     let s = Server::start(dir.path());
     let mut again = paid.clone();
@@ -272,4 +297,5 @@ fn tenants_add_their_own_types() {
     assert!(r.text().unwrap().contains("/data/method"));
     again["data"] = json!({"amount": 5, "method": "card"});
     s.ingest(&admin, &json!([again]));
+    s.ingest(&admin, &json!([base("u3", "made.up")]));
 }
