@@ -8,7 +8,8 @@
 //! new definition and the field-level diff from the previous one (or a `catalog.settings_changed`
 //! event), so the history of a tenant's
 //! catalog is tamper-evident like everything else. A node rebuilds a tenant's types from those
-//! events the first time it needs them.
+//! events when it first needs them and again once its copy is five seconds old, so a change made
+//! through one node holds on every node within seconds.
 
 use crate::auth::TenantKey;
 use crate::error::ApiError;
@@ -25,11 +26,18 @@ use std::sync::Arc;
 
 /// A tenant's own types, and the definitions they were compiled from.
 pub(crate) struct TenantCatalog {
+    /// When this copy was read from the log: other nodes may change the catalog, so copies older
+    /// than [`FRESH_FOR`] are read again.
+    loaded_at: std::time::Instant,
     pub(crate) catalog: Catalog,
     definitions: HashMap<String, Value>,
     /// The tenant's own choice to accept types the catalog does not know.
     pub(crate) open_types: bool,
 }
+
+/// How long a node trusts its copy of a tenant's types before reading the log again (changes made
+/// through another node take effect within this time).
+const FRESH_FOR: std::time::Duration = std::time::Duration::from_secs(5);
 
 fn invalid(problems: impl IntoIterator<Item = String>) -> ApiError {
     ApiError::Invalid(
@@ -50,7 +58,14 @@ impl AppState {
         &self,
         tenant: &TenantId,
     ) -> Result<Arc<TenantCatalog>, ApiError> {
-        if let Some(c) = self.inner.tenant_catalogs.lock().await.get(tenant) {
+        if let Some(c) = self
+            .inner
+            .tenant_catalogs
+            .lock()
+            .await
+            .get(tenant)
+            .filter(|c| c.loaded_at.elapsed() < FRESH_FOR)
+        {
             return Ok(c.clone());
         }
         let loaded = Arc::new(self.load_tenant_catalog(tenant).await?);
@@ -104,6 +119,7 @@ impl AppState {
             }
         }
         Ok(TenantCatalog {
+            loaded_at: std::time::Instant::now(),
             catalog,
             definitions,
             open_types: open_types.unwrap_or(false),
@@ -132,10 +148,7 @@ pub(crate) async fn put_settings(
         .map_err(|e| ApiError::Malformed(format!("request body: {e}")))?;
     let tenant = key.tenant().clone();
     let mut cache = state.inner.tenant_catalogs.lock().await;
-    let current = match cache.get(&tenant) {
-        Some(c) => c.clone(),
-        None => Arc::new(state.load_tenant_catalog(&tenant).await?),
-    };
+    let current = Arc::new(state.load_tenant_catalog(&tenant).await?);
     let now = time::OffsetDateTime::now_utc();
     let audit = json!({
         "type": "catalog.settings_changed",
@@ -156,6 +169,7 @@ pub(crate) async fn put_settings(
     cache.insert(
         tenant,
         Arc::new(TenantCatalog {
+            loaded_at: std::time::Instant::now(),
             catalog,
             definitions: current.definitions.clone(),
             open_types: settings.open_types,
@@ -188,10 +202,8 @@ pub(crate) async fn put_type(
         .map_err(|ps| invalid(ps.into_iter().map(|p| p.message)))?;
     // One change at a time per process, so the cache and the log agree.
     let mut cache = state.inner.tenant_catalogs.lock().await;
-    let current = match cache.get(&tenant) {
-        Some(c) => c.clone(),
-        None => Arc::new(state.load_tenant_catalog(&tenant).await?),
-    };
+    // Read the log afresh: another node may have changed the tenant's types.
+    let current = Arc::new(state.load_tenant_catalog(&tenant).await?);
     let problems = current.catalog.replacement_problems(&name, &new);
     if !problems.is_empty() {
         return Err(invalid(problems));
@@ -225,6 +237,7 @@ pub(crate) async fn put_type(
     cache.insert(
         tenant,
         Arc::new(TenantCatalog {
+            loaded_at: std::time::Instant::now(),
             catalog,
             definitions,
             open_types: current.open_types,
