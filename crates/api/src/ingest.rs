@@ -112,13 +112,15 @@ pub(crate) async fn ingest(
             } else {
                 &own.catalog
             };
-            let paths = of.secret_paths(&v.event_type).to_vec();
-            let n = sealbook_domain::redact::redact(&mut v.body, &redaction_key, &paths);
+            let (secrets, personal) = (
+                of.secret_paths(&v.event_type),
+                of.personal_paths(&v.event_type),
+            );
+            let n = sealbook_domain::redact::redact(&mut v.body, &redaction_key, secrets);
             if n > 0 {
                 metrics::counter!("sealbook_values_redacted_total").increment(n as u64);
             }
-            let personal = of.personal_paths(&v.event_type).to_vec();
-            shape_with(v, &tenant, received_at, &mut entropy, &personal)
+            shape_with(v, &tenant, received_at, &mut entropy, personal)
         })
         .collect();
     let receipts = append(&state, tenant, events, None).await?;

@@ -12,12 +12,12 @@ use crate::migrate::{detail, newer, unavailable, version, SCHEMA_VERSION};
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use sealbook_domain::view::event_view;
-use sealbook_domain::{EventFilter, PersonalValue, Scope, TenantId, TypeFilter};
+use sealbook_domain::{EventFilter, PersonalValue, Scope, TenantId};
 use sealbook_logmath::tile::RightEdge;
 use sealbook_logmath::{Hash, EMPTY_ROOT};
 use sealbook_store::{
-    AppendOutcome, AppendRequest, CheckpointOutcome, KeyEffect, KeyRecord, Receipt, Store,
-    StoreError, StoredCheckpoint, StoredEvent, Tenant, TreeHead,
+    column_conditions, AppendOutcome, AppendRequest, CheckpointOutcome, ColumnValue, KeyEffect,
+    KeyRecord, Receipt, Store, StoreError, StoredCheckpoint, StoredEvent, Tenant, TreeHead,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
@@ -570,29 +570,15 @@ async fn candidates(
         );
         arg(&mut sql, Box::new(below as i64));
     }
-    let mut col = |sql: &mut String, c: &str, op: &str, v: Param| {
+    for (c, op, v) in column_conditions(f) {
         sql.push_str(&format!(" AND e.{c} {op} "));
-        arg(sql, v);
-    };
-    if let Some(TypeFilter::Prefix(p)) = &f.event_type {
-        let upper = format!("{}/", &p[..p.len() - 1]);
-        col(&mut sql, "type", ">=", Box::new(p.clone()));
-        col(&mut sql, "type", "<", Box::new(upper));
-    }
-    if let Some(o) = &f.outcome {
-        col(&mut sql, "outcome", "=", Box::new(o.clone()));
-    }
-    if let Some(a) = &f.actor_type {
-        col(&mut sql, "actor_type", "=", Box::new(a.clone()));
-    }
-    if let Some(s) = &f.subject_type {
-        col(&mut sql, "subject_type", "=", Box::new(s.clone()));
-    }
-    if let Some(s) = f.since {
-        col(&mut sql, "occurred_at", ">=", Box::new(s));
-    }
-    if let Some(u) = f.until {
-        col(&mut sql, "occurred_at", "<", Box::new(u));
+        arg(
+            &mut sql,
+            match v {
+                ColumnValue::Text(t) => Box::new(t),
+                ColumnValue::Int(n) => Box::new(n),
+            },
+        );
     }
     sql.push_str(if terms.is_empty() {
         " ORDER BY e.idx DESC LIMIT "

@@ -10,12 +10,12 @@ pub mod baseline;
 
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
-use sealbook_domain::{EventFilter, PersonalValue, Scope, TenantId, TypeFilter};
+use sealbook_domain::{EventFilter, PersonalValue, Scope, TenantId};
 use sealbook_logmath::tile::RightEdge;
 use sealbook_logmath::Hash;
 use sealbook_store::{
-    AppendOutcome, AppendRequest, CheckpointOutcome, KeyEffect, KeyRecord, Receipt, Store,
-    StoreError, StoredCheckpoint, StoredEvent, Tenant, TreeHead,
+    column_conditions, AppendOutcome, AppendRequest, CheckpointOutcome, ColumnValue, KeyEffect,
+    KeyRecord, Receipt, Store, StoreError, StoredCheckpoint, StoredEvent, Tenant, TreeHead,
 };
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -620,30 +620,15 @@ fn candidates(
         sql.push_str(" AND e.rowid < ");
         arg(&mut sql, V::Integer(rowid(no, 0) + below as i64));
     }
-    let mut col = |sql: &mut String, c: &str, op: &str, v: V| {
+    for (c, op, v) in column_conditions(f) {
         sql.push_str(&format!(" AND e.{c} {op} "));
-        arg(sql, v);
-    };
-    if let Some(TypeFilter::Prefix(p)) = &f.event_type {
-        // Types are ASCII with dots; every type under `p` sorts in [p, p with its dot raised to '/').
-        let upper = format!("{}/", &p[..p.len() - 1]);
-        col(&mut sql, "type", ">=", V::Text(p.clone()));
-        col(&mut sql, "type", "<", V::Text(upper));
-    }
-    if let Some(o) = &f.outcome {
-        col(&mut sql, "outcome", "=", V::Text(o.clone()));
-    }
-    if let Some(a) = &f.actor_type {
-        col(&mut sql, "actor_type", "=", V::Text(a.clone()));
-    }
-    if let Some(s) = &f.subject_type {
-        col(&mut sql, "subject_type", "=", V::Text(s.clone()));
-    }
-    if let Some(s) = f.since {
-        col(&mut sql, "occurred_at", ">=", V::Integer(s));
-    }
-    if let Some(u) = f.until {
-        col(&mut sql, "occurred_at", "<", V::Integer(u));
+        arg(
+            &mut sql,
+            match v {
+                ColumnValue::Text(t) => V::Text(t),
+                ColumnValue::Int(n) => V::Integer(n),
+            },
+        );
     }
     sql.push_str(if terms.is_empty() {
         " ORDER BY e.rowid DESC LIMIT "

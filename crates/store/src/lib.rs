@@ -9,12 +9,14 @@
 //!
 //! The public interface is: [`Store`], [`StoreError`], the records ([`Tenant`], [`KeyRecord`],
 //! [`NewKey`], [`StoredEvent`], [`Receipt`], [`TreeHead`], [`StoredCheckpoint`]), the append contract
-//! ([`AppendRequest`], [`KeyEffect`], [`AppendOutcome`]), [`TileNodes`] (proofs from stored tiles)
+//! ([`AppendRequest`], [`KeyEffect`], [`AppendOutcome`]), [`TileNodes`] (proofs from stored tiles), [`column_conditions`] (a filter's column predicates)
 //! and [`conformance`].
 
+mod columns;
 pub mod conformance;
 mod nodes;
 
+pub use columns::{column_conditions, ColumnCondition, ColumnValue};
 pub use nodes::{MissingTile, TileNodes};
 
 use async_trait::async_trait;
