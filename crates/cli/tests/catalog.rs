@@ -82,12 +82,7 @@ fn ingest_enforces_the_catalog_and_reads_carry_labels() {
         e["data"]["email"], "new.person@example.com",
         "the reader sees the value"
     );
-    let r = s
-        .http
-        .post(format!("{}/v1/log/checkpoint", s.url))
-        .bearer_auth(&key)
-        .send()
-        .unwrap();
+    let r = s.post_empty("/v1/log/checkpoint", &key);
     assert_eq!(r.status(), 200);
     let bundle = s.get("/v1/log/tile/entries/000.p/3", &key).bytes().unwrap();
     let text = String::from_utf8_lossy(&bundle);

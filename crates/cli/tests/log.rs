@@ -24,17 +24,6 @@ fn ingest_many(s: &Server, key: &str, prefix: &str, n: usize, batch: usize) -> V
     out
 }
 
-fn sign_now(s: &Server, key: &str) -> String {
-    let r = s
-        .http
-        .post(format!("{}/v1/log/checkpoint", s.url))
-        .bearer_auth(key)
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    r.text().unwrap()
-}
-
 fn problem(r: reqwest::blocking::Response, status: u16) -> Value {
     assert_eq!(r.status(), status);
     assert_eq!(
@@ -86,7 +75,7 @@ fn checkpoints_tiles_and_proofs_verify_with_independent_implementations() {
     let s = Server::start(dir.path());
     let key = s.tenant_with_key("acme");
     let receipts = ingest_many(&s, &key, "a", 700, 100);
-    let first = sign_now(&s, &key);
+    let first = s.sign_checkpoint(&key);
 
     // The checkpoint verifies with `signed_note` under the key generated into the data dir.
     let seed_line = std::fs::read_to_string(s.data_dir.join("checkpoint-key")).unwrap();
@@ -158,7 +147,7 @@ fn checkpoints_tiles_and_proofs_verify_with_independent_implementations() {
 
     // More events, a new checkpoint, and a consistency proof Go's tlog accepts.
     ingest_many(&s, &key, "b", 300, 300);
-    let second = sign_now(&s, &key);
+    let second = s.sign_checkpoint(&key);
     let new_size = 1001u64;
     let new_root = tlog_tiles::Hash(
         STANDARD
@@ -247,7 +236,7 @@ fn log_requests_outside_the_tree_are_refused_clearly() {
     let p = problem(s.get("/v1/log/checkpoint", &key), 404);
     assert_eq!(p["type"], "urn:sealbook:problem:no-checkpoint");
     problem(s.get("/v1/log/proof/inclusion?index=0&size=1", &key), 404);
-    sign_now(&s, &key);
+    s.sign_checkpoint(&key);
     let (_, write_only) = s.create_key("acme", &["events:write"]);
 
     let p = problem(s.get("/v1/log/proof/inclusion?index=0&size=99", &key), 400);
@@ -349,7 +338,7 @@ fn the_signer_runs_by_itself_and_rotated_keys_stay_listed() {
         &["--checkpoint-key-file", new_key.to_str().unwrap()],
     );
     ingest_many(&s, &key, "b", 5, 5);
-    let note = sign_now(&s, &key);
+    let note = s.sign_checkpoint(&key);
     let new_vkey = sealbook_logmath::note::NoteSigner::new("sealbook.localhost/acme", &[7u8; 32])
         .unwrap()
         .verifier_key();

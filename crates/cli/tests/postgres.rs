@@ -129,16 +129,7 @@ fn two_nodes_write_one_tenant_into_one_verifiable_log() {
     assert_eq!(all, (1..=16_000).collect::<Vec<u64>>());
 
     // Checkpoints signed by either node agree, and the whole log verifies through either node.
-    let sign = |s: &Server| {
-        let r = s
-            .http
-            .post(format!("{}/v1/log/checkpoint", s.url))
-            .bearer_auth(&key)
-            .send()
-            .unwrap();
-        assert_eq!(r.status(), 200);
-        r.text().unwrap()
-    };
+    let sign = |s: &Server| s.sign_checkpoint(&key);
     let from_a = sign(&a);
     let from_b = sign(&b);
     assert_eq!(from_a, from_b, "one log, one checkpoint");
@@ -378,12 +369,7 @@ fn the_database_going_away_answers_503_and_recovers_without_losing_an_event() {
         !ids.contains("during-outage"),
         "a refused event was not stored"
     );
-    let r = s
-        .http
-        .post(format!("{}/v1/log/checkpoint", s.url))
-        .bearer_auth(&key)
-        .send()
-        .unwrap();
+    let r = s.post_empty("/v1/log/checkpoint", &key);
     assert_eq!(r.status(), 200);
     let out = verify(&s, &key, &sh.vkey, &dir.path().join("state"));
     assert_eq!(

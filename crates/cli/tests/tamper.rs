@@ -36,12 +36,7 @@ impl Fixture {
                 .collect();
             s.ingest(&key, &Value::Array(batch));
         }
-        let r = s
-            .http
-            .post(format!("{}/v1/log/checkpoint", s.url))
-            .bearer_auth(&key)
-            .send()
-            .unwrap();
+        let r = s.post_empty("/v1/log/checkpoint", &key);
         assert_eq!(r.status(), 200);
         let vkey = s
             .get("/v1/log/verifier-keys", &key)
@@ -182,12 +177,7 @@ fn a_truncated_log_with_its_tree_rewritten() {
     drop(db);
     // The server signs the shorter log: it has no record of the longer one any more.
     let s = f.start();
-    let r = s
-        .http
-        .post(format!("{}/v1/log/checkpoint", s.url))
-        .bearer_auth(&f.key)
-        .send()
-        .unwrap();
+    let r = s.post_empty("/v1/log/checkpoint", &f.key);
     assert_eq!(r.status(), 200);
     assert_eq!(r.text().unwrap().lines().nth(1), Some("500"));
     let out = f.verify(&s, true);
@@ -239,11 +229,7 @@ fn rewrite_tree(db: &Connection) -> u64 {
 }
 
 fn post_checkpoint(s: &Server, key: &str) -> reqwest::blocking::Response {
-    s.http
-        .post(format!("{}/v1/log/checkpoint", s.url))
-        .bearer_auth(key)
-        .send()
-        .unwrap()
+    s.post_empty("/v1/log/checkpoint", key)
 }
 
 /// The signer never signs a rewritten history: not a smaller tree, not a different tree of the
@@ -383,11 +369,7 @@ fn a_checkpoint_inconsistent_with_the_saved_state() {
             .collect();
         s.ingest(&key, &Value::Array(batch));
     }
-    s.http
-        .post(format!("{}/v1/log/checkpoint", s.url))
-        .bearer_auth(&key)
-        .send()
-        .unwrap();
+    s.post_empty("/v1/log/checkpoint", &key);
     let out = Command::new(BIN)
         .args([
             "verify", "--url", &s.url, "--key", &key, "--vkey", &f.vkey, "--state",

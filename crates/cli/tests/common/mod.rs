@@ -126,6 +126,22 @@ impl Server {
             .unwrap()
     }
 
+    /// POST without a body, e.g. `/v1/log/checkpoint`.
+    pub fn post_empty(&self, path: &str, token: &str) -> Response {
+        self.http
+            .post(format!("{}{path}", self.url))
+            .bearer_auth(token)
+            .send()
+            .unwrap()
+    }
+
+    /// Signs a checkpoint now and returns it.
+    pub fn sign_checkpoint(&self, key: &str) -> String {
+        let r = self.post_empty("/v1/log/checkpoint", key);
+        assert_eq!(r.status(), 200);
+        r.text().unwrap()
+    }
+
     pub fn post_raw(&self, token: &str, content_type: &str, body: Vec<u8>) -> Response {
         self.http
             .post(format!("{}/v1/events", self.url))
