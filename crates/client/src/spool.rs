@@ -62,6 +62,15 @@ impl std::fmt::Debug for Spool {
     }
 }
 
+/// Spooled events hold personal data (and whatever the application put in them, before Sealbook's
+/// redaction): files are created readable by the owner only.
+fn private() -> OpenOptions {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut o = OpenOptions::new();
+    o.mode(0o600);
+    o
+}
+
 fn segment(dir: &Path, generation: u64) -> PathBuf {
     dir.join(format!("seg-{generation}.jsonl"))
 }
@@ -73,7 +82,11 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
 /// Writes `<generation> <offset>` to `dir/cursor` atomically and durably.
 fn write_cursor(dir: &Path, generation: u64, offset: u64) -> std::io::Result<()> {
     let tmp = dir.join("cursor.tmp");
-    let mut f = File::create(&tmp)?;
+    let mut f = private()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&tmp)?;
     writeln!(f, "{generation} {offset}")?;
     f.sync_all()?;
     std::fs::rename(&tmp, dir.join("cursor"))?;
@@ -111,7 +124,7 @@ impl Spool {
                 std::fs::remove_file(dir.join(name))?;
             }
         }
-        let mut file = OpenOptions::new()
+        let mut file = private()
             .create(true)
             .read(true)
             .append(true)
@@ -213,7 +226,7 @@ impl Spool {
             let mut f = File::open(segment(&self.dir, s.generation))?;
             f.seek(SeekFrom::Start(s.cursor))?;
             f.read_to_end(&mut tail)?;
-            let mut new = OpenOptions::new()
+            let mut new = private()
                 .create(true)
                 .truncate(true)
                 .read(true)
@@ -239,7 +252,7 @@ impl Spool {
     }
 
     fn park(&self, raw: &str, why: &str) -> Result<(), SpoolError> {
-        let mut f = OpenOptions::new()
+        let mut f = private()
             .create(true)
             .append(true)
             .open(self.dir.join("parked.jsonl"))?;
