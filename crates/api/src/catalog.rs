@@ -8,8 +8,8 @@
 //! new definition and the field-level diff from the previous one (or a `catalog.settings_changed`
 //! event), so the history of a tenant's
 //! catalog is tamper-evident like everything else. A node rebuilds a tenant's types from those
-//! events when it first needs them and again once its copy is five seconds old, so a change made
-//! through one node holds on every node within seconds.
+//! events when it first needs them; on a shared database again once its copy is five seconds old,
+//! so a change made through one node holds on every node within seconds.
 
 use crate::auth::TenantKey;
 use crate::error::ApiError;
@@ -35,8 +35,9 @@ pub(crate) struct TenantCatalog {
     pub(crate) open_types: bool,
 }
 
-/// How long a node trusts its copy of a tenant's types before reading the log again (changes made
-/// through another node take effect within this time).
+/// On a shared database, how long a node trusts its copy of a tenant's types before reading the
+/// log again (changes made through another node take effect within this time). A single-writer
+/// store keeps its copy: every change passes through this process.
 const FRESH_FOR: std::time::Duration = std::time::Duration::from_secs(5);
 
 fn invalid(problems: impl IntoIterator<Item = String>) -> ApiError {
@@ -64,7 +65,7 @@ impl AppState {
             .lock()
             .await
             .get(tenant)
-            .filter(|c| c.loaded_at.elapsed() < FRESH_FOR)
+            .filter(|c| self.inner.config.single_writer || c.loaded_at.elapsed() < FRESH_FOR)
         {
             return Ok(c.clone());
         }
@@ -78,35 +79,38 @@ impl AppState {
     }
 
     async fn load_tenant_catalog(&self, tenant: &TenantId) -> Result<TenantCatalog, ApiError> {
-        let mut filter = EventFilter::from_query(&[
-            ("type".into(), "catalog.*".into()),
-            ("limit".into(), "1000".into()),
-        ])?;
         let mut definitions: HashMap<String, Value> = HashMap::new();
         let mut open_types: Option<bool> = None;
-        loop {
-            let page = self.inner.store.query(tenant, &filter).await?;
-            let Some(last) = page.last() else { break };
-            filter.cursor = Some(Cursor(last.index));
-            for e in &page {
-                let v = event_view(&e.leaf, &e.personal, e.index, "");
-                if v["type"] == "catalog.settings_changed" {
-                    // Newest first: the first setting seen is the current one.
-                    open_types = open_types.or(v["data"]["open_types"].as_bool());
-                    continue;
+        // Exact types go through the search postings; a prefix would scan every event.
+        for ty in ["catalog.type_changed", "catalog.settings_changed"] {
+            let mut filter = EventFilter::from_query(&[
+                ("type".into(), ty.into()),
+                ("limit".into(), "1000".into()),
+            ])?;
+            loop {
+                let page = self.inner.store.query(tenant, &filter).await?;
+                let Some(last) = page.last() else { break };
+                filter.cursor = Some(Cursor(last.index));
+                for e in &page {
+                    let v = event_view(&e.leaf, &e.personal, e.index, "");
+                    if v["type"] == "catalog.settings_changed" {
+                        // Newest first: the first setting seen is the current one.
+                        open_types = open_types.or(v["data"]["open_types"].as_bool());
+                        continue;
+                    }
+                    if v["type"] != "catalog.type_changed" {
+                        continue;
+                    }
+                    let (Some(name), Some(def)) =
+                        (v["data"]["type"].as_str(), v["data"].get("definition"))
+                    else {
+                        continue;
+                    };
+                    // Newest first: the first definition seen of a type is its current one.
+                    definitions
+                        .entry(name.to_owned())
+                        .or_insert_with(|| def.clone());
                 }
-                if v["type"] != "catalog.type_changed" {
-                    continue;
-                }
-                let (Some(name), Some(def)) =
-                    (v["data"]["type"].as_str(), v["data"].get("definition"))
-                else {
-                    continue;
-                };
-                // Newest first: the first definition seen of a type is its current one.
-                definitions
-                    .entry(name.to_owned())
-                    .or_insert_with(|| def.clone());
             }
         }
         let mut catalog = Catalog::empty();

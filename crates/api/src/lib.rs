@@ -37,9 +37,10 @@ pub struct ApiConfig {
     pub limits: Limits,
     /// Requests per second allowed per API key (bursts up to twice that); 0 turns the limit off.
     pub rate_limit_per_key: u32,
-    /// Cache live keys in memory. Only for a store that this one process writes (the embedded
-    /// store): revocations must all pass through this process to invalidate the cache.
-    pub cache_keys: bool,
+    /// This process is the only writer of the store (the embedded store): live keys and tenant
+    /// catalogs may be cached without expiry, because every change passes through here. With a
+    /// shared database, keys are read on every request and tenant catalogs re-read when 5 s old.
+    pub single_writer: bool,
 }
 
 /// Everything a handler needs. Cheap to clone.
@@ -127,7 +128,7 @@ impl AppState {
                 log,
                 admin_token_hash: secret::hash(admin_token),
                 rate: ratelimit::RateLimiter::new(config.rate_limit_per_key),
-                keys: config.cache_keys.then(auth::KeyCache::new),
+                keys: config.single_writer.then(auth::KeyCache::new),
                 redaction_master: zeroize::Zeroizing::new(redaction_master),
                 catalog,
                 open_types,

@@ -206,7 +206,7 @@ impl ServeArgs {
                     .rate_limit_per_key
                     .or(file.rate_limit_per_key)
                     .unwrap_or(0),
-                cache_keys: database_url.is_none(),
+                single_writer: database_url.is_none(),
             },
             database_url,
             database_owner_url,
