@@ -133,6 +133,15 @@ pub(crate) async fn create_tenant(
             problem: e.to_string(),
         }])
     })?;
+    if id.is_platform() {
+        return Err(ApiError::Invalid(vec![FieldError {
+            event: None,
+            path: "/id".into(),
+            problem: format!(
+                "{id:?} is reserved for the platform's own log (platform catalog changes)"
+            ),
+        }]));
+    }
     let name = req.name.unwrap_or_else(|| id.to_string());
     if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
         return Err(ApiError::Invalid(vec![FieldError {
@@ -192,6 +201,14 @@ pub(crate) async fn create_key(
     let mut errors = Vec::new();
     for (i, s) in req.scopes.iter().enumerate() {
         match s.parse::<Scope>() {
+            // The platform log holds only what Sealbook records there: its keys read and export.
+            Ok(scope @ (Scope::EventsWrite | Scope::TenantAdmin)) if tenant.is_platform() => {
+                errors.push(FieldError {
+                    event: None,
+                    path: format!("/scopes/{i}"),
+                    problem: format!("{scope} cannot be granted on the platform log: its keys may only read and export"),
+                })
+            }
             Ok(scope) if !scopes.contains(&scope) => scopes.push(scope),
             Ok(_) => {}
             Err(e) => errors.push(FieldError {

@@ -1,10 +1,18 @@
-//! Sealbook's own audit events (key changes, exports, redaction questions): built as JSON, then
-//! validated and shaped exactly like ingested events, so they are ordinary leaves of the tenant's
-//! log.
+//! Sealbook's own audit events (key changes, exports, redaction questions, catalog changes): built
+//! as JSON, then validated and shaped exactly like ingested events, so they are ordinary leaves of
+//! the tenant's log.
+//!
+//! Each carries `"recorded_by": "sealbook"`, a field the envelope refuses from clients: a reader
+//! (and the catalog loader) tells Sealbook's own records from events a client sent, even when the
+//! type is one clients may also send (`audit_log.exported`, `api_key.created`).
 
 use crate::error::ApiError;
 use sealbook_domain::{parse_batch, shape, BodyFormat, ShapedEvent, TenantId};
 use sealbook_pipeline::OsEntropy;
+
+/// The field that marks Sealbook's own records, and its value.
+pub(crate) const RECORDED_BY: &str = "recorded_by";
+pub(crate) const SEALBOOK: &str = "sealbook";
 
 /// Shapes one audit event of `tenant` from its JSON, received at `at`.
 pub(crate) fn event(
@@ -18,9 +26,10 @@ pub(crate) fn event(
         tenant,
         &Default::default(),
     )?;
-    let v = valid
+    let mut v = valid
         .into_iter()
         .next()
         .ok_or_else(|| ApiError::Malformed("an audit event is missing".into()))?;
+    v.body.insert(RECORDED_BY.into(), SEALBOOK.into());
     Ok(shape(v, tenant, at, &mut OsEntropy))
 }

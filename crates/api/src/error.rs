@@ -34,6 +34,9 @@ pub enum ApiError {
     /// 409: the tenant already exists.
     #[error("tenant already exists")]
     TenantExists,
+    /// 409: a catalog change lost a race with another change to the same type.
+    #[error("{0}")]
+    CatalogConflict(String),
     /// 413: a size or count limit.
     #[error("{detail}")]
     TooLarge {
@@ -211,6 +214,13 @@ impl IntoResponse for ApiError {
                 StatusCode::CONFLICT,
                 "tenant-exists",
                 "Tenant exists",
+                detail,
+                vec![],
+            ),
+            ApiError::CatalogConflict(_) => (
+                StatusCode::CONFLICT,
+                "catalog-conflict",
+                "Concurrent catalog change",
                 detail,
                 vec![],
             ),

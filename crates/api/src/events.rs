@@ -2,6 +2,7 @@
 //! key's tenant; another tenant's id answers exactly like an id that does not exist.
 
 use crate::auth::TenantKey;
+use crate::catalog::Catalogs;
 use crate::error::ApiError;
 use crate::AppState;
 use axum::extract::rejection::QueryRejection;
@@ -22,9 +23,9 @@ pub(crate) struct EventPage {
 }
 
 /// The event as a reader sees it, with its rendered label (never showing a redacted value).
-fn view(state: &AppState, own: &sealbook_catalog::Catalog, e: &StoredEvent) -> serde_json::Value {
+fn view(catalogs: &Catalogs, e: &StoredEvent) -> serde_json::Value {
     let mut v = event_view(&e.leaf, &e.personal, e.index, &e.leaf_hash.to_hex());
-    if let Some(label) = state.inner.catalog.label(&v).or_else(|| own.label(&v)) {
+    if let Some(label) = catalogs.label(&v) {
         if let Some(m) = v.as_object_mut() {
             m.insert("label".into(), serde_json::Value::String(label));
         }
@@ -49,19 +50,20 @@ pub(crate) async fn catalog(
     key: TenantKey,
 ) -> Result<Json<CatalogBody>, ApiError> {
     key.require(Scope::EventsRead)?;
-    let own = state.tenant_catalog(key.tenant()).await?;
+    let catalogs = state.catalogs(key.tenant()).await?;
     let scoped = |t: &sealbook_catalog::TypeInfo, scope: &str| {
         let mut v = serde_json::to_value(t).expect("serializes");
         v["scope"] = serde_json::Value::String(scope.to_owned());
         v
     };
     Ok(Json(CatalogBody {
-        types: state
-            .inner
+        types: catalogs
+            .platform
             .catalog
             .types()
+            .filter(|t| !catalogs.own.catalog.contains(&t.name))
             .map(|t| scoped(t, "platform"))
-            .chain(own.catalog.types().map(|t| scoped(t, "tenant")))
+            .chain(catalogs.own.catalog.types().map(|t| scoped(t, "tenant")))
             .collect(),
     }))
 }
@@ -97,7 +99,7 @@ pub(crate) async fn search(
     // One extra row tells whether another page exists without a second query.
     filter.limit = limit + 1;
     let mut found = state.inner.store.query(key.tenant(), &filter).await?;
-    let own = state.tenant_catalog(key.tenant()).await?;
+    let catalogs = state.catalogs(key.tenant()).await?;
     let next_cursor = if found.len() > limit {
         found.truncate(limit);
         found.last().map(|e| Cursor(e.index).encode())
@@ -105,10 +107,7 @@ pub(crate) async fn search(
         None
     };
     Ok(Json(EventPage {
-        events: found
-            .iter()
-            .map(|e| view(&state, &own.catalog, e))
-            .collect(),
+        events: found.iter().map(|e| view(&catalogs, e)).collect(),
         next_cursor,
     }))
 }
@@ -129,6 +128,6 @@ pub(crate) async fn get_event(
         .event(key.tenant(), &id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    let own = state.tenant_catalog(key.tenant()).await?;
-    Ok(Json(view(&state, &own.catalog, &e)))
+    let catalogs = state.catalogs(key.tenant()).await?;
+    Ok(Json(view(&catalogs, &e)))
 }

@@ -11,6 +11,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
+use sealbook_catalog::RESERVED;
 use sealbook_domain::{
     parse_batch, shape_with, BodyFormat, FieldError, Limits, Scope, ShapedEvent, TenantId,
 };
@@ -68,16 +69,25 @@ pub(crate) async fn ingest(
         metrics::counter!("sealbook_events_rejected_total", "tenant" => tenant.to_string(), "reason" => reason(e)).increment(1);
     })?;
     // The catalog: known types, their required fields and their data schemas.
-    let catalog = &state.inner.catalog;
-    let own = state.tenant_catalog(&tenant).await?;
-    let open = own.open_types || state.inner.open_types.allows(&tenant);
+    let catalogs = state.catalogs(&tenant).await?;
+    let open = catalogs.own.open_types || state.inner.open_types.allows(&tenant);
     let mut problems = Vec::new();
     let mut valid = valid;
     for v in &mut valid {
-        // The platform's types first, then the tenant's own.
-        let checked = match catalog.check(v) {
-            Ok(false) => own.catalog.check(v),
-            other => other,
+        if RESERVED.contains(&v.event_type.as_str()) {
+            problems.push(FieldError {
+                event: Some(v.position),
+                path: "/type".into(),
+                problem: format!(
+                    "{} is written by Sealbook itself and cannot be sent",
+                    v.event_type
+                ),
+            });
+            continue;
+        }
+        let checked = match catalogs.of(&v.event_type) {
+            Some(c) => c.check(v),
+            None => Ok(false),
         };
         match checked {
             Ok(true) => {}
@@ -104,18 +114,17 @@ pub(crate) async fn ingest(
     let mut entropy = OsEntropy;
     // Secrets go before anything is hashed or stored.
     let redaction_key = state.redaction_key(&tenant);
+    let none: &[String] = &[];
     let events: Vec<ShapedEvent> = valid
         .into_iter()
         .map(|mut v| {
-            let of = if catalog.contains(&v.event_type) {
-                catalog
-            } else {
-                &own.catalog
+            let (secrets, personal) = match catalogs.of(&v.event_type) {
+                Some(c) => (
+                    c.secret_paths(&v.event_type),
+                    c.personal_paths(&v.event_type),
+                ),
+                None => (none, none),
             };
-            let (secrets, personal) = (
-                of.secret_paths(&v.event_type),
-                of.personal_paths(&v.event_type),
-            );
             let n = sealbook_domain::redact::redact(&mut v.body, &redaction_key, secrets);
             if n > 0 {
                 metrics::counter!("sealbook_values_redacted_total").increment(n as u64);

@@ -4,7 +4,8 @@
 //! and the store traits to read. They never see SQL. Every error leaves through one place,
 //! [`error::ApiError`], as RFC 9457 problem+json.
 //!
-//! The public interface is: [`AppState`], [`Services`], [`ApiConfig`], [`OpenTypes`], [`router`], [`openapi::document`] and
+//! The public interface is: [`AppState`], [`Services`], [`ApiConfig`], [`OpenTypes`],
+//! [`CatalogSource`], [`CatalogSync`], [`CatalogSyncError`], [`router`], [`openapi::document`] and
 //! [`secret`] (key and token generation shared with the CLI).
 
 mod admin;
@@ -22,6 +23,8 @@ mod ops;
 mod ratelimit;
 mod redactions;
 pub mod secret;
+
+pub use catalog::{CatalogSource, CatalogSync, CatalogSyncError};
 
 use axum::routing::{delete, get, post};
 use axum::Router;
@@ -60,11 +63,17 @@ struct Inner {
     keys: Option<auth::KeyCache>,
     /// Deployment-wide secret from which each tenant's redaction key is derived.
     redaction_master: zeroize::Zeroizing<[u8; 32]>,
-    catalog: Arc<sealbook_catalog::Catalog>,
+    /// The built-in catalog with the deployment's file on top, as read at start.
+    startup_catalog: Arc<sealbook_catalog::Catalog>,
+    /// The platform catalog in force, and when it was last checked against the platform log.
+    platform: std::sync::RwLock<(std::time::Instant, Arc<catalog::CatalogLog>)>,
+    platform_refresh: tokio::sync::Mutex<()>,
     open_types: OpenTypes,
     tenant_catalogs: tokio::sync::Mutex<
-        std::collections::HashMap<sealbook_domain::TenantId, Arc<catalog::TenantCatalog>>,
+        std::collections::HashMap<sealbook_domain::TenantId, Arc<catalog::CatalogLog>>,
     >,
+    /// One catalog change at a time in this process, so a change reads the state it replaces.
+    catalog_changes: tokio::sync::Mutex<()>,
 }
 
 /// Which tenants may send event types the catalog does not know (stored, marked uncatalogued).
@@ -97,7 +106,8 @@ pub struct Services {
     pub sequencer: Sequencer,
     /// Checkpoints and proofs.
     pub log: Arc<Log>,
-    /// The event catalog.
+    /// The event catalog read at start (built-in plus the deployment's file); brought into force
+    /// by [`AppState::sync_platform_catalog`].
     pub catalog: Arc<sealbook_catalog::Catalog>,
     /// Who may send types the catalog does not know.
     pub open_types: OpenTypes,
@@ -130,9 +140,15 @@ impl AppState {
                 rate: ratelimit::RateLimiter::new(config.rate_limit_per_key),
                 keys: config.single_writer.then(auth::KeyCache::new),
                 redaction_master: zeroize::Zeroizing::new(redaction_master),
-                catalog,
+                platform: std::sync::RwLock::new((
+                    std::time::Instant::now(),
+                    Arc::new(catalog::CatalogLog::of((*catalog).clone())),
+                )),
+                startup_catalog: catalog,
+                platform_refresh: Default::default(),
                 open_types,
                 tenant_catalogs: Default::default(),
+                catalog_changes: Default::default(),
                 config,
                 prometheus,
             }),

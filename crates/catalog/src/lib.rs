@@ -9,7 +9,12 @@
 //! additive: a later version may add optional properties, never remove, retype or newly require
 //! one ([`Catalog::parse`] refuses and says which change breaks which field).
 //!
-//! The public interface is: [`Catalog`], [`TypeInfo`], [`Problem`], [`BUILTIN`].
+//! Every type also has its normalised JSON definition ([`Catalog::definition`]): what a
+//! `catalog.type_changed` event records, what [`Catalog::from_definition`] compiles back, and what
+//! [`definition_hash`] fingerprints so a change can name the definition it replaces.
+//!
+//! The public interface is: [`Catalog`], [`TypeInfo`], [`Problem`], [`BUILTIN`], [`RESERVED`],
+//! [`definition_hash`].
 
 use jsonschema::Validator;
 use sealbook_domain::{FieldError, ValidEvent};
@@ -19,6 +24,23 @@ use std::collections::BTreeMap;
 
 /// The built-in catalog every tenant inherits.
 pub const BUILTIN: &str = include_str!("builtin.toml");
+
+/// Types only Sealbook itself writes (catalog changes and answers to redaction questions): a client
+/// may not send them, so an event of these types in a log is Sealbook's own record. The tenant
+/// catalog is rebuilt from `catalog.*` events, so a client able to send them could change it.
+pub const RESERVED: &[&str] = &[
+    "catalog.type_changed",
+    "catalog.settings_changed",
+    "audit_log.redaction_matched",
+];
+
+/// `sha256:<hex>` of a type definition's canonical JSON (RFC 8785): what a `catalog.type_changed`
+/// event names as the definition it replaces.
+pub fn definition_hash(definition: &Value) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(sealbook_domain::canonical_bytes(definition));
+    format!("sha256:{}", hex::encode(digest))
+}
 
 /// A problem in a catalog file, with its line (1-based) when known.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -78,12 +100,13 @@ struct VersionFile {
     rejected: String,
 }
 
-/// One version of a type, compiled.
+/// One version of a type, compiled (the validator shared by clones of the catalog).
+#[derive(Clone)]
 struct Version {
     version: u32,
     requires: Vec<String>,
     schema: Value,
-    validator: Validator,
+    validator: std::sync::Arc<Validator>,
     sample: Value,
     rejected: Value,
 }
@@ -113,14 +136,20 @@ pub struct TypeInfo {
     pub secrets: Vec<String>,
     /// Versions: `{version, requires, schema}`.
     pub versions: Vec<serde_json::Value>,
+    /// Only Sealbook writes events of this type (see [`RESERVED`]).
+    pub reserved: bool,
 }
 
+#[derive(Clone)]
 struct Type {
     info: TypeInfo,
     versions: Vec<Version>,
+    /// The normalised definition (the form [`Catalog::from_definition`] takes).
+    definition: Value,
 }
 
-/// A compiled catalog.
+/// A compiled catalog. Clones share the compiled schemas.
+#[derive(Clone)]
 pub struct Catalog {
     types: BTreeMap<String, Type>,
 }
@@ -302,12 +331,28 @@ impl Catalog {
                     version: *v.version.get_ref(),
                     requires: v.requires.clone(),
                     schema,
-                    validator,
+                    validator: std::sync::Arc::new(validator),
                     sample,
                     rejected,
                 });
             }
+            let definition = serde_json::json!({
+                "description": t.description,
+                "owner": t.owner,
+                "severity": t.severity,
+                "retention": t.retention,
+                "label": t.label,
+                "controls": t.controls,
+                "ocsf": t.ocsf,
+                "personal": t.personal,
+                "secrets": t.secrets,
+                "versions": versions.iter().map(|v| serde_json::json!({
+                    "version": v.version, "requires": v.requires, "schema": v.schema,
+                    "sample": v.sample, "rejected": v.rejected,
+                })).collect::<Vec<_>>(),
+            });
             let info = TypeInfo {
+                reserved: RESERVED.contains(&name.as_str()),
                 name: name.clone(),
                 description: t.description,
                 owner: t.owner,
@@ -323,7 +368,14 @@ impl Catalog {
                     .map(|v| serde_json::json!({"version": v.version, "requires": v.requires, "schema": v.schema}))
                     .collect(),
             };
-            types.insert(name, Type { info, versions });
+            types.insert(
+                name,
+                Type {
+                    info,
+                    versions,
+                    definition,
+                },
+            );
         }
         if problems.is_empty() {
             Ok(Catalog { types })
@@ -422,6 +474,17 @@ impl Catalog {
             }
         }
         out
+    }
+
+    /// The normalised JSON definition of a type: every field present, schemas and samples as JSON.
+    /// `from_definition(name, definition(name))` compiles to the same type.
+    pub fn definition(&self, name: &str) -> Option<&Value> {
+        self.types.get(name).map(|t| &t.definition)
+    }
+
+    /// Removes a type (a tenant's own types are rebuilt one by one from their log).
+    pub fn remove(&mut self, name: &str) {
+        self.types.remove(name);
     }
 
     /// True when this catalog defines `name`.

@@ -196,3 +196,18 @@ fn definitions_from_json_compile_and_check() {
     e["data"]["method"] = json!("card");
     assert_eq!(check(&c, &e), Ok(true));
 }
+
+#[test]
+fn every_definition_compiles_back_to_the_same_type() {
+    let c = Catalog::builtin();
+    for t in c.types() {
+        let def = c.definition(&t.name).unwrap();
+        let back = Catalog::from_definition(&t.name, def).unwrap();
+        assert_eq!(back.definition(&t.name), Some(def), "{}", t.name);
+        assert_eq!(
+            sealbook_catalog::definition_hash(back.definition(&t.name).unwrap()),
+            sealbook_catalog::definition_hash(def)
+        );
+        assert!(c.replacement_problems(&t.name, &back).is_empty());
+    }
+}

@@ -84,6 +84,20 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         config.api,
         Some(prometheus),
     );
+    // The catalog in force is the platform log's; what the built-in catalog or the file changed
+    // since the last start is recorded there first.
+    let synced = state
+        .sync_platform_catalog(&sealbook_api::CatalogSource {
+            file: config
+                .catalog_file
+                .as_ref()
+                .map(|p| p.display().to_string()),
+        })
+        .await
+        .context("bringing the event catalog into force")?;
+    if !synced.recorded.is_empty() {
+        tracing::info!(types = ?synced.recorded, "catalog changes recorded in the platform log");
+    }
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

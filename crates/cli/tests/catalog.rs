@@ -294,3 +294,339 @@ fn tenants_add_their_own_types() {
     s.ingest(&admin, &json!([again]));
     s.ingest(&admin, &json!([base("u3", "made.up")]));
 }
+
+/// A client cannot write Sealbook's own records: the reserved types are refused on ingest (a
+/// `catalog.type_changed` sent by a writer would otherwise change the tenant's catalog), and the
+/// `recorded_by` mark cannot be sent. Sealbook's own records carry it.
+#[test]
+fn clients_cannot_forge_sealbook_records() {
+    let dir = tempdir();
+    let s = Server::start_with(dir.path(), &["--open-types", "*"]);
+    s.create_tenant("acme");
+    let (_, writer) = s.create_key("acme", &["events:write", "events:read"]);
+    let (_, admin) = s.create_key("acme", &["tenant:admin", "events:read"]);
+    let mut forged = base("f1", "catalog.type_changed");
+    forged["data"] = json!({"type": "invoice.paid", "definition": invoice_type(json!([v1()]))});
+    let mut settings = base("f2", "catalog.settings_changed");
+    settings["data"] = json!({"open_types": false});
+    let mut marked = base("f3", "order.created");
+    marked["recorded_by"] = json!("sealbook");
+    let r = s.post_json("/v1/events", &writer, &json!([marked]));
+    assert_eq!(r.status(), 422);
+    let p: Value = r.json().unwrap();
+    assert_eq!(
+        p["errors"][0]["path"], "/recorded_by",
+        "not an envelope field: {p}"
+    );
+    let r = s.post_json("/v1/events", &writer, &json!([forged, settings]));
+    assert_eq!(r.status(), 422, "even with open types");
+    let p: Value = r.json().unwrap();
+    let errors = p["errors"].as_array().unwrap();
+    assert!(
+        errors.iter().any(|e| e["event"] == 0
+            && e["path"] == "/type"
+            && e["problem"]
+                .as_str()
+                .unwrap()
+                .contains("written by Sealbook itself")),
+        "{p}"
+    );
+    assert!(errors
+        .iter()
+        .any(|e| e["event"] == 1 && e["path"] == "/type"));
+    let c: Value = s.get("/v1/catalog", &admin).json().unwrap();
+    assert!(c["types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|t| t["scope"] == "platform"));
+    let reserved: Vec<&str> = c["types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["reserved"] == true)
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        reserved,
+        [
+            "audit_log.redaction_matched",
+            "catalog.settings_changed",
+            "catalog.type_changed"
+        ]
+    );
+
+    let r = s
+        .http
+        .put(format!("{}/v1/catalog/types/invoice.paid", s.url))
+        .bearer_auth(&admin)
+        .json(&invoice_type(json!([v1()])))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let own = s.all_events(&admin, "&type=catalog.type_changed");
+    assert_eq!(own.len(), 1);
+    assert_eq!(own[0]["recorded_by"], "sealbook");
+    assert_eq!(own[0]["data"]["previous"], Value::Null);
+    assert_eq!(own[0]["data"]["source"], json!({"kind": "api"}));
+    let key_created = s.all_events(&admin, "&type=api_key.created");
+    assert!(key_created.iter().all(|e| e["recorded_by"] == "sealbook"));
+}
+
+fn put_type(s: &Server, token: &str, name: &str, body: &Value) -> reqwest::blocking::Response {
+    s.http
+        .put(format!("{}/v1/catalog/types/{name}", s.url))
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .unwrap()
+}
+
+fn escalated(versions: Value) -> Value {
+    json!({
+        "description": "A support ticket was escalated.", "owner": "support", "severity": "medium",
+        "retention": "business-3y", "label": "{actor.name} escalated ticket {subject.id} to {data.tier}",
+        "controls": ["SOC2:CC7.4"], "ocsf": {"class_uid": 6003, "class_name": "API Activity", "activity_id": 99},
+        "versions": versions,
+    })
+}
+
+fn escalated_v1() -> Value {
+    json!({"version": 1, "requires": [],
+        "schema": {"type": "object", "properties": {"tier": {"type": "integer"}}, "required": ["tier"]},
+        "sample": {"tier": 2}, "rejected": {"tier": "two"}})
+}
+
+fn escalated_v2() -> Value {
+    json!({"version": 2, "requires": [],
+        "schema": {"type": "object", "properties": {"tier": {"type": "integer"}, "queue": {"type": "string"}}, "required": ["tier"]},
+        "sample": {"tier": 2, "queue": "billing"}, "rejected": {"tier": 2, "queue": 7}})
+}
+
+/// Starts `sealbook serve` expecting it to refuse; returns what it wrote to stderr.
+fn refused_start(dir: &std::path::Path, extra: &[&str]) -> String {
+    let mut child = std::process::Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.join("data"))
+        .args(extra)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(!status.success(), "the start should have been refused");
+            let mut err = String::new();
+            std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+            return err;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("sealbook serve did not refuse to start");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// The operator changes the platform catalog through the API: every tenant inherits the type at
+/// once, every change (and the built-in catalog itself) is recorded in the platform log, which the
+/// operator reads with a read-only key; changes survive a restart; a catalog file that would undo
+/// a published version stops the start, one that agrees is recorded.
+#[test]
+fn the_operator_changes_platform_types_in_an_audited_log() {
+    let dir = tempdir();
+    let s = Server::start(dir.path());
+    let acme = s.tenant_with_key("acme");
+    s.create_tenant("globex");
+    let (_, globex_admin) = s.create_key("globex", &["tenant:admin", "events:read"]);
+
+    assert_eq!(
+        put_type(
+            &s,
+            "not-the-token",
+            "ticket.escalated",
+            &escalated(json!([escalated_v1()]))
+        )
+        .status(),
+        401
+    );
+    let r = put_type(
+        &s,
+        &s.admin,
+        "ticket.escalated",
+        &escalated(json!([escalated_v1()])),
+    );
+    assert_eq!(r.status(), 200, "{}", r.text().unwrap());
+    let body: Value = r.json().unwrap();
+    assert_eq!(body["scope"], "platform");
+    assert!(body["index"].is_u64());
+
+    // Every tenant has it, validated and labelled.
+    let mut t = base("t1", "ticket.escalated");
+    t["subject"] = json!({"type": "ticket", "id": "T-9"});
+    t["data"] = json!({"tier": 2});
+    s.ingest(&acme, &json!([t.clone()]));
+    let e: Value = s.get("/v1/events/t1", &acme).json().unwrap();
+    assert_eq!(e["label"], "Ada Lovelace escalated ticket T-9 to 2");
+    let mut bad = t.clone();
+    bad["id"] = json!("t2");
+    bad["data"] = json!({"tier": "two"});
+    let r = s.post_json("/v1/events", &acme, &json!([bad]));
+    assert_eq!(r.status(), 422);
+    assert!(r.text().unwrap().contains("/data/tier"));
+    let c: Value = s.get("/v1/catalog", &globex_admin).json().unwrap();
+    let listed = c["types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "ticket.escalated")
+        .expect("listed for every tenant");
+    assert_eq!(listed["scope"], "platform");
+    assert_eq!(
+        put_type(
+            &s,
+            &globex_admin,
+            "ticket.escalated",
+            &escalated(json!([escalated_v1()]))
+        )
+        .status(),
+        422,
+        "a tenant cannot change a platform type"
+    );
+
+    // The same rules as for tenant types: published versions stay, new ones are additive; a
+    // definition already in force records nothing; Sealbook's own types are not the operator's.
+    let mut changed = escalated_v1();
+    changed["schema"]["properties"]["tier"] = json!({"type": "string"});
+    changed["sample"] = json!({"tier": "2"});
+    changed["rejected"] = json!({"tier": 2});
+    let r = put_type(
+        &s,
+        &s.admin,
+        "ticket.escalated",
+        &escalated(json!([changed])),
+    );
+    assert_eq!(r.status(), 422);
+    assert!(r.text().unwrap().contains("version 1 is published"));
+    let both = escalated(json!([escalated_v1(), escalated_v2()]));
+    assert_eq!(
+        put_type(&s, &s.admin, "ticket.escalated", &both).status(),
+        200
+    );
+    let again: Value = put_type(&s, &s.admin, "ticket.escalated", &both)
+        .json()
+        .unwrap();
+    assert_eq!(again["index"], Value::Null, "no change, nothing recorded");
+    let r = put_type(&s, &s.admin, "catalog.type_changed", &both);
+    assert_eq!(r.status(), 422);
+
+    // The platform log: reserved, read with a read-only key.
+    let r = s.post_json("/v1/tenants", &s.admin, &json!({"id": "platform"}));
+    assert_eq!(r.status(), 422);
+    let r = s.post_json(
+        "/v1/tenants/platform/keys",
+        &s.admin,
+        &json!({"scopes": ["events:read", "events:write"]}),
+    );
+    assert_eq!(r.status(), 422);
+    assert!(r.text().unwrap().contains("/scopes/1"));
+    let (_, platform) = s.create_key("platform", &["events:read", "events:export"]);
+    let changes = s.all_events(&platform, "&type=catalog.type_changed");
+    let builtin = sealbook_catalog::Catalog::builtin().types().count();
+    assert_eq!(
+        changes.len(),
+        builtin + 2,
+        "the built-in types and two changes"
+    );
+    let api: Vec<&Value> = changes
+        .iter()
+        .filter(|e| e["data"]["source"]["kind"] == "api")
+        .collect();
+    assert_eq!(api[0]["actor"]["id"], "platform-operator");
+    assert_eq!(api[0]["recorded_by"], "sealbook");
+    assert!(api[0]["data"]["diff"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|d| d["field"] == "versions[1]"));
+    assert_eq!(
+        api[0]["data"]["previous"].as_str(),
+        Some(sealbook_catalog::definition_hash(&api[1]["data"]["definition"]).as_str()),
+        "a change names the definition it replaces"
+    );
+    assert!(changes
+        .iter()
+        .filter(|e| e["data"]["source"]["kind"] == "builtin")
+        .all(|e| e["actor"]["id"] == "sealbook"));
+    // The platform log is a log like any other: signed and provable.
+    let r = s.post_empty("/v1/log/checkpoint", &platform);
+    assert_eq!(r.status(), 200);
+    assert!(r
+        .text()
+        .unwrap()
+        .starts_with("sealbook.localhost/platform\n"));
+
+    // A restart: the change is still in force, and nothing new is recorded.
+    assert!(s.stop());
+    let s = Server::start(dir.path());
+    let mut t3 = t.clone();
+    t3["id"] = json!("t3");
+    t3["schema_version"] = json!(2);
+    t3["data"] = json!({"tier": 3, "queue": 5});
+    let r = s.post_json("/v1/events", &acme, &json!([t3.clone()]));
+    assert_eq!(r.status(), 422, "version 2 is in force after a restart");
+    assert_eq!(
+        s.all_events(&platform, "&type=catalog.type_changed").len(),
+        builtin + 2
+    );
+    assert!(s.stop());
+
+    // A catalog file with an older copy of the type would undo a published version: refused.
+    let file = dir.path().join("catalog.toml");
+    std::fs::write(
+        &file,
+        r#"[[type]]
+name = "ticket.escalated"
+description = "A support ticket was escalated."
+owner = "support"
+severity = "medium"
+retention = "business-3y"
+label = "{actor.name} escalated ticket {subject.id} to {data.tier}"
+controls = ["SOC2:CC7.4"]
+ocsf = { class_uid = 6003, class_name = "API Activity", activity_id = 99 }
+[[type.version]]
+version = 1
+schema = '{"type": "object", "properties": {"tier": {"type": "integer"}}, "required": ["tier"]}'
+sample = '{"tier": 2}'
+rejected = '{"tier": "two"}'
+"#,
+    )
+    .unwrap();
+    let file_arg = file.to_str().unwrap();
+    let err = refused_start(dir.path(), &["--catalog-file", file_arg]);
+    assert!(
+        err.contains("ticket.escalated") && err.contains("are published and stay"),
+        "{err}"
+    );
+
+    // The file brought up to date: recorded as the file's, with an empty diff.
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    text.push_str(
+        r#"[[type.version]]
+version = 2
+schema = '{"type": "object", "properties": {"tier": {"type": "integer"}, "queue": {"type": "string"}}, "required": ["tier"]}'
+sample = '{"tier": 2, "queue": "billing"}'
+rejected = '{"tier": 2, "queue": 7}'
+"#,
+    );
+    std::fs::write(&file, text).unwrap();
+    let s = Server::start_with(dir.path(), &["--catalog-file", file_arg]);
+    let changes = s.all_events(&platform, "&type=catalog.type_changed");
+    assert_eq!(changes.len(), builtin + 3);
+    assert_eq!(changes[0]["data"]["source"]["kind"], "file");
+    assert_eq!(changes[0]["data"]["source"]["path"], file_arg);
+    assert_eq!(changes[0]["data"]["diff"], json!([]), "the file agrees");
+    t3["data"] = json!({"tier": 3, "queue": "billing"});
+    s.ingest(&acme, &json!([t3]));
+}

@@ -379,3 +379,98 @@ fn the_database_going_away_answers_503_and_recovers_without_losing_an_event() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+fn ticket_type(description: &str, versions: Value) -> Value {
+    json!({
+        "description": description, "owner": "support", "severity": "medium",
+        "retention": "business-3y", "label": "{actor.name} escalated {subject.id}",
+        "ocsf": {"class_uid": 6003, "class_name": "API Activity", "activity_id": 99},
+        "versions": versions,
+    })
+}
+
+/// Version `n`, adding `field` to version 1's `tier` and `note`.
+fn ticket_version(n: u32, field: &str) -> Value {
+    json!({"version": n, "requires": [],
+        "schema": {"type": "object", "properties": {"tier": {"type": "integer"}, "note": {"type": "string"}, field: {"type": "string"}}},
+        "sample": {"tier": 1}, "rejected": {"tier": "x"}})
+}
+
+/// The platform catalog on several nodes: two nodes starting at once record the built-in catalog
+/// once; a type the operator adds through one node holds on the other within seconds; two
+/// conflicting changes sent to both nodes at once cannot both win.
+#[test]
+fn platform_catalog_changes_reach_every_node_and_never_both_win() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let db = rt.block_on(TestDb::create());
+    let dir = tempdir();
+    let sh = shared(dir.path());
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| node(dir.path(), "a", &sh, &db.app_url, Some(&db.owner_url)));
+        let b = s.spawn(|| node(dir.path(), "b", &sh, &db.app_url, Some(&db.owner_url)));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    let (_, platform) = a.create_key("platform", &["events:read"]);
+    let builtin = sealbook_catalog::Catalog::builtin().types().count();
+    assert_eq!(
+        a.all_events(&platform, "&type=catalog.type_changed").len(),
+        builtin,
+        "recorded once though both nodes started at once"
+    );
+    let acme = a.tenant_with_key("acme");
+    let put = |s: &Server, body: &Value| {
+        s.http
+            .put(format!("{}/v1/catalog/types/ticket.escalated", s.url))
+            .bearer_auth(&sh.token)
+            .json(body)
+            .send()
+            .unwrap()
+    };
+    let r = put(&a, &ticket_type("v1", json!([ticket_version(1, "note")])));
+    assert_eq!(r.status(), 200, "{}", r.text().unwrap());
+    let mut t = event("t1");
+    t["type"] = json!("ticket.escalated");
+    t["data"] = json!({"tier": 1});
+    wait_for("node b to see the new platform type", || {
+        b.post_json("/v1/events", &acme, &json!([t.clone()]))
+            .status()
+            == 201
+    });
+
+    // Two different version 2s at once through both nodes: exactly one is accepted.
+    let x = ticket_type(
+        "x",
+        json!([ticket_version(1, "note"), ticket_version(2, "queue")]),
+    );
+    let y = ticket_type(
+        "y",
+        json!([ticket_version(1, "note"), ticket_version(2, "team")]),
+    );
+    let (ra, rb) = std::thread::scope(|s| {
+        let ra = s.spawn(|| put(&a, &x));
+        let rb = s.spawn(|| put(&b, &y));
+        (ra.join().unwrap(), rb.join().unwrap())
+    });
+    let statuses = [ra.status().as_u16(), rb.status().as_u16()];
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "exactly one wins: {statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| [200, 409, 422].contains(s)),
+        "{statuses:?}"
+    );
+    let winner = if statuses[0] == 200 { "x" } else { "y" };
+    let (_, reader) = a.create_key("acme", &["events:read"]);
+    for n in [&a, &b] {
+        wait_for("both nodes to agree on the winner", || {
+            let c: Value = n.get("/v1/catalog", &reader).json().unwrap();
+            c["types"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t["name"] == "ticket.escalated" && t["description"] == winner)
+        });
+    }
+}

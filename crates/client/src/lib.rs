@@ -81,6 +81,8 @@ pub enum ProblemKind {
     IdConflict,
     /// 409: the tenant exists.
     TenantExists,
+    /// 409: another change to the same catalog type won; read the catalog and retry.
+    CatalogConflict,
     /// 413: a size or count limit.
     TooLarge,
     /// 415: wrong content type.
@@ -119,6 +121,7 @@ impl Problem {
             "method-not-allowed" => MethodNotAllowed,
             "id-conflict" => IdConflict,
             "tenant-exists" => TenantExists,
+            "catalog-conflict" => CatalogConflict,
             "too-large" => TooLarge,
             "unsupported-media-type" => UnsupportedMediaType,
             "invalid-event" => InvalidEvent,

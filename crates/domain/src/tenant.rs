@@ -12,7 +12,21 @@ pub struct TenantId(String);
 #[error("tenant id must match [a-z0-9][a-z0-9-]{{0,62}}")]
 pub struct TenantIdError;
 
+/// The id of the platform's own log, where changes to the platform catalog are recorded. No tenant
+/// can be created with it; its keys may only read.
+pub const PLATFORM: &str = "platform";
+
 impl TenantId {
+    /// The platform's own log ([`PLATFORM`]).
+    pub fn platform() -> TenantId {
+        TenantId(PLATFORM.to_owned())
+    }
+
+    /// True for the platform's own log.
+    pub fn is_platform(&self) -> bool {
+        self.0 == PLATFORM
+    }
+
     /// Validates a tenant id.
     pub fn parse(s: &str) -> Result<TenantId, TenantIdError> {
         let b = s.as_bytes();
