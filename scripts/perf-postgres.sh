@@ -14,7 +14,7 @@ PSQL=(psql -h 127.0.0.1 -U postgres -v ON_ERROR_STOP=1 -qAt)
 "$B" migrate --database-owner-url "postgres://postgres@127.0.0.1:5432/sealbook_perf" --grant-to sealbook_perf_app
 W=$(mktemp -d)
 SEALBOOK_BIN=$B SEALBOOK_SERVE_FLAGS="--database-url postgres://sealbook_perf_app@127.0.0.1:5432/sealbook_perf" "$HERE"/perf-setup.sh "$W" "$P"
-PID=$(pgrep -f "sealbook serve --listen 127.0.0.1:$P")
+PID=$(pgrep -f " serve --listen 127.0.0.1:$P")
 trap 'kill $PID 2>/dev/null || true' EXIT
 URL=http://127.0.0.1:$P
 K1=$(cut -d, -f1 "$W/keys")

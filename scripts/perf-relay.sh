@@ -12,7 +12,7 @@ PSQL=(psql -h 127.0.0.1 -U postgres -v ON_ERROR_STOP=1 -qAt)
 DB=postgres://postgres@127.0.0.1:5432/sealbook_relay_perf
 W=$(mktemp -d)
 SEALBOOK_BIN=$B "$HERE"/perf-setup.sh "$W" "$P"
-PID=$(pgrep -f "sealbook serve --listen 127.0.0.1:$P")
+PID=$(pgrep -f " serve --listen 127.0.0.1:$P")
 trap 'kill $PID 2>/dev/null || true' EXIT
 cut -d, -f1 "$W/keys" > "$W/key"
 "$B" relay --database-url "$DB" --url "http://127.0.0.1:$P" --key-file "$W/key" --migrate --until-empty >/dev/null

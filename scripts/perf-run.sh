@@ -8,7 +8,7 @@ B=$SEALBOOK_BIN
 W=${1:-$(mktemp -d)}; P=${2:-18080}
 "$(dirname "$0")"/perf-setup.sh "$W" "$P"
 cd "$W"
-PID=$(pgrep -f "sealbook serve --listen 127.0.0.1:$P")
+PID=$(pgrep -f " serve --listen 127.0.0.1:$P")
 trap 'kill $PID 2>/dev/null || true' EXIT
 URL=http://127.0.0.1:$P
 K1=$(cut -d, -f1 keys)

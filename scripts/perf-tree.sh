@@ -11,7 +11,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 run() { # label, binary, serve flags
   local w; w=$(mktemp -d)
   SEALBOOK_BIN=$2 SEALBOOK_SERVE_FLAGS=$3 "$HERE"/perf-setup.sh "$w" 18090
-  local pid; pid=$(pgrep -f "sealbook serve --listen 127.0.0.1:18090")
+  local pid; pid=$(pgrep -f " serve --listen 127.0.0.1:18090")
   echo "$1: $("$2" hammer --url http://127.0.0.1:18090 --keys "$(cat "$w/keys")" --clients 10 --batch 1000 --duration 20s --json | tail -1)"
   kill "$pid"; while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
   rm -rf "$w"
