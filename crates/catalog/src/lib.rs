@@ -3,8 +3,8 @@
 //! severity, a retention class, compliance control ids, an OCSF class and activity, and the paths
 //! that hold personal data or secrets.
 //!
-//! The catalog is read from TOML ([`Catalog::parse`], line-precise errors for `sealbook catalog
-//! lint`), compiled once (schemas become validators), and then checks events on ingest
+//! The catalog is read from TOML ([`Catalog::parse`]) or YAML ([`Catalog::parse_yaml`]), both with
+//! line-precise errors for `sealbook catalog lint`, compiled once (schemas become validators), and then checks events on ingest
 //! ([`Catalog::check`]) and renders labels on read ([`Catalog::label`]). Schema evolution is
 //! additive: a later version may add optional properties, never remove, retype or newly require
 //! one ([`Catalog::parse`] refuses and says which change breaks which field).
@@ -15,6 +15,8 @@
 //!
 //! The public interface is: [`Catalog`], [`TypeInfo`], [`Problem`], [`BUILTIN`], [`RESERVED`],
 //! [`definition_hash`].
+
+mod yaml;
 
 use jsonschema::Validator;
 use sealbook_domain::{FieldError, ValidEvent};
@@ -294,7 +296,13 @@ impl Catalog {
                         continue;
                     }
                 };
-                let validator = match jsonschema::draft202012::new(&schema) {
+                // Tenants supply schemas and ingest runs them: `pattern` uses the linear-time
+                // `regex` engine, so no pattern can backtrack catastrophically (look-around and
+                // back-references are refused when the type is defined).
+                let validator = match jsonschema::draft202012::options()
+                    .with_pattern_options(jsonschema::PatternOptions::regex())
+                    .build(&schema)
+                {
                     Ok(val) => val,
                     Err(e) => {
                         verr(format!("schema is not a valid JSON Schema 2020-12: {e}"));
@@ -382,6 +390,24 @@ impl Catalog {
         } else {
             Err(problems)
         }
+    }
+
+    /// Parses and compiles a YAML catalog (see the `yaml` module for the layout).
+    pub fn parse_yaml(text: &str) -> Result<Catalog, Vec<Problem>> {
+        yaml::parse(text)
+    }
+
+    /// Parses a catalog file, YAML if its name ends in `.yaml` or `.yml`, else TOML.
+    pub fn parse_file(path: &std::path::Path, text: &str) -> Result<Catalog, Vec<Problem>> {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("yaml" | "yml") => Catalog::parse_yaml(text),
+            _ => Catalog::parse(text),
+        }
+    }
+
+    /// The catalog as a YAML file ([`Catalog::parse_yaml`] reads it back to the same types).
+    pub fn to_yaml(&self) -> String {
+        yaml::write(self)
     }
 
     /// Adds the types of `other`, replacing types of the same name (a deployment's own catalog

@@ -211,3 +211,142 @@ fn every_definition_compiles_back_to_the_same_type() {
         assert!(c.replacement_problems(&t.name, &back).is_empty());
     }
 }
+
+#[test]
+fn yaml_round_trips_the_builtin_catalog() {
+    let c = Catalog::builtin();
+    let yaml = c.to_yaml();
+    let back = Catalog::parse_yaml(&yaml).unwrap();
+    assert_eq!(back.types().count(), c.types().count());
+    for t in c.types() {
+        assert_eq!(
+            back.definition(&t.name),
+            c.definition(&t.name),
+            "{}",
+            t.name
+        );
+    }
+    let path = std::path::Path::new("catalog.yml");
+    assert!(Catalog::parse_file(path, &yaml).is_ok());
+    assert!(
+        Catalog::parse_file(std::path::Path::new("catalog.toml"), &yaml).is_err(),
+        "by name: not TOML"
+    );
+}
+
+#[test]
+fn yaml_problems_carry_their_lines() {
+    let text = "types:
+  - name: ticket.escalated
+    description: A ticket was escalated.
+    owner: support
+    severity: medium
+    retention: business-3y
+    label: '{actor.name} escalated {subject.id}'
+    ocsf: {class_uid: 6003, class_name: API Activity, activity_id: 99}
+    versions:
+      - version: 1
+        schema: {type: object, properties: {tier: {type: integer}}}
+        sample: {tier: 1}
+        rejected: {tier: one}
+      - version: 2
+        schema: {type: object, properties: {tier: {type: string}}}
+        sample: {tier: '1'}
+        rejected: {tier: 1}
+  - name: ticket.closed
+    description: A ticket was closed.
+    owner: support
+    severity: urgent
+    retention: business-3y
+    label: closed
+    ocsf: {class_uid: 6003, class_name: API Activity, activity_id: 99}
+    versions:
+      - version: 1
+        schema: {type: object}
+        sample: {}
+        rejected: 5
+";
+    let problems = Catalog::parse_yaml(text).unwrap_err();
+    let found: Vec<(Option<usize>, &str)> = problems
+        .iter()
+        .map(|p| (p.line, p.message.as_str()))
+        .collect();
+    assert!(
+        found.iter().any(|(l, m)| *l == Some(14)
+            && m.contains("ticket.escalated version 2")
+            && m.contains("changes the type of \"tier\"")),
+        "{found:?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|(l, m)| *l == Some(18) && m.contains("ticket.closed: severity must be one of")),
+        "{found:?}"
+    );
+
+    let broken = Catalog::parse_yaml("types:\n  - name: a.b\n   owner: [x\n").unwrap_err();
+    assert_eq!(broken[0].line, Some(3), "{broken:?}");
+    let unknown = Catalog::parse_yaml("kinds: []\n").unwrap_err();
+    assert_eq!(unknown[0].line, Some(1));
+    assert!(unknown[0].message.contains("`kinds`"));
+}
+
+/// Definitions come from tenants: schemas that would fetch remote or local documents, or
+/// patterns that could backtrack catastrophically on ingest, are refused when the type is
+/// defined; hostile shapes are problems, never panics.
+#[test]
+fn hostile_definitions_are_refused_when_defined() {
+    let def = |schema: Value, sample: Value, rejected: Value| {
+        json!({"description": "d", "owner": "o", "severity": "info", "retention": "r", "label": "l",
+            "ocsf": {"class_uid": 1, "class_name": "c", "activity_id": 1},
+            "versions": [{"version": 1, "schema": schema, "sample": sample, "rejected": rejected}]})
+    };
+    for (what, schema) in [
+        (
+            "remote $ref",
+            json!({"$ref": "https://example.com/schema.json"}),
+        ),
+        ("file $ref", json!({"$ref": "file:///etc/passwd"})),
+        (
+            "back-reference",
+            json!({"type": "object", "properties": {"a": {"type": "string", "pattern": "^(a+)\\1$"}}}),
+        ),
+        (
+            "look-ahead",
+            json!({"type": "object", "properties": {"a": {"type": "string", "pattern": "^(?=a)a$"}}}),
+        ),
+    ] {
+        let errs = Catalog::from_definition("t.x", &def(schema, json!({}), json!({"a": 1})))
+            .expect_err(what);
+        assert!(
+            errs.iter()
+                .any(|e| e.message.contains("not a valid JSON Schema")),
+            "{what}: {errs:?}"
+        );
+    }
+    // A pattern the linear engine accepts still works, in linear time on a classic ReDoS input.
+    let evil = def(
+        json!({"type": "object", "properties": {"a": {"type": "string", "pattern": "^(a+)+$"}}}),
+        json!({"a": "aaa"}),
+        json!({"a": "b"}),
+    );
+    let c = Catalog::from_definition("t.x", &evil).unwrap();
+    let mut e = event("t.x", &json!({"a": format!("{}!", "a".repeat(30_000))}));
+    e.as_object_mut().unwrap().remove("changes");
+    assert!(check(&c, &e).is_err());
+    for hostile in [
+        json!(null),
+        json!([]),
+        json!({"versions": "many"}),
+        json!({"versions": [null]}),
+        json!({"versions": [{"version": -1}]}),
+        json!({"description": null}),
+        def(json!("not a schema"), json!(1), json!(2)),
+        def(json!({"type": "object"}), json!({}), json!({})),
+    ] {
+        assert!(
+            Catalog::from_definition("t.x", &hostile).is_err(),
+            "{hostile}"
+        );
+    }
+}

@@ -11,14 +11,14 @@ use std::path::PathBuf;
 pub(crate) struct Conn {
     /// Server URL.
     #[arg(long, env = "SEALBOOK_URL", default_value = "http://127.0.0.1:8080")]
-    url: String,
+    pub(crate) url: String,
     /// File holding the operator token.
     #[arg(long)]
     admin_token_file: Option<PathBuf>,
 }
 
 impl Conn {
-    fn client(&self) -> anyhow::Result<Client> {
+    pub(crate) fn client(&self) -> anyhow::Result<Client> {
         let token = if let Some(p) = &self.admin_token_file {
             std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?
         } else if let Ok(t) = std::env::var("SEALBOOK_ADMIN_TOKEN") {

@@ -36,7 +36,8 @@ pub(crate) struct ServeArgs {
     /// `SEALBOOK_CHECKPOINT_KEY` may hold the key text itself instead.
     #[arg(long, env = "SEALBOOK_CHECKPOINT_KEY_FILE")]
     checkpoint_key_file: Option<PathBuf>,
-    /// A catalog file (TOML) whose types are added to the built-in catalog (same name: replaced).
+    /// A catalog file (TOML, or YAML when named .yaml/.yml) whose types are added to the built-in
+    /// catalog (same name: replaced).
     #[arg(long, env = "SEALBOOK_CATALOG_FILE")]
     catalog_file: Option<PathBuf>,
     /// Tenants allowed to send event types the catalog does not know (stored, marked

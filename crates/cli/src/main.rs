@@ -32,7 +32,7 @@ struct Cli {
 enum Command {
     /// Run the server (embedded SQLite store by default).
     Serve(config::ServeArgs),
-    /// The event catalog: lint a catalog file, print the built-in one.
+    /// The event catalog: lint a catalog file, print the built-in one, apply a file's types.
     #[command(subcommand)]
     Catalog(catalog::CatalogCommand),
     /// Migrate a PostgreSQL database to this build's schema (as the owner role).
@@ -72,7 +72,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Verify(args) => return runtime.block_on(verify::run(args)),
         Command::VerifyExport(args) => return verify::run_export(args),
-        Command::Catalog(cmd) => return catalog::run(cmd),
+        Command::Catalog(cmd) => return catalog::run(cmd, &runtime),
         Command::Serve(args) => runtime.block_on(serve::run(args)),
         Command::Migrate(args) => runtime.block_on(migrate::run(args)),
         Command::Relay(args) => runtime.block_on(relay::run(args)),

@@ -58,7 +58,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(path) = &config.catalog_file {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading catalog file {}", path.display()))?;
-        let own = sealbook_catalog::Catalog::parse(&text).map_err(|problems| {
+        let own = sealbook_catalog::Catalog::parse_file(path, &text).map_err(|problems| {
             anyhow::anyhow!(
                 "catalog file {}:\n{}",
                 path.display(),

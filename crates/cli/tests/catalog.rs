@@ -630,3 +630,123 @@ rejected = '{"tier": 2, "queue": 7}'
     t3["data"] = json!({"tier": 3, "queue": "billing"});
     s.ingest(&acme, &json!([t3]));
 }
+
+/// `sealbook catalog apply` sends a file's types (YAML here) to a running server: the platform's
+/// with the operator token, a tenant's own with its admin key; a second run changes nothing; a
+/// refused change exits 1 and says why. `lint` reads YAML too, with lines.
+#[test]
+fn catalog_apply_sends_a_files_types_and_lint_reads_yaml() {
+    let dir = tempdir();
+    let s = Server::start(dir.path());
+    s.create_tenant("acme");
+    let (_, admin) = s.create_key("acme", &["tenant:admin", "events:read", "events:write"]);
+    let token_file = s.data_dir.join("admin-token");
+    let yaml = |desc: &str, tier: &str| {
+        format!(
+            "types:
+  - name: ticket.escalated
+    description: {desc}
+    owner: support
+    severity: medium
+    retention: business-3y
+    label: '{{actor.name}} escalated {{subject.id}}'
+    ocsf: {{class_uid: 6003, class_name: API Activity, activity_id: 99}}
+    versions:
+      - version: 1
+        schema: {{type: object, properties: {{tier: {{type: {tier}}}}}}}
+        sample: {{}}
+        rejected: {{tier: [1]}}
+"
+        )
+    };
+    let file = dir.path().join("types.yaml");
+    std::fs::write(&file, yaml("Escalated.", "integer")).unwrap();
+    let apply = |extra: &[&str]| {
+        std::process::Command::new(BIN)
+            .args(["catalog", "apply"])
+            .arg(&file)
+            .args(["--url", &s.url])
+            .args(extra)
+            .env_remove("SEALBOOK_KEY")
+            .output()
+            .unwrap()
+    };
+    let token = ["--admin-token-file", token_file.to_str().unwrap()];
+    let out = apply(&token);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("ticket.escalated: changed (platform catalog, recorded at index"),
+        "{text}"
+    );
+    let out = apply(&token);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ticket.escalated: already in force"));
+    let mut t = base("t1", "ticket.escalated");
+    t["data"] = json!({"tier": 1});
+    s.ingest(&admin, &json!([t]));
+
+    // Version 1 is published: changing it is refused, with the reason.
+    std::fs::write(&file, yaml("Escalated.", "string")).unwrap();
+    let out = apply(&token);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("refused") && text.contains("version 1 is published"),
+        "{text}"
+    );
+
+    // A tenant admin key applies the file to the tenant's own types.
+    let own = dir.path().join("own.yml");
+    std::fs::write(
+        &own,
+        yaml("Ours.", "integer").replace("ticket.escalated", "ticket.reopened"),
+    )
+    .unwrap();
+    let out = std::process::Command::new(BIN)
+        .args(["catalog", "apply"])
+        .arg(&own)
+        .args(["--url", &s.url, "--key", &admin])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        text.contains("ticket.reopened: changed (tenant catalog"),
+        "{text}"
+    );
+
+    // lint: YAML with its lines.
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        yaml("Bad.", "integer").replace("severity: medium", "severity: urgent"),
+    )
+    .unwrap();
+    let out = std::process::Command::new(BIN)
+        .args(["catalog", "lint"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(":line 2: ticket.escalated: severity must be one of"),
+        "{text}"
+    );
+    let out = std::process::Command::new(BIN)
+        .args(["catalog", "builtin", "--yaml"])
+        .output()
+        .unwrap();
+    let builtin = dir.path().join("builtin.yaml");
+    std::fs::write(&builtin, &out.stdout).unwrap();
+    let out = std::process::Command::new(BIN)
+        .args(["catalog", "lint"])
+        .arg(&builtin)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

@@ -588,6 +588,33 @@ impl Client {
             .1)
     }
 
+    /// The event catalog as the key's tenant sees it (`GET /v1/catalog`).
+    pub async fn catalog(&self) -> Result<serde_json::Value, ClientError> {
+        Ok(self
+            .call(Method::GET, self.url(&["v1", "catalog"])?, None)
+            .await?
+            .1)
+    }
+
+    /// Adds or extends an event type (`PUT /v1/catalog/types/{name}`): a platform type with the
+    /// operator token, one of the tenant's own with a `tenant:admin` key. Answers
+    /// `{type, versions, scope, index}`; `index` is absent when the definition was already in force.
+    pub async fn put_type(
+        &self,
+        name: &str,
+        definition: &serde_json::Value,
+    ) -> Result<serde_json::Value, ClientError> {
+        let body = serde_json::to_vec(definition).expect("json");
+        Ok(self
+            .call(
+                Method::PUT,
+                self.url(&["v1", "catalog", "types", name])?,
+                Some((body, "application/json")),
+            )
+            .await?
+            .1)
+    }
+
     /// Creates a tenant (operator).
     pub async fn create_tenant(&self, id: &str, name: Option<&str>) -> Result<Tenant, ClientError> {
         let body = serde_json::to_vec(&serde_json::json!({"id": id, "name": name.unwrap_or(id)}))
