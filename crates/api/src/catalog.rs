@@ -13,9 +13,9 @@
 //! itself count (`recorded_by`; clients may not send these types at all).
 //!
 //! At start, the built-in catalog and the deployment's catalog file are compared with what the
-//! platform log last recorded from them; what changed is recorded (and refused, stopping the start,
-//! if it would change a published version). Changes made through the API stay in force while the
-//! file does not change the same type.
+//! platform log last recorded from them; what changed is recorded. A start-up definition that the
+//! one in force merely extends (a type the operator extended through the API) is behind: the one in
+//! force stays, with a warning. One that contradicts a published version stops the start.
 //!
 //! Freshness: a single-writer store keeps its copies (every change passes through this process).
 //! On a shared database a node re-reads a tenant's catalog when its copy is five seconds old, and
@@ -183,12 +183,16 @@ pub struct CatalogSource {
 pub struct CatalogSync {
     /// Types whose definition from the built-in catalog or the file was recorded.
     pub recorded: Vec<String>,
+    /// Types whose start-up definition is older than the one in force (which adds versions to
+    /// it): the one in force stays, and the file should be brought up to date.
+    pub behind: Vec<String>,
 }
 
 /// Why the start-up catalog cannot be brought into force.
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogSyncError {
-    /// The built-in catalog or the file would change published versions in force.
+    /// The built-in catalog or the file would change published versions in force, and is not
+    /// merely older than the definition in force.
     #[error("the catalog cannot be applied:\n{}", .0.join("\n"))]
     Conflicts(Vec<String>),
     /// The store failed.
@@ -227,6 +231,10 @@ impl AppState {
         &self,
         tenant: &TenantId,
     ) -> Result<Arc<CatalogLog>, ApiError> {
+        if tenant.is_platform() {
+            // The platform log holds the platform's types; they are not a tenant's own.
+            return Ok(Arc::new(CatalogLog::of(Catalog::empty())));
+        }
         if let Some(c) = self
             .inner
             .tenant_catalogs
@@ -323,6 +331,7 @@ impl AppState {
             attempts += 1;
             let log = self.read_catalog_log(&platform).await?;
             let mut conflicts = Vec::new();
+            let mut behind = Vec::new();
             let mut changes = Vec::new();
             for t in startup.types() {
                 let name = &t.name;
@@ -333,7 +342,13 @@ impl AppState {
                 }
                 let problems = log.catalog.replacement_problems(name, &startup);
                 if !problems.is_empty() {
-                    conflicts.extend(problems.into_iter().map(|p| format!("{name}: {p}")));
+                    if startup.replacement_problems(name, &log.catalog).is_empty() {
+                        // The definition in force extends this one (a type the operator extended
+                        // through the API, a file since removed): the start-up copy is behind.
+                        behind.push(name.clone());
+                    } else {
+                        conflicts.extend(problems.into_iter().map(|p| format!("{name}: {p}")));
+                    }
                     continue;
                 }
                 let source = if builtin.definition(name) == Some(&def) {
@@ -371,7 +386,7 @@ impl AppState {
                 }
             }
             self.reload(&platform).await?;
-            return Ok(CatalogSync { recorded });
+            return Ok(CatalogSync { recorded, behind });
         }
     }
 }

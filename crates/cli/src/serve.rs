@@ -98,6 +98,9 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if !synced.recorded.is_empty() {
         tracing::info!(types = ?synced.recorded, "catalog changes recorded in the platform log");
     }
+    for name in &synced.behind {
+        tracing::warn!(r#type = %name, "the catalog file (or the built-in catalog) has an older definition of this type than the one in force, which adds versions to it; the one in force stays. Bring the file up to date: the definition in force is in the latest catalog.type_changed of the platform log");
+    }
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

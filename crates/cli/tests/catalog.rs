@@ -532,6 +532,12 @@ fn the_operator_changes_platform_types_in_an_audited_log() {
     assert_eq!(r.status(), 422);
     assert!(r.text().unwrap().contains("/scopes/1"));
     let (_, platform) = s.create_key("platform", &["events:read", "events:export"]);
+    let c: Value = s.get("/v1/catalog", &platform).json().unwrap();
+    assert!(c["types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|t| t["scope"] == "platform"));
     let changes = s.all_events(&platform, "&type=catalog.type_changed");
     let builtin = sealbook_catalog::Catalog::builtin().types().count();
     assert_eq!(
@@ -582,33 +588,55 @@ fn the_operator_changes_platform_types_in_an_audited_log() {
     );
     assert!(s.stop());
 
-    // A catalog file with an older copy of the type would undo a published version: refused.
+    // A catalog file with an older copy of the type (version 1 only): behind the definition in
+    // force, which stays; the node starts and warns.
     let file = dir.path().join("catalog.toml");
-    std::fs::write(
-        &file,
-        r#"[[type]]
+    let v1_file = |tier: &str| {
+        format!(
+            r#"[[type]]
 name = "ticket.escalated"
 description = "A support ticket was escalated."
 owner = "support"
 severity = "medium"
 retention = "business-3y"
-label = "{actor.name} escalated ticket {subject.id} to {data.tier}"
+label = "{{actor.name}} escalated ticket {{subject.id}} to {{data.tier}}"
 controls = ["SOC2:CC7.4"]
-ocsf = { class_uid = 6003, class_name = "API Activity", activity_id = 99 }
+ocsf = {{ class_uid = 6003, class_name = "API Activity", activity_id = 99 }}
 [[type.version]]
 version = 1
-schema = '{"type": "object", "properties": {"tier": {"type": "integer"}}, "required": ["tier"]}'
-sample = '{"tier": 2}'
-rejected = '{"tier": "two"}'
+schema = '{{"type": "object", "properties": {{"tier": {{"type": "{tier}"}}}}, "required": ["tier"]}}'
+sample = '{{"tier": {sample}}}'
+rejected = '{{"tier": {rejected}}}'
 "#,
-    )
-    .unwrap();
+            sample = if tier == "integer" { "2" } else { "\"2\"" },
+            rejected = if tier == "integer" { "\"two\"" } else { "2" },
+        )
+    };
+    std::fs::write(&file, v1_file("integer")).unwrap();
     let file_arg = file.to_str().unwrap();
+    let s = Server::start_with(dir.path(), &["--catalog-file", file_arg]);
+    let r = s.post_json("/v1/events", &acme, &json!([t3.clone()]));
+    assert_eq!(r.status(), 422, "version 2 is still in force");
+    assert_eq!(
+        s.all_events(&platform, "&type=catalog.type_changed").len(),
+        builtin + 2,
+        "nothing recorded"
+    );
+    assert!(s.stop());
+    let log = std::fs::read_to_string(dir.path().join("server.log")).unwrap();
+    assert!(
+        log.contains("older definition of this type") && log.contains("ticket.escalated"),
+        "the operator is told"
+    );
+
+    // A file that contradicts a published version stops the start, naming the type.
+    std::fs::write(&file, v1_file("string")).unwrap();
     let err = refused_start(dir.path(), &["--catalog-file", file_arg]);
     assert!(
-        err.contains("ticket.escalated") && err.contains("are published and stay"),
+        err.contains("ticket.escalated") && err.contains("version 1 is published"),
         "{err}"
     );
+    std::fs::write(&file, v1_file("integer")).unwrap();
 
     // The file brought up to date: recorded as the file's, with an empty diff.
     let mut text = std::fs::read_to_string(&file).unwrap();
