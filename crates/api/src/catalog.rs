@@ -361,6 +361,7 @@ impl AppState {
                     log.definitions.get(name).map(|d| &d.definition),
                     log.hash_of(name),
                     &def,
+                    log.size,
                     source,
                     json!({"type": "system", "id": "sealbook", "name": "Sealbook start-up"}),
                 ));
@@ -392,20 +393,27 @@ impl AppState {
 }
 
 /// A `catalog.type_changed` event without its time. Its id derives from the type, the definition
-/// it replaces and the new one, so the same change recorded twice (two nodes starting at once)
-/// is one event.
+/// it replaces, the new one and the size of the log they were read at, so the same change made
+/// twice from the same state (two nodes starting at once) is one event, while a definition that
+/// comes back later (A, B, A, B) is a new one.
 fn change_event(
     name: &str,
     old: Option<&Value>,
     previous: Option<&str>,
     new: &Value,
+    at_size: u64,
     source: Value,
     actor: Value,
 ) -> Value {
     use sha2::Digest;
     let new_hash = definition_hash(new);
     let mut h = sha2::Sha256::new();
-    for part in [name, previous.unwrap_or(""), &new_hash] {
+    for part in [
+        name,
+        previous.unwrap_or(""),
+        &new_hash,
+        &at_size.to_string(),
+    ] {
         h.update(part.as_bytes());
         h.update([0]);
     }
@@ -569,6 +577,7 @@ pub(crate) async fn put_type(
         current.definitions.get(&name).map(|d| &d.definition),
         current.hash_of(&name),
         &normalised,
+        current.size,
         json!({"kind": "api"}),
         actor,
     );
@@ -612,6 +621,7 @@ mod tests {
             previous,
             previous.map(definition_hash).as_deref(),
             new,
+            7,
             json!({"kind": kind}),
             json!({"type": "system", "id": "t"}),
         );
@@ -677,5 +687,18 @@ mod tests {
         assert_eq!(a["id"], b["id"]);
         assert_ne!(a["id"], recorded("a.b", None, &two, "file")["id"]);
         assert_ne!(a["id"], recorded("a.c", Some(&one), &two, "file")["id"]);
+        let later = change_event(
+            "a.b",
+            Some(&one),
+            Some(&definition_hash(&one)),
+            &two,
+            8,
+            json!({"kind": "file"}),
+            json!({"type": "system", "id": "t"}),
+        );
+        assert_ne!(
+            a["id"], later["id"],
+            "the same change again, later, is another event"
+        );
     }
 }

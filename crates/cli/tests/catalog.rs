@@ -517,6 +517,27 @@ fn the_operator_changes_platform_types_in_an_audited_log() {
     let again: Value = put_type(&s, &s.admin, "ticket.escalated", &both)
         .json()
         .unwrap();
+    // A definition may come back: A, B, A, B are four changes, each in force in turn.
+    let mut renamed = both.clone();
+    renamed["description"] = json!("Escalated to a higher support tier.");
+    for (body, description) in [
+        (&renamed, "Escalated to a higher support tier."),
+        (&both, "A support ticket was escalated."),
+        (&renamed, "Escalated to a higher support tier."),
+        (&both, "A support ticket was escalated."),
+    ] {
+        let r = put_type(&s, &s.admin, "ticket.escalated", body);
+        assert_eq!(r.status(), 200, "{}", r.text().unwrap());
+        let c: Value = s.get("/v1/catalog", &acme).json().unwrap();
+        let t = c["types"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == "ticket.escalated")
+            .unwrap()
+            .clone();
+        assert_eq!(t["description"], description);
+    }
     assert_eq!(again["index"], Value::Null, "no change, nothing recorded");
     let r = put_type(&s, &s.admin, "catalog.type_changed", &both);
     assert_eq!(r.status(), 422);
@@ -542,8 +563,8 @@ fn the_operator_changes_platform_types_in_an_audited_log() {
     let builtin = sealbook_catalog::Catalog::builtin().types().count();
     assert_eq!(
         changes.len(),
-        builtin + 2,
-        "the built-in types and two changes"
+        builtin + 6,
+        "the built-in types and six changes"
     );
     let api: Vec<&Value> = changes
         .iter()
@@ -551,11 +572,20 @@ fn the_operator_changes_platform_types_in_an_audited_log() {
         .collect();
     assert_eq!(api[0]["actor"]["id"], "platform-operator");
     assert_eq!(api[0]["recorded_by"], "sealbook");
-    assert!(api[0]["data"]["diff"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|d| d["field"] == "versions[1]"));
+    assert_eq!(api.len(), 6);
+    assert!(
+        api[4]["data"]["diff"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["field"] == "versions[1]"),
+        "adding version 2: {}",
+        api[4]["data"]["diff"]
+    );
+    assert_eq!(
+        api[0]["data"]["diff"],
+        json!([{"field": "description", "before": "Escalated to a higher support tier.", "after": "A support ticket was escalated."}])
+    );
     assert_eq!(
         api[0]["data"]["previous"].as_str(),
         Some(sealbook_catalog::definition_hash(&api[1]["data"]["definition"]).as_str()),
@@ -584,7 +614,7 @@ fn the_operator_changes_platform_types_in_an_audited_log() {
     assert_eq!(r.status(), 422, "version 2 is in force after a restart");
     assert_eq!(
         s.all_events(&platform, "&type=catalog.type_changed").len(),
-        builtin + 2
+        builtin + 6
     );
     assert!(s.stop());
 
@@ -619,7 +649,7 @@ rejected = '{{"tier": {rejected}}}'
     assert_eq!(r.status(), 422, "version 2 is still in force");
     assert_eq!(
         s.all_events(&platform, "&type=catalog.type_changed").len(),
-        builtin + 2,
+        builtin + 6,
         "nothing recorded"
     );
     assert!(s.stop());
@@ -651,7 +681,7 @@ rejected = '{"tier": 2, "queue": 7}'
     std::fs::write(&file, text).unwrap();
     let s = Server::start_with(dir.path(), &["--catalog-file", file_arg]);
     let changes = s.all_events(&platform, "&type=catalog.type_changed");
-    assert_eq!(changes.len(), builtin + 3);
+    assert_eq!(changes.len(), builtin + 7);
     assert_eq!(changes[0]["data"]["source"]["kind"], "file");
     assert_eq!(changes[0]["data"]["source"]["path"], file_arg);
     assert_eq!(changes[0]["data"]["diff"], json!([]), "the file agrees");
