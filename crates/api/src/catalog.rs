@@ -246,12 +246,29 @@ impl AppState {
             return Ok(c.clone());
         }
         let loaded = Arc::new(self.read_catalog_log(tenant).await?);
-        self.inner
-            .tenant_catalogs
-            .lock()
-            .await
-            .insert(tenant.clone(), loaded.clone());
-        Ok(loaded)
+        Ok(self.keep(tenant, loaded).await)
+    }
+
+    /// Keeps a copy just read, unless the copy in memory was read from a longer log: a change made
+    /// in this process while the read was under way (its reload read after it) must not be
+    /// replaced by the older state. Answers the copy kept.
+    async fn keep(&self, log: &TenantId, fresh: Arc<CatalogLog>) -> Arc<CatalogLog> {
+        if log.is_platform() {
+            let mut slot = self.inner.platform.write().expect("not poisoned");
+            if fresh.size >= slot.1.size {
+                slot.1 = fresh;
+            }
+            slot.0 = Instant::now();
+            return slot.1.clone();
+        }
+        let mut map = self.inner.tenant_catalogs.lock().await;
+        match map.get(log) {
+            Some(held) if held.size > fresh.size => held.clone(),
+            _ => {
+                map.insert(log.clone(), fresh.clone());
+                fresh
+            }
+        }
     }
 
     /// The platform's types. On a shared database, checked against the platform log's size when
@@ -264,14 +281,14 @@ impl AppState {
         let Ok(_refreshing) = self.inner.platform_refresh.try_lock() else {
             return Ok(current);
         };
-        let size = self.inner.store.log_size(&TenantId::platform()).await?;
+        let platform = TenantId::platform();
+        let size = self.inner.store.log_size(&platform).await?;
         let fresh = if size == current.size {
             current
         } else {
-            Arc::new(self.read_catalog_log(&TenantId::platform()).await?)
+            Arc::new(self.read_catalog_log(&platform).await?)
         };
-        *self.inner.platform.write().expect("not poisoned") = (Instant::now(), fresh.clone());
-        Ok(fresh)
+        Ok(self.keep(&platform, fresh).await)
     }
 
     /// Both catalogs a request of `tenant` works with.
@@ -284,16 +301,7 @@ impl AppState {
 
     async fn reload(&self, log: &TenantId) -> Result<Arc<CatalogLog>, ApiError> {
         let fresh = Arc::new(self.read_catalog_log(log).await?);
-        if log.is_platform() {
-            *self.inner.platform.write().expect("not poisoned") = (Instant::now(), fresh.clone());
-        } else {
-            self.inner
-                .tenant_catalogs
-                .lock()
-                .await
-                .insert(log.clone(), fresh.clone());
-        }
-        Ok(fresh)
+        Ok(self.keep(log, fresh).await)
     }
 
     /// Brings the start-up catalog (built-in plus the deployment's file) into force: creates the
