@@ -289,6 +289,9 @@ impl Catalog {
                         "versions are numbered 1, 2, …; expected {expected}"
                     ));
                 }
+                if name.ends_with(".updated") && !v.requires.iter().any(|r| r == "changes") {
+                    verr("an *.updated type records what changed: its versions require \"changes\" (before/after objects satisfy it)".into());
+                }
                 let schema: Value = match serde_json::from_str(v.schema.get_ref()) {
                     Ok(s) => s,
                     Err(e) => {

@@ -350,3 +350,29 @@ fn hostile_definitions_are_refused_when_defined() {
         );
     }
 }
+
+/// `*.updated` types record what changed: each version requires `changes`, which an event also
+/// satisfies with `before`/`after` objects (turned into `changes` by validation).
+#[test]
+fn updated_types_require_changes() {
+    let def = |requires: Value| {
+        json!({"description": "d", "owner": "o", "severity": "info", "retention": "r", "label": "l",
+            "ocsf": {"class_uid": 1, "class_name": "c", "activity_id": 1},
+            "versions": [{"version": 1, "requires": requires, "schema": {"type": "object"},
+                "sample": {}, "rejected": []}]})
+    };
+    let errs = Catalog::from_definition("profile.updated", &def(json!([]))).unwrap_err();
+    assert!(
+        errs[0].message.contains("profile.updated version 1")
+            && errs[0].message.contains("require \"changes\""),
+        "{errs:?}"
+    );
+    let c = Catalog::from_definition("profile.updated", &def(json!(["changes"]))).unwrap();
+    let mut e = event("profile.updated", &json!({}));
+    assert_eq!(check(&c, &e), Ok(true));
+    e.as_object_mut().unwrap().remove("changes");
+    assert_eq!(check(&c, &e).unwrap_err()[0].path, "/changes");
+    e["before"] = json!({"title": "Ms"});
+    e["after"] = json!({"title": "Dr"});
+    assert_eq!(check(&c, &e), Ok(true), "before/after become changes");
+}
