@@ -785,3 +785,81 @@ fn catalog_apply_sends_a_files_types() {
         "{text}"
     );
 }
+
+/// What Sealbook records itself follows the catalog it publishes: every event marked
+/// `recorded_by` (key creation, a redaction question, an export, catalog and settings changes)
+/// passes the built-in catalog's check for its type, as a client's event would.
+#[test]
+fn sealbooks_own_records_follow_the_published_catalog() {
+    let dir = tempdir();
+    let s = Server::start(dir.path());
+    s.create_tenant("acme");
+    let (_, key) = s.create_key(
+        "acme",
+        &[
+            "events:write",
+            "events:read",
+            "events:export",
+            "tenant:admin",
+        ],
+    );
+    let ev = json!({"id": "login-1", "type": "user.login_failed", "occurred_at": "2026-03-01T10:00:00Z",
+        "actor": {"type": "user", "id": "u-1"}, "subject": {"type": "user", "id": "u-1"},
+        "data": {"password": "Tr0ub4dor&3-candidate"}});
+    s.ingest(&key, &json!([ev]));
+    let r = s.post_json(
+        "/v1/redactions/match",
+        &key,
+        &json!({"value": "guess-1234567", "event_id": "login-1", "path": "/data/password"}),
+    );
+    assert_eq!(r.status(), 200);
+    let r = s.get("/v1/exports/events?format=jsonl", &key);
+    assert_eq!(r.status(), 200);
+    r.text().unwrap();
+    let r = put_type(&s, &key, "invoice.paid", &invoice_type(json!([v1()])));
+    assert_eq!(r.status(), 200);
+    let r = s
+        .http
+        .put(format!("{}/v1/catalog/settings", s.url))
+        .bearer_auth(&key)
+        .json(&json!({"open_types": true}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    let catalog = sealbook_catalog::Catalog::builtin();
+    let tenant = sealbook_domain::TenantId::parse("acme").unwrap();
+    let own: Vec<Value> = s
+        .all_events(&key, "")
+        .into_iter()
+        .filter(|e| e["recorded_by"] == "sealbook")
+        .collect();
+    let mut types: Vec<&str> = own.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    types.sort_unstable();
+    assert_eq!(
+        types,
+        [
+            "api_key.created",
+            "audit_log.exported",
+            "audit_log.redaction_matched",
+            "catalog.settings_changed",
+            "catalog.type_changed"
+        ]
+    );
+    for e in own {
+        let mut envelope = e.clone();
+        let m = envelope.as_object_mut().unwrap();
+        for view_only in ["index", "leaf_hash", "received_at", "label", "recorded_by"] {
+            m.remove(view_only);
+        }
+        let valid = sealbook_domain::parse_batch(
+            envelope.to_string().as_bytes(),
+            sealbook_domain::BodyFormat::Json,
+            &tenant,
+            &Default::default(),
+        )
+        .unwrap_or_else(|err| panic!("{}: {err:?}", e["type"]))
+        .remove(0);
+        assert_eq!(catalog.check(&valid), Ok(true), "{e}");
+    }
+}
