@@ -18,8 +18,9 @@
 //! force stays, with a warning. One that contradicts a published version stops the start.
 //!
 //! Freshness: a single-writer store keeps its copies (every change passes through this process).
-//! On a shared database a node re-reads a tenant's catalog when its copy is five seconds old, and
-//! the platform's when it is five seconds old and the platform log has grown.
+//! On a shared database, once a copy is five seconds old, a node re-reads a tenant's catalog only
+//! if a `catalog.*` event landed above the log size the copy was read at (a look at the newest
+//! postings), and the platform's only if the platform log has grown.
 
 use crate::audit::{RECORDED_BY, SEALBOOK};
 use crate::auth::{Operator, TenantKey};
@@ -48,6 +49,7 @@ struct InForce {
 }
 
 /// A catalog rebuilt from the `catalog.*` events of one log.
+#[derive(Clone)]
 pub(crate) struct CatalogLog {
     /// The types defined in this log, compiled.
     pub(crate) catalog: Catalog,
@@ -235,18 +237,38 @@ impl AppState {
             // The platform log holds the platform's types; they are not a tenant's own.
             return Ok(Arc::new(CatalogLog::of(Catalog::empty())));
         }
-        if let Some(c) = self
-            .inner
-            .tenant_catalogs
-            .lock()
-            .await
-            .get(tenant)
-            .filter(|c| self.inner.config.single_writer || c.loaded_at.elapsed() < FRESH_FOR)
-        {
-            return Ok(c.clone());
+        let held = self.inner.tenant_catalogs.lock().await.get(tenant).cloned();
+        if let Some(c) = &held {
+            if self.inner.config.single_writer || c.loaded_at.elapsed() < FRESH_FOR {
+                return Ok(c.clone());
+            }
+            // Only catalog events the copy has not seen can change it: look above its log size
+            // (the newest postings only) before reading the whole catalog again.
+            let size = self.inner.store.log_size(tenant).await?;
+            if !self.catalog_events_since(tenant, c.size).await? {
+                let mut same = CatalogLog::clone(c);
+                same.size = size;
+                same.loaded_at = Instant::now();
+                return Ok(self.keep(tenant, Arc::new(same)).await);
+            }
         }
         let loaded = Arc::new(self.read_catalog_log(tenant).await?);
         Ok(self.keep(tenant, loaded).await)
+    }
+
+    /// Whether the log holds a `catalog.*` event at index `from` or later.
+    async fn catalog_events_since(&self, log: &TenantId, from: u64) -> Result<bool, ApiError> {
+        for ty in ["catalog.type_changed", "catalog.settings_changed"] {
+            let mut filter = EventFilter::from_query(&[
+                ("type".into(), ty.into()),
+                ("limit".into(), "1".into()),
+            ])?;
+            filter.after = from.checked_sub(1);
+            if !self.inner.store.query(log, &filter).await?.is_empty() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Keeps a copy just read, unless the copy in memory was read from a longer log: a change made

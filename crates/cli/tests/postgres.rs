@@ -437,6 +437,26 @@ fn platform_catalog_changes_reach_every_node_and_never_both_win() {
             == 201
     });
 
+    // A tenant's own type added through node A holds on node B too (B's copy is re-read once a
+    // catalog event lands above what it read).
+    let (_, acme_admin) = a.create_key("acme", &["tenant:admin"]);
+    let r = a
+        .http
+        .put(format!("{}/v1/catalog/types/ticket.reopened", a.url))
+        .bearer_auth(&acme_admin)
+        .json(&ticket_type("reopened", json!([ticket_version(1, "note")])))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().unwrap());
+    let mut reopened = event("r1");
+    reopened["type"] = json!("ticket.reopened");
+    reopened["data"] = json!({"tier": 1});
+    wait_for("node b to see the tenant's new type", || {
+        b.post_json("/v1/events", &acme, &json!([reopened.clone()]))
+            .status()
+            == 201
+    });
+
     // Two different version 2s at once through both nodes: exactly one is accepted.
     let x = ticket_type(
         "x",

@@ -80,6 +80,9 @@ pub struct EventFilter {
     pub limit: usize,
     /// Continue below this index.
     pub cursor: Option<Cursor>,
+    /// Only indexes above this one: what came since a reader last looked (set by Sealbook itself,
+    /// not a query parameter).
+    pub after: Option<u64>,
 }
 
 /// A query parameter that cannot be used.

@@ -558,6 +558,10 @@ async fn candidates(
         arg(&mut sql, Box::new(*first));
         sql.push_str(" AND t0.idx < ");
         arg(&mut sql, Box::new(below as i64));
+        if let Some(after) = f.after {
+            sql.push_str(" AND t0.idx > ");
+            arg(&mut sql, Box::new(after as i64));
+        }
         for t in rest {
             sql.push_str(" AND EXISTS (SELECT 1 FROM terms tx WHERE tx.tenant_id = t0.tenant_id AND tx.bucket = t0.bucket AND tx.term = ");
             arg(&mut sql, Box::new(*t));
@@ -569,6 +573,10 @@ async fn candidates(
              WHERE e.tenant_id = $1 AND $2::bigint = 0 AND e.idx < ",
         );
         arg(&mut sql, Box::new(below as i64));
+        if let Some(after) = f.after {
+            sql.push_str(" AND e.idx > ");
+            arg(&mut sql, Box::new(after as i64));
+        }
     }
     for (c, op, v) in column_conditions(f) {
         sql.push_str(&format!(" AND e.{c} {op} "));
@@ -596,7 +604,9 @@ async fn candidates(
     let Some(last) = below.checked_sub(1) else {
         return Ok(out);
     };
-    for b in (0..=(last >> BUCKET_BITS) as i64).rev() {
+    // Buckets wholly at or below `after` hold nothing the filter wants.
+    let first = f.after.map_or(0, |a| ((a + 1) >> BUCKET_BITS) as i64);
+    for b in (first..=(last >> BUCKET_BITS) as i64).rev() {
         params[1] = Box::new(b);
         params[limit_arg] = Box::new((limit - out.len()) as i64);
         for r in run(tx, &stmt, &params).await.map_err(db)? {

@@ -609,6 +609,10 @@ fn candidates(
         arg(&mut sql, V::Integer(*first));
         sql.push_str(" AND t0.idx < ");
         arg(&mut sql, V::Integer(below as i64));
+        if let Some(after) = f.after {
+            sql.push_str(" AND t0.idx > ");
+            arg(&mut sql, V::Integer(after as i64));
+        }
         for t in rest {
             sql.push_str(" AND EXISTS (SELECT 1 FROM terms tx WHERE tx.tenant_no = t0.tenant_no AND tx.bucket = t0.bucket AND tx.term = ");
             arg(&mut sql, V::Integer(*t));
@@ -619,6 +623,10 @@ fn candidates(
         arg(&mut sql, V::Integer(rowid(no, 0)));
         sql.push_str(" AND e.rowid < ");
         arg(&mut sql, V::Integer(rowid(no, 0) + below as i64));
+        if let Some(after) = f.after {
+            sql.push_str(" AND e.rowid > ");
+            arg(&mut sql, V::Integer(rowid(no, 0) + after as i64));
+        }
     }
     for (c, op, v) in column_conditions(f) {
         sql.push_str(&format!(" AND e.{c} {op} "));
@@ -648,7 +656,9 @@ fn candidates(
     let Some(last) = below.checked_sub(1) else {
         return Ok(out);
     };
-    for b in (0..=bucket(last, bits)).rev() {
+    // Buckets wholly at or below `after` hold nothing the filter wants.
+    let first = f.after.map_or(0, |a| bucket(a + 1, bits));
+    for b in (first..=bucket(last, bits)).rev() {
         args[0] = V::Integer(b);
         args[limit_arg] = V::Integer((limit - out.len()) as i64);
         let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), event_from_row)?;
