@@ -9,11 +9,8 @@ B=$(realpath "${SEALBOOK_BIN:-target/release/sealbook}")
 P=18097; DB=sealbook_refresh
 HERE=$(cd "$(dirname "$0")" && pwd)
 PSQL=(psql -h 127.0.0.1 -U postgres -v ON_ERROR_STOP=1 -qAt)
-"${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
-"${PSQL[@]}" -d postgres -c "DO \$\$ BEGIN CREATE ROLE sealbook_perf_app LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END \$\$"
-"$B" migrate --database-owner-url "postgres://postgres@127.0.0.1:5432/$DB" --grant-to sealbook_perf_app >/dev/null
 W=$(mktemp -d)
-SEALBOOK_BIN=$B SEALBOOK_SERVE_FLAGS="--database-url postgres://sealbook_perf_app@127.0.0.1:5432/$DB" "$HERE"/perf-setup.sh "$W" "$P"
+SEALBOOK_BIN=$B "$HERE"/perf-pg-setup.sh $DB "$W" "$P" >/dev/null
 PID=$(pgrep -f " serve --listen 127.0.0.1:$P")
 trap 'kill $PID 2>/dev/null || true' EXIT
 URL=http://127.0.0.1:$P

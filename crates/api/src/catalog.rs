@@ -447,10 +447,7 @@ fn change_event(
         h.update(part.as_bytes());
         h.update([0]);
     }
-    let digest = h.finalize();
-    let id: String = std::iter::once("catalog-".to_owned())
-        .chain(digest[..16].iter().map(|b| format!("{b:02x}")))
-        .collect();
+    let id = format!("catalog-{}", hex::encode(&h.finalize()[..16]));
     let empty = serde_json::Map::new();
     let diff = sealbook_domain::diff::diff(
         old.and_then(Value::as_object).unwrap_or(&empty),

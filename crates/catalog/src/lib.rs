@@ -511,11 +511,6 @@ impl Catalog {
         self.types.get(name).map(|t| &t.definition)
     }
 
-    /// Removes a type (a tenant's own types are rebuilt one by one from their log).
-    pub fn remove(&mut self, name: &str) {
-        self.types.remove(name);
-    }
-
     /// True when this catalog defines `name`.
     pub fn contains(&self, name: &str) -> bool {
         self.types.contains_key(name)

@@ -186,14 +186,7 @@ fn tenants_add_their_own_types() {
     let (_, admin) = s.create_key("acme", &["tenant:admin", "events:read", "events:write"]);
     let (_, writer) = s.create_key("acme", &["events:write"]);
     let other = s.tenant_with_key("globex");
-    let put = |key: &str, name: &str, body: &Value| {
-        s.http
-            .put(format!("{}/v1/catalog/types/{name}", s.url))
-            .bearer_auth(key)
-            .json(body)
-            .send()
-            .unwrap()
-    };
+    let put = |key: &str, name: &str, body: &Value| put_type(&s, key, name, body);
     assert_eq!(
         put(&writer, "invoice.paid", &invoice_type(json!([v1()]))).status(),
         403
@@ -270,14 +263,8 @@ fn tenants_add_their_own_types() {
 
     // The tenant's admin turns open types on: unknown types are stored, marked; the switch is
     // audited.
-    let settings = |on: bool| {
-        s.http
-            .put(format!("{}/v1/catalog/settings", s.url))
-            .bearer_auth(&admin)
-            .json(&json!({"open_types": on}))
-            .send()
-            .unwrap()
-    };
+    let settings =
+        |on: bool| s.put_json("/v1/catalog/settings", &admin, &json!({"open_types": on}));
     assert_eq!(
         s.post_json("/v1/events", &admin, &json!([base("u1", "made.up")]))
             .status(),
@@ -369,13 +356,7 @@ fn clients_cannot_forge_sealbook_records() {
         ]
     );
 
-    let r = s
-        .http
-        .put(format!("{}/v1/catalog/types/invoice.paid", s.url))
-        .bearer_auth(&admin)
-        .json(&invoice_type(json!([v1()])))
-        .send()
-        .unwrap();
+    let r = put_type(&s, &admin, "invoice.paid", &invoice_type(json!([v1()])));
     assert_eq!(r.status(), 200);
     let own = s.all_events(&admin, "&type=catalog.type_changed");
     assert_eq!(own.len(), 1);
@@ -387,12 +368,7 @@ fn clients_cannot_forge_sealbook_records() {
 }
 
 fn put_type(s: &Server, token: &str, name: &str, body: &Value) -> reqwest::blocking::Response {
-    s.http
-        .put(format!("{}/v1/catalog/types/{name}", s.url))
-        .bearer_auth(token)
-        .json(body)
-        .send()
-        .unwrap()
+    s.put_json(&format!("/v1/catalog/types/{name}"), token, body)
 }
 
 fn escalated(versions: Value) -> Value {
@@ -818,13 +794,7 @@ fn sealbooks_own_records_follow_the_published_catalog() {
     r.text().unwrap();
     let r = put_type(&s, &key, "invoice.paid", &invoice_type(json!([v1()])));
     assert_eq!(r.status(), 200);
-    let r = s
-        .http
-        .put(format!("{}/v1/catalog/settings", s.url))
-        .bearer_auth(&key)
-        .json(&json!({"open_types": true}))
-        .send()
-        .unwrap();
+    let r = s.put_json("/v1/catalog/settings", &key, &json!({"open_types": true}));
     assert_eq!(r.status(), 200);
 
     let catalog = sealbook_catalog::Catalog::builtin();

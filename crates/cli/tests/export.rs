@@ -40,12 +40,7 @@ fn exports_verify_offline_and_are_audited() {
         s.ingest(&key, &Value::Array(batch));
     }
     s.ingest(&other, &json!([event("g-1")]));
-    let vkey = s
-        .get("/v1/log/verifier-keys", &key)
-        .text()
-        .unwrap()
-        .trim()
-        .to_owned();
+    let vkey = s.verifier_key(&key);
 
     let r = s.get("/v1/exports/events?format=jsonl&actor=u-1", &key);
     assert_eq!(r.status(), 200);

@@ -305,12 +305,7 @@ fn the_signer_runs_by_itself_and_rotated_keys_stay_listed() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     assert_eq!(signed.lines().nth(1), Some("21"), "{signed}");
-    let old_vkey = s
-        .get("/v1/log/verifier-keys", &key)
-        .text()
-        .unwrap()
-        .trim()
-        .to_owned();
+    let old_vkey = s.verifier_key(&key);
     let state = dir.path().join("state");
     let verify = |s: &Server, vkeys: &[&str]| {
         let mut c = Command::new(BIN);

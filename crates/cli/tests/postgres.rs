@@ -419,43 +419,41 @@ fn platform_catalog_changes_reach_every_node_and_never_both_win() {
     );
     let acme = a.tenant_with_key("acme");
     let put = |s: &Server, body: &Value| {
-        s.http
-            .put(format!("{}/v1/catalog/types/ticket.escalated", s.url))
-            .bearer_auth(&sh.token)
-            .json(body)
-            .send()
-            .unwrap()
+        s.put_json("/v1/catalog/types/ticket.escalated", &sh.token, body)
+    };
+    // Sent through node B until B accepts it.
+    let accepted_by_b = |what: &str, id: &str, ty: &str| {
+        let mut e = event(id);
+        e["type"] = json!(ty);
+        e["data"] = json!({"tier": 1});
+        wait_for(what, || {
+            b.post_json("/v1/events", &acme, &json!([e.clone()]))
+                .status()
+                == 201
+        });
     };
     let r = put(&a, &ticket_type("v1", json!([ticket_version(1, "note")])));
     assert_eq!(r.status(), 200, "{}", r.text().unwrap());
-    let mut t = event("t1");
-    t["type"] = json!("ticket.escalated");
-    t["data"] = json!({"tier": 1});
-    wait_for("node b to see the new platform type", || {
-        b.post_json("/v1/events", &acme, &json!([t.clone()]))
-            .status()
-            == 201
-    });
+    accepted_by_b(
+        "node b to see the new platform type",
+        "t1",
+        "ticket.escalated",
+    );
 
     // A tenant's own type added through node A holds on node B too (B's copy is re-read once a
     // catalog event lands above what it read).
     let (_, acme_admin) = a.create_key("acme", &["tenant:admin"]);
-    let r = a
-        .http
-        .put(format!("{}/v1/catalog/types/ticket.reopened", a.url))
-        .bearer_auth(&acme_admin)
-        .json(&ticket_type("reopened", json!([ticket_version(1, "note")])))
-        .send()
-        .unwrap();
+    let r = a.put_json(
+        "/v1/catalog/types/ticket.reopened",
+        &acme_admin,
+        &ticket_type("reopened", json!([ticket_version(1, "note")])),
+    );
     assert_eq!(r.status(), 200, "{}", r.text().unwrap());
-    let mut reopened = event("r1");
-    reopened["type"] = json!("ticket.reopened");
-    reopened["data"] = json!({"tier": 1});
-    wait_for("node b to see the tenant's new type", || {
-        b.post_json("/v1/events", &acme, &json!([reopened.clone()]))
-            .status()
-            == 201
-    });
+    accepted_by_b(
+        "node b to see the tenant's new type",
+        "r1",
+        "ticket.reopened",
+    );
 
     // Two different version 2s at once through both nodes: exactly one is accepted.
     let x = ticket_type(

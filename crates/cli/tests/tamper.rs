@@ -38,12 +38,7 @@ impl Fixture {
         }
         let r = s.post_empty("/v1/log/checkpoint", &key);
         assert_eq!(r.status(), 200);
-        let vkey = s
-            .get("/v1/log/verifier-keys", &key)
-            .text()
-            .unwrap()
-            .trim()
-            .to_owned();
+        let vkey = s.verifier_key(&key);
         let f = Fixture {
             state: dir.path().join("state"),
             dir,

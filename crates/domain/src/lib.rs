@@ -36,4 +36,4 @@ pub use scope::{Scope, ScopeError};
 pub use shape::{
     check_commitments, personal_paths, shape, shape_with, Entropy, PersonalValue, ShapedEvent,
 };
-pub use tenant::{TenantId, TenantIdError, PLATFORM};
+pub use tenant::{TenantId, TenantIdError};

@@ -14,10 +14,10 @@ pub struct TenantIdError;
 
 /// The id of the platform's own log, where changes to the platform catalog are recorded. No tenant
 /// can be created with it; its keys may only read.
-pub const PLATFORM: &str = "platform";
+const PLATFORM: &str = "platform";
 
 impl TenantId {
-    /// The platform's own log ([`PLATFORM`]).
+    /// The platform's own log (id `platform`).
     pub fn platform() -> TenantId {
         TenantId(PLATFORM.to_owned())
     }

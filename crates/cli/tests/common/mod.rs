@@ -126,6 +126,15 @@ impl Server {
             .unwrap()
     }
 
+    pub fn put_json(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.http
+            .put(format!("{}{path}", self.url))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .unwrap()
+    }
+
     /// POST without a body, e.g. `/v1/log/checkpoint`.
     pub fn post_empty(&self, path: &str, token: &str) -> Response {
         self.http
@@ -133,6 +142,15 @@ impl Server {
             .bearer_auth(token)
             .send()
             .unwrap()
+    }
+
+    /// The one verifier key the server signs with (as served; a deployment pins it instead).
+    pub fn verifier_key(&self, key: &str) -> String {
+        self.get("/v1/log/verifier-keys", key)
+            .text()
+            .unwrap()
+            .trim()
+            .to_owned()
     }
 
     /// Signs a checkpoint now and returns it.
