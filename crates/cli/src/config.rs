@@ -1,5 +1,8 @@
 //! Server configuration: built-in defaults, then the TOML file (`--config`), then `SEALBOOK_*`
 //! environment variables and flags (a flag beats its variable; both beat the file).
+//!
+//! [`ServeArgs`] is what `sealbook serve` parses; [`ServeArgs::resolve`] checks it and yields the
+//! [`Config`] that [`crate::Server::build`] runs with.
 
 use anyhow::Context;
 use sealbook_domain::Limits;
@@ -8,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 /// `sealbook serve` flags; each also reads its `SEALBOOK_*` environment variable.
 #[derive(clap::Args, Debug)]
-pub(crate) struct ServeArgs {
+pub struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8080].
     #[arg(long, env = "SEALBOOK_LISTEN")]
     listen: Option<SocketAddr>,
@@ -63,8 +66,11 @@ pub(crate) struct ServeArgs {
 
 #[derive(clap::ValueEnum, serde::Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
-pub(crate) enum LogFormat {
+/// How the server writes its log lines.
+pub enum LogFormat {
+    /// Human-readable lines.
     Text,
+    /// One JSON object per line, for log collectors.
     Json,
 }
 
@@ -114,27 +120,39 @@ impl Default for SequencerFile {
 
 /// The validated configuration the server runs with.
 #[derive(Debug)]
-pub(crate) struct Config {
-    pub(crate) listen: SocketAddr,
-    pub(crate) data_dir: PathBuf,
-    pub(crate) admin_token_file: Option<PathBuf>,
-    pub(crate) log_format: LogFormat,
-    pub(crate) api: sealbook_api::ApiConfig,
-    pub(crate) sequencer: sealbook_pipeline::SequencerConfig,
+pub struct Config {
+    /// Address to listen on; port 0 picks a free one ([`crate::Server::local_addr`] tells which).
+    pub listen: SocketAddr,
+    /// Where the embedded store, the generated secrets and the operator token live.
+    pub data_dir: PathBuf,
+    /// The operator token's file, instead of the generated `<data_dir>/admin-token`.
+    pub admin_token_file: Option<PathBuf>,
+    /// Log format (applied by the binary, which owns the process's logging).
+    pub log_format: LogFormat,
+    /// Settings of the HTTP layer.
+    pub api: sealbook_api::ApiConfig,
+    /// Queue and group-commit limits.
+    pub sequencer: sealbook_pipeline::SequencerConfig,
     /// Set explicitly (flag, variable or file), or `None` for "the recorded one, else the default".
-    pub(crate) log_origin_prefix: Option<String>,
-    pub(crate) checkpoint_key_file: Option<PathBuf>,
-    pub(crate) redaction_key_file: Option<PathBuf>,
-    pub(crate) catalog_file: Option<PathBuf>,
-    pub(crate) open_types: sealbook_api::OpenTypes,
-    pub(crate) checkpoint_interval: std::time::Duration,
+    pub log_origin_prefix: Option<String>,
+    /// The checkpoint signing key(s), instead of the generated `<data_dir>/checkpoint-key`.
+    pub checkpoint_key_file: Option<PathBuf>,
+    /// The redaction secret, instead of the generated `<data_dir>/redaction-key`.
+    pub redaction_key_file: Option<PathBuf>,
+    /// A catalog file whose types are added to the built-in catalog.
+    pub catalog_file: Option<PathBuf>,
+    /// Tenants that may send types the catalog does not know.
+    pub open_types: sealbook_api::OpenTypes,
+    /// How often grown logs get a signed checkpoint.
+    pub checkpoint_interval: std::time::Duration,
     /// PostgreSQL instead of the embedded store.
-    pub(crate) database_url: Option<String>,
-    pub(crate) database_owner_url: Option<String>,
+    pub database_url: Option<String>,
+    /// PostgreSQL URL of the schema owner, to migrate at start.
+    pub database_owner_url: Option<String>,
 }
 
 /// The origin prefix used when none is set and none is recorded: fine for a laptop, and it says so.
-pub(crate) const DEV_ORIGIN_PREFIX: &str = "sealbook.localhost";
+pub const DEV_ORIGIN_PREFIX: &str = "sealbook.localhost";
 
 /// A prefix must make `<prefix>/<tenant>` a valid signed-note key name and a schema-less origin.
 fn check_prefix(p: &str) -> anyhow::Result<()> {
@@ -163,7 +181,25 @@ mod humantime_serde_opt {
 }
 
 impl ServeArgs {
-    pub(crate) fn resolve(self) -> anyhow::Result<Config> {
+    /// Parses `flags` as `sealbook serve` would (environment variables included), e.g. for a test
+    /// that starts the server in-process with the same flags it would give the binary.
+    pub fn parse_flags<I, T>(flags: I) -> Result<ServeArgs, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        #[derive(clap::Parser)]
+        struct Serve {
+            #[command(flatten)]
+            args: ServeArgs,
+        }
+        let argv = std::iter::once(std::ffi::OsString::from("serve"))
+            .chain(flags.into_iter().map(Into::into));
+        <Serve as clap::Parser>::try_parse_from(argv).map(|s| s.args)
+    }
+
+    /// Merges flags, variables and the file over the defaults, and checks the result.
+    pub fn resolve(self) -> anyhow::Result<Config> {
         let file = match &self.config {
             Some(path) => read_file(path)?,
             None => FileConfig::default(),

@@ -1,13 +1,13 @@
 //! `sealbook`: one binary for the server (`serve`), the operator's commands (`tenant`, `key`), the
 //! verifier (`verify`), and the performance tools (`hammer`, `bench baseline`).
 //!
-//! Configuration is parsed in two stages: raw flags, environment and file in [`config`], then a
-//! validated form the server runs with.
+//! The server itself is the library half of this package (`src/lib.rs`: `sealbook::Server`, and
+//! `sealbook::config`, where flags, environment and file become the validated configuration);
+//! `serve` here adds what belongs to a process: logging, metrics, stdout, signals.
 
 mod admin;
 mod bench;
 mod catalog;
-mod config;
 mod hammer;
 mod migrate;
 mod relay;
@@ -31,7 +31,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server (embedded SQLite store by default).
-    Serve(config::ServeArgs),
+    Serve(sealbook::ServeArgs),
     /// The event catalog: lint a catalog file, print the built-in one, apply a file's types.
     #[command(subcommand)]
     Catalog(catalog::CatalogCommand),

@@ -53,7 +53,7 @@ pub(crate) async fn run(args: RelayArgs) -> anyhow::Result<()> {
         tracing_subscriber::fmt()
             .with_writer(std::io::stderr)
             .init();
-        relay.run(crate::serve::shutdown_signal()).await;
+        relay.run(sealbook::shutdown_signal()).await;
         return Ok(());
     }
     let started = Instant::now();

@@ -3,11 +3,9 @@
 //! notes, `tlog_tiles`, a port of Go's `sumdb/tlog`, for tiles and RFC 9162 proofs), and every
 //! request the API must refuse is refused with a clear 4xx.
 
-mod common;
-
+use crate::common::{event, tempdir, Server, BIN};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use common::{event, tempdir, Server, BIN};
 use serde_json::Value;
 use std::process::Command;
 

@@ -2,9 +2,7 @@
 //! `sealbook verify-export` and a verifier key alone; any edit to the file is caught and located;
 //! the export itself is an `audit_log.exported` event in the tenant's log.
 
-mod common;
-
-use common::{event, tempdir, Server, BIN};
+use crate::common::{event, tempdir, Server, BIN};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::{Command, Output};

@@ -3,9 +3,7 @@
 //! events instead of dropping any; a poison event is parked and blocks nothing; compaction keeps
 //! every undelivered event.
 
-mod common;
-
-use common::{tempdir, Server};
+use crate::common::{tempdir, Server};
 use sealbook_client::event::{Event, Party};
 use sealbook_client::spool::{Spool, SpoolError};
 use sealbook_client::{Client, RetryPolicy};

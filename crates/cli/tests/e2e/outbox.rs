@@ -3,9 +3,7 @@
 //! down at commit time, when a relay dies between sending and marking, and with two relays at
 //! once; per subject, in recorded order; a poison event is parked and blocks nothing.
 
-mod common;
-
-use common::{tempdir, Server};
+use crate::common::{tempdir, Server};
 use sealbook_client::event::{Event, Party};
 use sealbook_client::outbox::{self, Relay, RelayConfig};
 use sealbook_client::{Client, RetryPolicy};
@@ -335,7 +333,7 @@ fn the_relay_command_delivers_the_outbox() {
             ship(&mut c, &format!("o-{}", i % 3), i, true).await;
         }
     });
-    let out = std::process::Command::new(common::BIN)
+    let out = std::process::Command::new(crate::common::BIN)
         .args([
             "relay",
             "--database-url",

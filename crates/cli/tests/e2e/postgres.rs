@@ -1,9 +1,7 @@
 //! End to end on PostgreSQL: two `sealbook serve` nodes on one database writing the same tenant,
 //! revocation seen by every node at once, and the database going away under load.
 
-mod common;
-
-use common::{event, tempdir, Server, BIN};
+use crate::common::{event, tempdir, Server, BIN};
 use sealbook_store_postgres::testdb::TestDb;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;

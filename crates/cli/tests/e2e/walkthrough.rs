@@ -1,9 +1,7 @@
 //! The README's one-minute walkthrough, as a test: start the server, create a tenant and a key with
 //! the CLI, post an event, read it back.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use std::process::Command;
 
@@ -28,7 +26,7 @@ fn cli(server: &Server, args: &[&str]) -> (String, String) {
 #[test]
 fn one_minute_walkthrough() {
     let dir = tempdir();
-    let server = Server::start(dir.path());
+    let server = Server::process(dir.path());
 
     // The token file exists, is private, and the token never appears on stdout.
     let token_file = server.data_dir.join("admin-token");
@@ -123,7 +121,7 @@ fn one_minute_walkthrough() {
 #[test]
 fn operations_endpoints() {
     let dir = tempdir();
-    let server = Server::start(dir.path());
+    let server = Server::process(dir.path());
     let key = server.tenant_with_key("ops");
     server.ingest(&key, &event("m-1"));
     assert_eq!(

@@ -1,8 +1,6 @@
 //! Durability over process lifetimes: a clean restart, and `kill -9` in the middle of a load.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -10,7 +8,7 @@ use std::sync::Mutex;
 #[test]
 fn restart_keeps_everything_and_indexes_continue() {
     let dir = tempdir();
-    let s = Server::start(dir.path());
+    let s = Server::process(dir.path());
     let key = s.tenant_with_key("acme");
     let batch: Vec<Value> = (0..300).map(|i| event(&format!("r-{i}"))).collect();
     s.ingest(&key, &Value::Array(batch));
@@ -59,7 +57,7 @@ fn load(s: &Server, key: &str, client: usize, stop: &AtomicBool, acked: &Mutex<V
 }
 
 fn signal(s: &Server, sig: &str) {
-    let pid = s.child.id().to_string();
+    let pid = s.pid().to_string();
     std::process::Command::new("kill")
         .args([sig, &pid])
         .status()
@@ -69,7 +67,7 @@ fn signal(s: &Server, sig: &str) {
 #[test]
 fn sigterm_lets_requests_in_flight_commit() {
     let dir = tempdir();
-    let s = Server::start(dir.path());
+    let s = Server::process(dir.path());
     let key = s.tenant_with_key("acme");
     let acked = Mutex::new(Vec::new());
     let stop = AtomicBool::new(false);
@@ -99,7 +97,7 @@ fn sigterm_lets_requests_in_flight_commit() {
 #[test]
 fn kill_9_during_load_loses_no_receipt() {
     let dir = tempdir();
-    let s = Server::start(dir.path());
+    let s = Server::process(dir.path());
     let key = s.tenant_with_key("acme");
     let acked = Mutex::new(Vec::<Value>::new());
     let stop = AtomicBool::new(false);

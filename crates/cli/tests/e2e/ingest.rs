@@ -1,9 +1,7 @@
 //! Ingest over real HTTP: bad input gets its documented error and stores nothing; idempotency;
 //! concurrent clients get one gap-free sequence.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 
 /// Asserts a problem+json answer and returns its body.

@@ -2,9 +2,7 @@
 //! SQLite files (database and write-ahead log) and the server log are searched byte for byte for
 //! every secret sent; none is found. What a reader gets back is the redacted form.
 
-mod common;
-
-use common::{tempdir, Server};
+use crate::common::{tempdir, Server};
 use serde_json::json;
 
 const SECRETS: &[&str] = &[

@@ -3,9 +3,7 @@
 //! unknown types marked uncatalogued; events read back carry their label; `GET /v1/catalog` is the
 //! document a compliance officer reads; `sealbook catalog lint` finds problems with their lines.
 
-mod common;
-
-use common::{tempdir, Server, BIN};
+use crate::common::{tempdir, Server, BIN};
 use serde_json::{json, Value};
 
 fn base(id: &str, ty: &str) -> Value {

@@ -1,8 +1,6 @@
 //! Reading over real HTTP: every filter, paging while ingest runs, tenant isolation, revocation.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicBool, Ordering};
 

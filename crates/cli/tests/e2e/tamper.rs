@@ -2,11 +2,9 @@
 //! behind the stopped server the way an insider with database access would, the server is started
 //! again, and `sealbook verify` must exit 1 and name the place.
 
-mod common;
-
+use crate::common::{event, tempdir, Server, BIN};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use common::{event, tempdir, Server, BIN};
 use rusqlite::{params, Connection};
 use sealbook_logmath::tile::RightEdge;
 use sealbook_logmath::{Hash, MemoryTree};

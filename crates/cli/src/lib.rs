@@ -1,0 +1,17 @@
+//! The server half of the `sealbook` binary, as a library: [`Server::build`] turns a [`Config`]
+//! into a bound, ready server, and [`Server::run`] serves until a shutdown future resolves.
+//!
+//! `sealbook serve` (`src/serve.rs`) is this plus the process's concerns: logging, the metrics
+//! recorder, the lines printed on stdout, and SIGTERM/SIGINT. The end-to-end tests start servers
+//! in-process through the same call, on port 0, and spawn the binary only where a test needs a real
+//! process (kill -9, signals, the CLI). This library belongs to the binary: it is not published
+//! and, like the binary, reports start-up failures as `anyhow` errors with their context.
+//!
+//! The public interface is: [`Server`], [`config`] ([`ServeArgs`], [`Config`], [`LogFormat`]) and
+//! [`shutdown_signal`].
+
+pub mod config;
+mod server;
+
+pub use config::{Config, LogFormat, ServeArgs};
+pub use server::{shutdown_signal, Server};
