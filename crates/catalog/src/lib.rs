@@ -13,10 +13,18 @@
 //! `catalog.type_changed` event records, what [`Catalog::from_definition`] compiles back, and what
 //! [`definition_hash`] fingerprints so a change can name the definition it replaces.
 //!
+//! A catalog in a log is the history of its changes ([`type_changed`] builds the record of one,
+//! [`replay`] folds the records back into the catalog in force); reading the log is the API's job,
+//! so this crate stays free of I/O.
+//!
 //! The public interface is: [`Catalog`], [`TypeInfo`], [`Problem`], [`BUILTIN`], [`RESERVED`],
-//! [`definition_hash`].
+//! [`definition_hash`], and for catalogs kept in a log [`replay`], [`Replayed`], [`type_changed`],
+//! [`TYPE_CHANGED`] and [`SETTINGS_CHANGED`].
 
+mod history;
 mod yaml;
+
+pub use history::{replay, type_changed, Replayed, SETTINGS_CHANGED, TYPE_CHANGED};
 
 use jsonschema::Validator;
 use sealbook_domain::{FieldError, ValidEvent};
