@@ -4,10 +4,11 @@
 //! `api_key.revoked`, the operator as actor), committed in the same transaction as the change
 //! itself: a key exists if and only if its creation is in the log.
 
+use crate::append::append;
 use crate::auth::Operator;
 use crate::error::ApiError;
-use crate::ingest::append;
-use crate::{secret, AppState};
+use crate::secret;
+use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;

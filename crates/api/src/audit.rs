@@ -14,6 +14,18 @@ use sealbook_pipeline::OsEntropy;
 pub(crate) const RECORDED_BY: &str = "recorded_by";
 pub(crate) const SEALBOOK: &str = "sealbook";
 
+/// True for an event (as a reader sees it) that Sealbook recorded itself.
+pub(crate) fn is_sealbooks(view: &serde_json::Value) -> bool {
+    view[RECORDED_BY] == SEALBOOK
+}
+
+/// `event` with `occurred_at` set to `at`.
+pub(crate) fn at_time(event: &serde_json::Value, at: time::OffsetDateTime) -> serde_json::Value {
+    let mut e = event.clone();
+    e["occurred_at"] = serde_json::Value::String(sealbook_domain::timestamp::format_utc(at, 6));
+    e
+}
+
 /// Shapes one audit event of `tenant` from its JSON, received at `at`.
 pub(crate) fn event(
     tenant: &TenantId,

@@ -3,20 +3,16 @@
 //! The tenant of a request always comes from its key, never from the URL or the body. A missing,
 //! unknown or revoked key all answer the same 401, so probing learns nothing.
 //!
-//! Live keys may be cached in memory ([`KeyCache`], only for a store that this one process writes):
-//! every revocation goes through this process, bumps a generation and clears the cache, and an
-//! entry looked up before a revocation is ignored after it. So a revocation still takes effect on
-//! the very next request. Unknown keys are never cached.
+//! Live keys may be cached in memory (`key_cache`, only for a store that this one process writes),
+//! so that a revocation still takes effect on the very next request.
 
 use crate::error::ApiError;
 use crate::secret::{self, KEY_PREFIX};
-use crate::AppState;
+use crate::state::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use sealbook_domain::{Scope, TenantId};
 use sealbook_store::KeyRecord;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
 
 fn bearer(parts: &Parts) -> Result<&str, ApiError> {
     parts
@@ -48,37 +44,6 @@ impl TenantKey {
     }
 }
 
-/// Live keys by the hash of their secret, valid for one revocation generation and at most
-/// [`KEY_CACHE_TTL`].
-pub(crate) struct KeyCache {
-    generation: AtomicU64,
-    entries: quick_cache::sync::Cache<[u8; 32], (u64, Instant, KeyRecord)>,
-}
-
-/// Defence in depth: even without a revocation, a cached key is looked up again this often.
-const KEY_CACHE_TTL: Duration = Duration::from_secs(30);
-
-impl KeyCache {
-    pub(crate) fn new() -> KeyCache {
-        KeyCache {
-            generation: AtomicU64::new(0),
-            entries: quick_cache::sync::Cache::new(10_000),
-        }
-    }
-
-    /// Called after a revocation committed: nothing looked up before it is used again.
-    pub(crate) fn revoked(&self) {
-        self.generation.fetch_add(1, Ordering::SeqCst);
-        self.entries.clear();
-    }
-
-    fn get(&self, hash: &[u8; 32]) -> Option<KeyRecord> {
-        let (generation, at, record) = self.entries.get(hash)?;
-        (generation == self.generation.load(Ordering::SeqCst) && at.elapsed() < KEY_CACHE_TTL)
-            .then_some(record)
-    }
-}
-
 impl FromRequestParts<AppState> for TenantKey {
     type Rejection = ApiError;
 
@@ -92,7 +57,7 @@ impl FromRequestParts<AppState> for TenantKey {
         let record = match cache.and_then(|c| c.get(&hash)) {
             Some(r) => r,
             None => {
-                let generation = cache.map(|c| c.generation.load(Ordering::SeqCst));
+                let generation = cache.map(|c| c.generation());
                 let record = state
                     .inner
                     .store
@@ -101,7 +66,7 @@ impl FromRequestParts<AppState> for TenantKey {
                     .filter(|k| k.revoked_at.is_none())
                     .ok_or(ApiError::Unauthorized)?;
                 if let (Some(c), Some(g)) = (cache, generation) {
-                    c.entries.insert(hash, (g, Instant::now(), record.clone()));
+                    c.insert(hash, g, record.clone());
                 }
                 record
             }
@@ -127,6 +92,28 @@ impl FromRequestParts<AppState> for Operator {
             Ok(Operator)
         } else {
             Err(ApiError::Unauthorized)
+        }
+    }
+}
+
+/// A tenant key or the operator token, told apart by the key prefix: who changes a catalog type
+/// (a tenant's admin key its own types, the operator the platform's).
+pub(crate) enum KeyOrOperator {
+    Key(TenantKey),
+    Operator,
+}
+
+impl FromRequestParts<AppState> for KeyOrOperator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if bearer(parts).is_ok_and(|t| t.starts_with(KEY_PREFIX)) {
+            Ok(KeyOrOperator::Key(
+                TenantKey::from_request_parts(parts, state).await?,
+            ))
+        } else {
+            Operator::from_request_parts(parts, state).await?;
+            Ok(KeyOrOperator::Operator)
         }
     }
 }

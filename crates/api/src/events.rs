@@ -2,9 +2,9 @@
 //! key's tenant; another tenant's id answers exactly like an id that does not exist.
 
 use crate::auth::TenantKey;
-use crate::catalog::Catalogs;
+use crate::catalog_cache::Catalogs;
 use crate::error::ApiError;
-use crate::AppState;
+use crate::state::AppState;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::Json;
@@ -31,41 +31,6 @@ fn view(catalogs: &Catalogs, e: &StoredEvent) -> serde_json::Value {
         }
     }
     v
-}
-
-/// The catalog of event types.
-#[derive(serde::Serialize, utoipa::ToSchema)]
-pub(crate) struct CatalogBody {
-    /// Every type: name, description, owner, severity, retention class, label template, controls,
-    /// OCSF mapping, personal and secret paths, versions with their schemas and required fields.
-    #[schema(value_type = Vec<Object>)]
-    types: Vec<serde_json::Value>,
-}
-
-/// The event catalog: what a compliance officer reads.
-#[utoipa::path(get, path = "/v1/catalog", tag = "events", security(("tenant_key" = ["events:read"])),
-    responses((status = 200, body = CatalogBody)))]
-pub(crate) async fn catalog(
-    State(state): State<AppState>,
-    key: TenantKey,
-) -> Result<Json<CatalogBody>, ApiError> {
-    key.require(Scope::EventsRead)?;
-    let catalogs = state.catalogs(key.tenant()).await?;
-    let scoped = |t: &sealbook_catalog::TypeInfo, scope: &str| {
-        let mut v = serde_json::to_value(t).expect("serializes");
-        v["scope"] = serde_json::Value::String(scope.to_owned());
-        v
-    };
-    Ok(Json(CatalogBody {
-        types: catalogs
-            .platform
-            .catalog
-            .types()
-            .filter(|t| !catalogs.own.catalog.contains(&t.name))
-            .map(|t| scoped(t, "platform"))
-            .chain(catalogs.own.catalog.types().map(|t| scoped(t, "tenant")))
-            .collect(),
-    }))
 }
 
 /// Search the tenant's events, newest first.

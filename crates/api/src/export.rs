@@ -10,9 +10,10 @@
 //! key that exported, the filters and how many events went out, including exports the client
 //! abandoned halfway.
 
+use crate::append::append;
 use crate::auth::TenantKey;
 use crate::error::ApiError;
-use crate::AppState;
+use crate::state::AppState;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
@@ -22,7 +23,7 @@ use base64::{engine::general_purpose::STANDARD, Engine};
 use sealbook_domain::view::export_line;
 use sealbook_domain::{Cursor, EventFilter, Scope, TenantId};
 use sealbook_pipeline::LogError;
-use sealbook_store::{AppendOutcome, AppendRequest, KeyRecord};
+use sealbook_store::KeyRecord;
 use serde_json::{json, Value};
 
 /// Events read from the store per page.
@@ -227,19 +228,9 @@ async fn record(
         },
     });
     let shaped = vec![crate::audit::event(tenant, &event, now)?];
-    let outcome = state
-        .inner
-        .sequencer
-        .submit(AppendRequest {
-            tenant: tenant.clone(),
-            events: shaped,
-            effect: None,
-        })
-        .await?;
-    match outcome {
-        AppendOutcome::Committed(r) => Ok(json!({"id": r[0].id, "index": r[0].index})),
-        other => Err(ApiError::Unavailable(format!(
-            "recording the export: {other:?}"
-        ))),
-    }
+    let receipts = append(state, tenant.clone(), shaped, None).await?;
+    let r = receipts
+        .first()
+        .ok_or_else(|| ApiError::Unavailable("recording the export: no receipt".into()))?;
+    Ok(json!({"id": r.id, "index": r.index}))
 }

@@ -4,19 +4,20 @@
 //! size limit, validate every event (all or nothing), shape each into its leaf, then hand the batch
 //! to the sequencer and answer only once it is durable.
 
+use crate::append::append;
 use crate::auth::TenantKey;
 use crate::error::ApiError;
-use crate::AppState;
+use crate::state::AppState;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
 use sealbook_catalog::RESERVED;
 use sealbook_domain::{
-    parse_batch, shape_with, BodyFormat, FieldError, Limits, Scope, ShapedEvent, TenantId,
+    parse_batch, shape_with, BodyFormat, FieldError, Limits, Scope, ShapedEvent,
 };
 use sealbook_pipeline::OsEntropy;
-use sealbook_store::{AppendOutcome, AppendRequest, KeyEffect, Receipt};
+use sealbook_store::Receipt;
 
 /// One durable receipt.
 #[derive(serde::Serialize, utoipa::ToSchema)]
@@ -39,8 +40,8 @@ pub(crate) struct Receipts {
 /// Ingest one event, a JSON array of events, or NDJSON. All or nothing.
 #[utoipa::path(post, path = "/v1/events", tag = "events", security(("tenant_key" = ["events:write"])),
     request_body(content(
-        (crate::openapi::EventEnvelope = "application/json"),
-        (Vec<crate::openapi::EventEnvelope> = "application/json"),
+        (crate::schema::EventEnvelope = "application/json"),
+        (Vec<crate::schema::EventEnvelope> = "application/json"),
         (String = "application/x-ndjson")
     )),
     responses(
@@ -159,47 +160,6 @@ pub(crate) fn receipt_body(r: Receipt) -> ReceiptBody {
         id: r.id,
         index: r.index,
         leaf_hash: r.leaf_hash.to_hex(),
-    }
-}
-
-/// Sequences events (and an administrative effect) for `tenant` and maps the outcome.
-pub(crate) async fn append(
-    state: &AppState,
-    tenant: TenantId,
-    events: Vec<ShapedEvent>,
-    effect: Option<KeyEffect>,
-) -> Result<Vec<Receipt>, ApiError> {
-    let n = events.len();
-    let label = tenant.to_string();
-    let outcome = state
-        .inner
-        .sequencer
-        .submit(AppendRequest {
-            tenant,
-            events,
-            effect,
-        })
-        .await?;
-    match outcome {
-        AppendOutcome::Committed(receipts) => {
-            let fresh = receipts.iter().filter(|r| !r.replayed).count();
-            metrics::counter!("sealbook_events_accepted_total", "tenant" => label.clone())
-                .increment(fresh as u64);
-            metrics::counter!("sealbook_events_replayed_total", "tenant" => label)
-                .increment((n - fresh) as u64);
-            Ok(receipts)
-        }
-        AppendOutcome::Conflict { position, id } => {
-            metrics::counter!("sealbook_events_rejected_total", "tenant" => label, "reason" => "conflict").increment(1);
-            Err(ApiError::IdConflict(vec![FieldError {
-                event: Some(position),
-                path: "/id".into(),
-                problem: format!(
-                    "an event with id {id:?} is already stored with different content"
-                ),
-            }]))
-        }
-        AppendOutcome::UnknownTenant | AppendOutcome::UnknownKey => Err(ApiError::NotFound),
     }
 }
 

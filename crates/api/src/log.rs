@@ -4,7 +4,7 @@
 
 use crate::auth::TenantKey;
 use crate::error::ApiError;
-use crate::AppState;
+use crate::state::AppState;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::header;

@@ -1,9 +1,9 @@
-//! Operations endpoints: liveness, readiness, Prometheus metrics, the OpenAPI document, and the
-//! problem+json answers for unknown routes and methods.
+//! Operations endpoints: liveness, readiness, Prometheus metrics, and the problem+json answers for
+//! unknown routes and methods.
 
 use crate::auth::Operator;
 use crate::error::ApiError;
-use crate::AppState;
+use crate::state::AppState;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -45,12 +45,6 @@ pub(crate) async fn metrics(_: Operator, State(state): State<AppState>) -> Respo
         text,
     )
         .into_response()
-}
-
-/// The OpenAPI 3.1 document of this API.
-#[utoipa::path(get, path = "/openapi.json", tag = "operations", responses((status = 200, description = "OpenAPI 3.1 document")))]
-pub(crate) async fn openapi() -> Json<utoipa::openapi::OpenApi> {
-    Json(crate::openapi::document())
 }
 
 pub(crate) async fn not_found() -> ApiError {

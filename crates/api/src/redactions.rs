@@ -4,10 +4,10 @@
 //! (`audit_log.redaction_matched`: who asked, about which event and path, and the answer; never the
 //! candidate).
 
+use crate::append::append;
 use crate::auth::TenantKey;
 use crate::error::ApiError;
-use crate::ingest::append;
-use crate::AppState;
+use crate::state::AppState;
 use axum::extract::State;
 use axum::Json;
 use sealbook_domain::redact::{fingerprint, REDACTED_KEY};

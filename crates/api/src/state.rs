@@ -1,0 +1,162 @@
+//! What every handler works with: [`AppState`], built once from [`Services`] and [`ApiConfig`].
+//!
+//! The state holds the parts (store, sequencer, log), the authentication material (the operator
+//! token's hash, the key cache, the rate limiter), the redaction secret and the catalog copies.
+//! It depends only on the modules whose parts it holds, never on a handler.
+
+use crate::catalog_cache::{CatalogCache, Catalogs};
+use crate::catalog_log::CatalogLog;
+use crate::error::ApiError;
+use crate::key_cache::KeyCache;
+use crate::ratelimit::RateLimiter;
+use crate::secret;
+use sealbook_catalog::Catalog;
+use sealbook_domain::{Limits, TenantId};
+use sealbook_pipeline::{Log, Sequencer};
+use sealbook_store::Store;
+use std::sync::Arc;
+
+/// Settings of the HTTP layer.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiConfig {
+    /// Request and event size limits.
+    pub limits: Limits,
+    /// Requests per second allowed per API key (bursts up to twice that); 0 turns the limit off.
+    pub rate_limit_per_key: u32,
+    /// This process is the only writer of the store (the embedded store): live keys and tenant
+    /// catalogs may be cached without expiry, because every change passes through here. With a
+    /// shared database, keys are read on every request and tenant catalogs re-read when 5 s old.
+    /// Callers MUST NOT set it when another process writes the same store: revocations and catalog
+    /// changes made there would go unnoticed here.
+    pub single_writer: bool,
+}
+
+/// Which tenants may send event types the catalog does not know (stored, marked uncatalogued).
+#[derive(Debug, Clone, Default)]
+pub enum OpenTypes {
+    /// None: an unknown type is a 422 (the default).
+    #[default]
+    None,
+    /// Every tenant.
+    All,
+    /// These tenants.
+    Tenants(std::collections::HashSet<String>),
+}
+
+impl OpenTypes {
+    pub(crate) fn allows(&self, tenant: &TenantId) -> bool {
+        match self {
+            OpenTypes::None => false,
+            OpenTypes::All => true,
+            OpenTypes::Tenants(t) => t.contains(tenant.as_str()),
+        }
+    }
+}
+
+/// The parts the HTTP layer works with.
+pub struct Services {
+    /// Storage.
+    pub store: Arc<dyn Store>,
+    /// The write path.
+    pub sequencer: Sequencer,
+    /// Checkpoints and proofs.
+    pub log: Arc<Log>,
+    /// The event catalog read at start (built-in plus the deployment's file); brought into force
+    /// by [`AppState::sync_platform_catalog`].
+    pub catalog: Arc<Catalog>,
+    /// Who may send types the catalog does not know.
+    pub open_types: OpenTypes,
+    /// The deployment's redaction secret.
+    pub redaction_master: [u8; 32],
+}
+
+/// Everything a handler needs. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) sequencer: Sequencer,
+    pub(crate) log: Arc<Log>,
+    pub(crate) admin_token_hash: [u8; 32],
+    pub(crate) config: ApiConfig,
+    pub(crate) prometheus: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    pub(crate) rate: RateLimiter,
+    pub(crate) keys: Option<KeyCache>,
+    /// Deployment-wide secret from which each tenant's redaction key is derived.
+    redaction_master: zeroize::Zeroizing<[u8; 32]>,
+    /// The built-in catalog with the deployment's file on top, as read at start.
+    pub(crate) startup_catalog: Arc<Catalog>,
+    pub(crate) open_types: OpenTypes,
+    /// The platform's and the tenants' catalogs in force.
+    catalogs: CatalogCache,
+    /// One catalog change at a time in this process, so a change reads the state it replaces.
+    pub(crate) catalog_changes: tokio::sync::Mutex<()>,
+}
+
+impl AppState {
+    /// Builds the state. `admin_token` is the platform operator's bearer token; only its hash is
+    /// kept. Callers MUST call [`AppState::sync_platform_catalog`] before serving: until then the
+    /// start-up catalog is used as it is, without what the platform log records.
+    pub fn new(
+        services: Services,
+        admin_token: &str,
+        config: ApiConfig,
+        prometheus: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    ) -> AppState {
+        let Services {
+            store,
+            sequencer,
+            log,
+            catalog,
+            open_types,
+            redaction_master,
+        } = services;
+        AppState {
+            inner: Arc::new(Inner {
+                store,
+                sequencer,
+                log,
+                admin_token_hash: secret::hash(admin_token),
+                rate: RateLimiter::new(config.rate_limit_per_key),
+                keys: config.single_writer.then(KeyCache::new),
+                redaction_master: zeroize::Zeroizing::new(redaction_master),
+                catalogs: CatalogCache::new((*catalog).clone(), config.single_writer),
+                startup_catalog: catalog,
+                open_types,
+                catalog_changes: Default::default(),
+                config,
+                prometheus,
+            }),
+        }
+    }
+
+    /// The tenant's redaction key: HMAC-SHA256(master, tenant id). Derived, never stored or
+    /// exported; fingerprints of one tenant are useless against another's.
+    pub(crate) fn redaction_key(&self, tenant: &TenantId) -> [u8; 32] {
+        use hmac::Mac;
+        let mut mac =
+            <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&*self.inner.redaction_master)
+                .expect("HMAC takes any key length");
+        mac.update(b"sealbook redaction key\0");
+        mac.update(tenant.as_str().as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
+    /// Both catalogs a request of `tenant` works with.
+    pub(crate) async fn catalogs(&self, tenant: &TenantId) -> Result<Catalogs, ApiError> {
+        self.inner.catalogs.both(&*self.inner.store, tenant).await
+    }
+
+    /// The platform's catalog in force.
+    pub(crate) async fn platform_catalog(&self) -> Result<Arc<CatalogLog>, ApiError> {
+        self.inner.catalogs.platform(&*self.inner.store).await
+    }
+
+    /// Reads a log's catalog afresh (after a change, or to decide one) and keeps it.
+    pub(crate) async fn reload_catalog(&self, log: &TenantId) -> Result<Arc<CatalogLog>, ApiError> {
+        self.inner.catalogs.reload(&*self.inner.store, log).await
+    }
+}
