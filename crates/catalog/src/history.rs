@@ -251,6 +251,16 @@ mod tests {
         assert_eq!(log.broken[0].0, "a.b");
     }
 
+    /// A definition holding a `name` used to compile under that name while the caller looked up
+    /// the path's: a panic in `PUT /v1/catalog/types/{type}` (found by schemathesis).
+    #[test]
+    fn a_definition_cannot_rename_its_type() {
+        let mut d = def(1);
+        d["name"] = json!("x.y");
+        let problems = Catalog::from_definition("a.b", &d).unwrap_err();
+        assert!(problems[0].message.contains("name"), "{problems:?}");
+    }
+
     #[test]
     fn the_same_change_gets_the_same_id() {
         let (one, two) = (def(1), def(2));

@@ -442,6 +442,10 @@ impl Catalog {
         let mut t = toml::Table::new();
         t.insert("name".into(), toml::Value::String(name.to_owned()));
         for (k, v) in obj {
+            if k == "name" {
+                // The name comes apart (the URL, the event's `data.type`); one here would replace it.
+                return Err(problem("name: a definition does not hold its type's name"));
+            }
             if k == "versions" {
                 let Some(vs) = v.as_array() else {
                     return Err(problem("versions must be an array"));
