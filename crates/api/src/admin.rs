@@ -7,9 +7,10 @@
 use crate::append::append;
 use crate::auth::Operator;
 use crate::error::ApiError;
+use crate::extract::{Body, PathParams};
 use crate::secret;
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use sealbook_domain::{FieldError, Scope, TenantId};
@@ -120,11 +121,13 @@ fn tenant_param(s: &str) -> Result<TenantId, ApiError> {
 
 /// Create a tenant.
 #[utoipa::path(post, path = "/v1/tenants", tag = "admin", security(("operator" = [])), request_body = NewTenant,
-    responses((status = 201, body = TenantBody), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem), (status = 401, body = crate::error::Problem)))]
+    responses((status = 201, body = TenantBody), (status = 400, response = crate::schema::BadRequest), (status = 401, response = crate::schema::Unauthorized),
+        (status = 409, description = "the tenant exists", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 413, response = crate::schema::TooLarge), (status = 422, response = crate::schema::Unprocessable), (status = 503, response = crate::schema::Unavailable)))]
 pub(crate) async fn create_tenant(
     _: Operator,
     State(state): State<AppState>,
-    body: axum::body::Bytes,
+    Body(body): Body,
 ) -> Result<(StatusCode, Json<TenantBody>), ApiError> {
     let req: NewTenant = json_body(&body)?;
     let id = TenantId::parse(&req.id).map_err(|e| {
@@ -157,7 +160,8 @@ pub(crate) async fn create_tenant(
 }
 
 /// List tenants.
-#[utoipa::path(get, path = "/v1/tenants", tag = "admin", security(("operator" = [])), responses((status = 200, body = TenantList), (status = 401, body = crate::error::Problem)))]
+#[utoipa::path(get, path = "/v1/tenants", tag = "admin", security(("operator" = [])),
+    responses((status = 200, body = TenantList), (status = 401, response = crate::schema::Unauthorized), (status = 503, response = crate::schema::Unavailable)))]
 pub(crate) async fn list_tenants(
     _: Operator,
     State(state): State<AppState>,
@@ -188,13 +192,15 @@ fn key_event(
 
 /// Create an API key for a tenant. The secret is in this response only.
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/keys", tag = "admin", security(("operator" = [])), request_body = NewKeyBody,
-    params(("tenant" = String, Path)),
-    responses((status = 201, body = CreatedKey), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+    params(("tenant" = String, Path, pattern = r"^[a-z0-9][a-z0-9-]{0,62}$", description = "tenant id; any other answers 404")),
+    responses((status = 201, body = CreatedKey), (status = 400, response = crate::schema::BadRequest), (status = 401, response = crate::schema::Unauthorized),
+        (status = 404, description = "no such tenant", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 413, response = crate::schema::TooLarge), (status = 422, response = crate::schema::Unprocessable), (status = 503, response = crate::schema::Unavailable)))]
 pub(crate) async fn create_key(
     _: Operator,
     State(state): State<AppState>,
-    Path(tenant): Path<String>,
-    body: axum::body::Bytes,
+    PathParams(tenant): PathParams<String>,
+    Body(body): Body,
 ) -> Result<(StatusCode, Json<CreatedKey>), ApiError> {
     let tenant = tenant_param(&tenant)?;
     let req: NewKeyBody = json_body(&body)?;
@@ -268,12 +274,14 @@ pub(crate) async fn create_key(
 }
 
 /// List a tenant's keys (never their secrets).
-#[utoipa::path(get, path = "/v1/tenants/{tenant}/keys", tag = "admin", security(("operator" = [])), params(("tenant" = String, Path)),
-    responses((status = 200, body = KeyList), (status = 404, body = crate::error::Problem)))]
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/keys", tag = "admin", security(("operator" = [])),
+    params(("tenant" = String, Path, pattern = r"^[a-z0-9][a-z0-9-]{0,62}$", description = "tenant id; any other answers 404")),
+    responses((status = 200, body = KeyList), (status = 401, response = crate::schema::Unauthorized),
+        (status = 404, description = "no such tenant", body = crate::error::Problem, content_type = "application/problem+json"), (status = 503, response = crate::schema::Unavailable)))]
 pub(crate) async fn list_keys(
     _: Operator,
     State(state): State<AppState>,
-    Path(tenant): Path<String>,
+    PathParams(tenant): PathParams<String>,
 ) -> Result<Json<KeyList>, ApiError> {
     let tenant = tenant_param(&tenant)?;
     if state.inner.store.tenant(&tenant).await?.is_none() {
@@ -287,12 +295,13 @@ pub(crate) async fn list_keys(
 
 /// Revoke a key; it fails from the very next request.
 #[utoipa::path(delete, path = "/v1/tenants/{tenant}/keys/{key_id}", tag = "admin", security(("operator" = [])),
-    params(("tenant" = String, Path), ("key_id" = String, Path)),
-    responses((status = 200, body = KeyBody), (status = 404, description = "no such live key in this tenant", body = crate::error::Problem)))]
+    params(("tenant" = String, Path, pattern = r"^[a-z0-9][a-z0-9-]{0,62}$", description = "tenant id; any other answers 404"), ("key_id" = String, Path, min_length = 1, description = "key id, `key_…`")),
+    responses((status = 200, body = KeyBody), (status = 401, response = crate::schema::Unauthorized),
+        (status = 404, description = "no such live key in this tenant", body = crate::error::Problem, content_type = "application/problem+json"), (status = 503, response = crate::schema::Unavailable)))]
 pub(crate) async fn revoke_key(
     _: Operator,
     State(state): State<AppState>,
-    Path((tenant, key_id)): Path<(String, String)>,
+    PathParams((tenant, key_id)): PathParams<(String, String)>,
 ) -> Result<Json<KeyBody>, ApiError> {
     let tenant = tenant_param(&tenant)?;
     let key = state

@@ -17,8 +17,9 @@ use crate::audit;
 use crate::auth::{KeyOrOperator, TenantKey};
 use crate::catalog_log;
 use crate::error::ApiError;
+use crate::extract::{Body, PathParams};
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use sealbook_catalog::{definition_hash, type_changed, Catalog, RESERVED};
 use sealbook_domain::{FieldError, Scope, TenantId};
@@ -35,7 +36,7 @@ pub(crate) struct CatalogBody {
 
 /// The event catalog: what a compliance officer reads.
 #[utoipa::path(get, path = "/v1/catalog", tag = "events", security(("tenant_key" = ["events:read"])),
-    responses((status = 200, body = CatalogBody)))]
+    responses((status = 200, body = CatalogBody), (status = 401, response = crate::schema::Unauthorized), (status = 403, response = crate::schema::Forbidden), (status = 429, response = crate::schema::RateLimited), (status = 503, response = crate::schema::Unavailable)))]
 pub(crate) async fn get_catalog(
     State(state): State<AppState>,
     key: TenantKey,
@@ -82,11 +83,11 @@ pub(crate) struct Settings {
 
 /// Change the tenant's catalog settings (audited as `catalog.settings_changed`).
 #[utoipa::path(put, path = "/v1/catalog/settings", tag = "events", security(("tenant_key" = ["tenant:admin"])), request_body = Settings,
-    responses((status = 200, body = Settings), (status = 400, body = crate::error::Problem)))]
+    responses((status = 200, body = Settings), (status = 400, response = crate::schema::BadRequest), (status = 401, response = crate::schema::Unauthorized), (status = 403, response = crate::schema::Forbidden), (status = 429, response = crate::schema::RateLimited), (status = 413, response = crate::schema::TooLarge), (status = 503, response = crate::schema::Unavailable)))]
 pub(crate) async fn put_settings(
     State(state): State<AppState>,
     key: TenantKey,
-    body: axum::body::Bytes,
+    Body(body): Body,
 ) -> Result<Json<Settings>, ApiError> {
     key.require(Scope::TenantAdmin)?;
     let settings: Settings = serde_json::from_slice(&body)
@@ -109,33 +110,58 @@ pub(crate) async fn put_settings(
     Ok(Json(settings))
 }
 
+/// Whose a type is.
+#[derive(Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Whose {
+    /// The key's tenant's own.
+    Tenant,
+    /// The platform's, inherited by every tenant.
+    Platform,
+}
+
+/// The answer to a type change.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct TypeChanged {
+    /// The type's name.
+    r#type: String,
+    /// How many versions it has now.
+    versions: usize,
+    scope: Whose,
+    /// The index of the change in the log; null when the definition was already in force.
+    index: Option<u64>,
+}
+
 /// Add or extend an event type (audited as `catalog.type_changed`): with a `tenant:admin` key, one
 /// of the tenant's own types; with the operator token, a platform type every tenant inherits.
 #[utoipa::path(put, path = "/v1/catalog/types/{type}", tag = "events", security(("tenant_key" = ["tenant:admin"]), ("operator" = [])),
-    params(("type" = String, Path, description = "the type name, e.g. `invoice.paid`")),
-    request_body(content = Object, description = "description, owner, severity, retention, label, controls, ocsf, personal, secrets, versions: [{version, requires, schema, sample, rejected}]"),
-    responses((status = 200, description = "the type, its number of versions, whose it is and the index of the change in the log", body = Object),
-        (status = 409, description = "another change to this type was made at the same time; read the catalog and try again", body = crate::error::Problem),
-        (status = 422, body = crate::error::Problem)))]
+    params(("type" = String, Path, pattern = r"^[a-z0-9_]+(?:\.[a-z0-9_]+)+$", description = "the type name, e.g. `invoice.paid`: two or more lower_snake segments")),
+    request_body = crate::schema::TypeDefinition,
+    responses((status = 200, description = "the type, its number of versions, whose it is and the index of the change in the log (null when nothing changed)", body = TypeChanged),
+        (status = 400, response = crate::schema::BadRequest), (status = 401, response = crate::schema::Unauthorized), (status = 403, response = crate::schema::Forbidden), (status = 429, response = crate::schema::RateLimited),
+        (status = 409, description = "another change to this type was made at the same time; read the catalog and try again", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 413, response = crate::schema::TooLarge),
+        (status = 422, description = "the definition breaks the catalog's rules (lint), changes a published version, or names a reserved or platform type", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 503, response = crate::schema::Unavailable)))]
 pub(crate) async fn put_type(
     State(state): State<AppState>,
     changer: KeyOrOperator,
-    Path(name): Path<String>,
-    body: axum::body::Bytes,
-) -> Result<Json<Value>, ApiError> {
+    PathParams(name): PathParams<String>,
+    Body(body): Body,
+) -> Result<Json<TypeChanged>, ApiError> {
     let (log, actor, scope) = match &changer {
         KeyOrOperator::Key(key) => {
             key.require(Scope::TenantAdmin)?;
             (
                 key.tenant().clone(),
                 json!({"type": "api_key", "id": key.0.id, "name": key.0.name}),
-                "tenant",
+                Whose::Tenant,
             )
         }
         KeyOrOperator::Operator => (
             TenantId::platform(),
             json!({"type": "system", "id": "platform-operator", "name": "Sealbook platform operator"}),
-            "platform",
+            Whose::Platform,
         ),
     };
     let def: Value = serde_json::from_slice(&body)
@@ -146,7 +172,7 @@ pub(crate) async fn put_type(
         )]));
     }
     let platform = state.platform_catalog().await?;
-    if scope == "tenant" && platform.catalog.contains(&name) {
+    if scope == Whose::Tenant && platform.catalog.contains(&name) {
         return Err(invalid([format!(
             "{name} is a platform type: the operator changes it"
         )]));
@@ -162,12 +188,12 @@ pub(crate) async fn put_type(
         return Err(invalid(problems));
     }
     let answer = |index: Option<u64>| {
-        Json(json!({
-            "type": name,
-            "versions": normalised["versions"].as_array().map_or(0, Vec::len),
-            "scope": scope,
-            "index": index,
-        }))
+        Json(TypeChanged {
+            r#type: name.clone(),
+            versions: normalised["versions"].as_array().map_or(0, Vec::len),
+            scope,
+            index,
+        })
     };
     let new_hash = definition_hash(&normalised);
     if current.hash_of(&name) == Some(new_hash.as_str()) {

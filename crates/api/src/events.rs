@@ -4,9 +4,10 @@
 use crate::auth::TenantKey;
 use crate::catalog_cache::Catalogs;
 use crate::error::ApiError;
+use crate::extract::PathParams;
 use crate::state::AppState;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::Json;
 use sealbook_domain::{view::event_view, Cursor, EventFilter, Scope};
 use sealbook_store::StoredEvent;
@@ -36,21 +37,21 @@ fn view(catalogs: &Catalogs, e: &StoredEvent) -> serde_json::Value {
 /// Search the tenant's events, newest first.
 #[utoipa::path(get, path = "/v1/events", tag = "events", security(("tenant_key" = ["events:read"])),
     params(
-        ("actor" = Option<String>, Query, description = "actor id"),
-        ("actor_type" = Option<String>, Query, description = "user, service_account, api_key, system or support"),
-        ("subject" = Option<String>, Query, description = "`type:id`, or a bare id"),
-        ("subject_type" = Option<String>, Query, description = "subject type"),
-        ("type" = Option<String>, Query, description = "exact type, or a prefix such as `order.*`"),
-        ("outcome" = Option<String>, Query, description = "success, failure or denied"),
-        ("since" = Option<String>, Query, description = "RFC 3339; occurred_at >= since"),
-        ("until" = Option<String>, Query, description = "RFC 3339; occurred_at < until"),
-        ("correlation_id" = Option<String>, Query, description = "context.correlation_id"),
-        ("ref" = Option<Vec<String>>, Query, description = "`key:value`, repeatable; all must match"),
-        ("q" = Option<String>, Query, description = "words that must all occur in names, references or the reason"),
-        ("limit" = Option<usize>, Query, description = "1 to 1000, default 100"),
-        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
+        ("actor" = Option<String>, Query, min_length = 1, description = "actor id"),
+        ("actor_type" = Option<String>, Query, min_length = 1, description = "actor type: user, service_account, api_key, system or support"),
+        ("subject" = Option<String>, Query, min_length = 1, description = "`type:id`, or a bare id"),
+        ("subject_type" = Option<String>, Query, min_length = 1, description = "subject type"),
+        ("type" = Option<String>, Query, min_length = 1, pattern = r"^(?:[\s\S]*[^*]|[\s\S]*\.\*)$", description = "exact type, or a prefix such as `order.*`"),
+        ("outcome" = Option<crate::schema::Outcome>, Query, description = "outcome"),
+        ("since" = Option<String>, Query, format = DateTime, description = "RFC 3339 with an offset, year 1 to 9999 in UTC; occurred_at >= since"),
+        ("until" = Option<String>, Query, format = DateTime, description = "RFC 3339 with an offset, year 1 to 9999 in UTC; occurred_at < until"),
+        ("correlation_id" = Option<String>, Query, min_length = 1, description = "context.correlation_id"),
+        ("ref" = Option<Vec<crate::schema::RefFilter>>, Query, explode, description = "`key:value`, repeatable; all must match"),
+        ("q" = Option<String>, Query, pattern = r"(?:^|[\W_])[^\W_]{2,64}(?:[\W_]|$)", description = "words (runs of 2 to 64 letters or digits) that must all occur in names, references or the reason; at least one"),
+        ("limit" = Option<u16>, Query, minimum = 1, maximum = 1000, description = "page size, default 100"),
+        ("cursor" = Option<String>, Query, format = "cursor", description = "`next_cursor` of the previous page"),
     ),
-    responses((status = 200, body = EventPage), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem)))]
+    responses((status = 200, body = EventPage), (status = 400, response = crate::schema::BadRequest), (status = 401, response = crate::schema::Unauthorized), (status = 403, response = crate::schema::Forbidden), (status = 429, response = crate::schema::RateLimited), (status = 503, response = crate::schema::Unavailable)))]
 pub(crate) async fn search(
     State(state): State<AppState>,
     key: TenantKey,
@@ -79,12 +80,12 @@ pub(crate) async fn search(
 
 /// One event by id.
 #[utoipa::path(get, path = "/v1/events/{id}", tag = "events", security(("tenant_key" = ["events:read"])),
-    params(("id" = String, Path, description = "event id")),
-    responses((status = 200, description = "the event with index, leaf_hash and received_at", body = Object), (status = 404, body = crate::error::Problem)))]
+    params(("id" = String, Path, min_length = 1, description = "event id")),
+    responses((status = 200, description = "the event with index, leaf_hash and received_at", body = Object), (status = 401, response = crate::schema::Unauthorized), (status = 403, response = crate::schema::Forbidden), (status = 429, response = crate::schema::RateLimited), (status = 404, response = crate::schema::NotFound), (status = 503, response = crate::schema::Unavailable)))]
 pub(crate) async fn get_event(
     State(state): State<AppState>,
     key: TenantKey,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     key.require(Scope::EventsRead)?;
     let e = state

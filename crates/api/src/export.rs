@@ -32,11 +32,21 @@ const PAGE: usize = 1000;
 /// Export events as verifiable JSON lines.
 #[utoipa::path(get, path = "/v1/exports/events", tag = "events", security(("tenant_key" = ["events:export"])),
     params(
-        ("format" = Option<String>, Query, description = "`jsonl` (the default and, for now, the only format)"),
-        ("actor" = Option<String>, Query, description = "the filters of GET /v1/events, except limit and cursor"),
+        ("format" = Option<crate::schema::ExportFormat>, Query, description = "`jsonl` (the default and, for now, the only format)"),
+        ("actor" = Option<String>, Query, min_length = 1, description = "actor id"),
+        ("actor_type" = Option<String>, Query, min_length = 1, description = "actor type: user, service_account, api_key, system or support"),
+        ("subject" = Option<String>, Query, min_length = 1, description = "`type:id`, or a bare id"),
+        ("subject_type" = Option<String>, Query, min_length = 1, description = "subject type"),
+        ("type" = Option<String>, Query, min_length = 1, pattern = r"^(?:[\s\S]*[^*]|[\s\S]*\.\*)$", description = "exact type, or a prefix such as `order.*`"),
+        ("outcome" = Option<crate::schema::Outcome>, Query, description = "outcome"),
+        ("since" = Option<String>, Query, format = DateTime, description = "RFC 3339 with an offset, year 1 to 9999 in UTC; occurred_at >= since"),
+        ("until" = Option<String>, Query, format = DateTime, description = "RFC 3339 with an offset, year 1 to 9999 in UTC; occurred_at < until"),
+        ("correlation_id" = Option<String>, Query, min_length = 1, description = "context.correlation_id"),
+        ("ref" = Option<Vec<crate::schema::RefFilter>>, Query, explode, description = "`key:value`, repeatable; all must match"),
+        ("q" = Option<String>, Query, pattern = r"(?:^|[\W_])[^\W_]{2,64}(?:[\W_]|$)", description = "words (runs of 2 to 64 letters or digits) that must all occur in names, references or the reason; at least one"),
     ),
-    responses((status = 200, description = "header line, one line per event (newest first), trailer with the signed checkpoint and a batch proof", content_type = "application/x-ndjson"),
-        (status = 400, body = crate::error::Problem), (status = 403, body = crate::error::Problem)))]
+    responses((status = 200, description = "header line, one line per event (newest first), trailer with the signed checkpoint and a batch proof", body = String, content_type = "application/x-ndjson"),
+        (status = 400, response = crate::schema::BadRequest), (status = 401, response = crate::schema::Unauthorized), (status = 403, response = crate::schema::Forbidden), (status = 429, response = crate::schema::RateLimited), (status = 500, response = crate::schema::IntegrityFailure), (status = 503, response = crate::schema::Unavailable)))]
 pub(crate) async fn export(
     State(state): State<AppState>,
     key: TenantKey,

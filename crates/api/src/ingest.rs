@@ -39,21 +39,19 @@ pub(crate) struct Receipts {
 
 /// Ingest one event, a JSON array of events, or NDJSON. All or nothing.
 #[utoipa::path(post, path = "/v1/events", tag = "events", security(("tenant_key" = ["events:write"])),
-    request_body(content(
-        (crate::schema::EventEnvelope = "application/json"),
-        (Vec<crate::schema::EventEnvelope> = "application/json"),
-        (String = "application/x-ndjson")
+    request_body(description = "one event, a JSON array of 1 to 1,000 events, or NDJSON (one event per line); at most 5 MiB, 48 KiB per event (the defaults)", content(
+        (crate::schema::Batch = "application/json"),
+        (String = "application/x-ndjson"),
+        (String = "application/ndjson")
     )),
     responses(
         (status = 201, description = "stored durably", body = Receipts),
         (status = 200, description = "every event was already stored with identical content; original receipts", body = Receipts),
-        (status = 400, description = "malformed JSON", body = crate::error::Problem),
-        (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem),
-        (status = 409, description = "an id is stored with different content", body = crate::error::Problem),
-        (status = 413, body = crate::error::Problem), (status = 415, body = crate::error::Problem),
-        (status = 422, description = "invalid events: errors name event, JSON pointer and problem", body = crate::error::Problem),
-        (status = 429, body = crate::error::Problem),
-        (status = 503, description = "overloaded or store unavailable; see Retry-After", body = crate::error::Problem),
+        (status = 400, response = crate::schema::BadRequest), (status = 401, response = crate::schema::Unauthorized), (status = 403, response = crate::schema::Forbidden),
+        (status = 409, description = "an id is stored with different content", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 413, response = crate::schema::TooLarge), (status = 415, response = crate::schema::UnsupportedMediaType),
+        (status = 422, description = "invalid events (the envelope, an unknown type, the type's schema): `errors` name event, JSON pointer and problem", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 429, response = crate::schema::RateLimited), (status = 503, response = crate::schema::Unavailable),
     ))]
 pub(crate) async fn ingest(
     State(state): State<AppState>,

@@ -5,7 +5,8 @@
 //! through one place, [`error::ApiError`], as RFC 9457 problem+json.
 //!
 //! The modules, from the bottom up (each uses only modules above it in this list):
-//! - `error` (the one error-to-HTTP mapping), `secret`, `ratelimit`, `key_cache`, `metrics_layer`,
+//! - `error` (the one error-to-HTTP mapping), `extract` (body and path extractors answering in
+//!   problem+json), `secret`, `ratelimit`, `key_cache`, `metrics_layer`,
 //!   `schema` (document schemas no handler type carries): no handler, no state;
 //! - `audit` (Sealbook's own records), `catalog_log` (reading a catalog from its log and replaying
 //!   it with `sealbook_catalog::replay`), `catalog_cache` (the catalog copies and their refresh
@@ -38,6 +39,7 @@ mod catalog_sync;
 pub mod error;
 mod events;
 mod export;
+mod extract;
 mod ingest;
 mod key_cache;
 mod log;

@@ -4,9 +4,11 @@
 
 use crate::auth::TenantKey;
 use crate::error::ApiError;
+use crate::extract::PathParams;
+use crate::schema::PersonalBundle;
 use crate::state::AppState;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -68,7 +70,8 @@ fn text(body: String, cache: &'static str) -> Response {
 
 /// The latest signed checkpoint, byte-exact C2SP.
 #[utoipa::path(get, path = "/v1/log/checkpoint", tag = "log", security(("tenant_key" = ["events:read"])),
-    responses((status = 200, description = "C2SP signed checkpoint", content_type = "text/plain"), (status = 404, body = crate::error::Problem)))]
+    responses((status = 200, description = "C2SP signed checkpoint", body = String, content_type = "text/plain; charset=utf-8"),
+        (status = 401, response = crate::schema::Unauthorized), (status = 403, response = crate::schema::Forbidden), (status = 429, response = crate::schema::RateLimited), (status = 404, description = "the log has no signed checkpoint yet (it has no events)", body = crate::error::Problem, content_type = "application/problem+json"), (status = 500, response = crate::schema::IntegrityFailure), (status = 503, response = crate::schema::Unavailable)))]
 pub(crate) async fn checkpoint(
     State(state): State<AppState>,
     key: TenantKey,
@@ -80,7 +83,8 @@ pub(crate) async fn checkpoint(
 
 /// Signs a checkpoint of the log now (if it grew) and returns the latest.
 #[utoipa::path(post, path = "/v1/log/checkpoint", tag = "log", security(("tenant_key" = ["events:read"])),
-    responses((status = 200, description = "C2SP signed checkpoint", content_type = "text/plain"), (status = 404, body = crate::error::Problem)))]
+    responses((status = 200, description = "C2SP signed checkpoint", body = String, content_type = "text/plain; charset=utf-8"),
+        (status = 401, response = crate::schema::Unauthorized), (status = 403, response = crate::schema::Forbidden), (status = 429, response = crate::schema::RateLimited), (status = 404, description = "the log has no events, so nothing to sign", body = crate::error::Problem, content_type = "application/problem+json"), (status = 500, response = crate::schema::IntegrityFailure), (status = 503, response = crate::schema::Unavailable)))]
 pub(crate) async fn sign_checkpoint(
     State(state): State<AppState>,
     key: TenantKey,
@@ -92,7 +96,7 @@ pub(crate) async fn sign_checkpoint(
 
 /// Every key that verifies this log's checkpoints (current and retired), one vkey per line.
 #[utoipa::path(get, path = "/v1/log/verifier-keys", tag = "log", security(("tenant_key" = ["events:read"])),
-    responses((status = 200, description = "signed-note verifier keys, one per line", content_type = "text/plain")))]
+    responses((status = 200, description = "signed-note verifier keys, one per line", body = String, content_type = "text/plain; charset=utf-8"), (status = 401, response = crate::schema::Unauthorized), (status = 403, response = crate::schema::Forbidden), (status = 429, response = crate::schema::RateLimited), (status = 500, response = crate::schema::IntegrityFailure), (status = 503, response = crate::schema::Unavailable)))]
 pub(crate) async fn verifier_keys(
     State(state): State<AppState>,
     key: TenantKey,
@@ -120,12 +124,14 @@ fn number_and_width(s: &str) -> Result<(u64, Option<u32>), ApiError> {
 /// C2SP tiles: `tile/<L>/<N>[.p/<W>]` (hashes) and `tile/entries/<N>[.p/<W>]` (entry bundles,
 /// each entry the canonical event bytes prefixed by their big-endian u16 length).
 #[utoipa::path(get, path = "/v1/log/tile/{path}", tag = "log", security(("tenant_key" = ["events:read"])),
-    params(("path" = String, Path, description = "`<L>/<N>[.p/<W>]` or `entries/<N>[.p/<W>]`, C2SP tlog-tiles")),
-    responses((status = 200, description = "tile or entry bundle", content_type = "application/octet-stream"), (status = 400, body = crate::error::Problem)))]
+    params(("path" = String, Path, pattern = r"^(?:entries|[0-9]|[1-5][0-9]|6[0-3])/(?:x(?:00[1-9]|0[1-9][0-9]|[1-9][0-9]{2})/(?:x[0-9]{3}/){0,5})?[0-9]{3}(?:\.p/(?:[1-9]|[1-9][0-9]|1[0-9]{2}|2[0-4][0-9]|25[0-5]))?$", description = "`<L>/<N>[.p/<W>]` or `entries/<N>[.p/<W>]`, C2SP tlog-tiles (`N` in groups of three digits, `x` before all but the last, no leading `x000`)")),
+    responses((status = 200, description = "tile or entry bundle", body = Vec<u8>, content_type = "application/octet-stream"),
+        (status = 400, description = "a path that names no tile, or a tile beyond the latest checkpoint", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::schema::Unauthorized), (status = 403, response = crate::schema::Forbidden), (status = 429, response = crate::schema::RateLimited), (status = 404, description = "the log has no signed checkpoint yet", body = crate::error::Problem, content_type = "application/problem+json"), (status = 500, response = crate::schema::IntegrityFailure), (status = 503, response = crate::schema::Unavailable)))]
 pub(crate) async fn tile(
     State(state): State<AppState>,
     key: TenantKey,
-    Path(path): Path<String>,
+    PathParams(path): PathParams<String>,
 ) -> Result<Response, ApiError> {
     key.require(Scope::EventsRead)?;
     let (first, rest) = path
@@ -169,12 +175,14 @@ pub(crate) async fn tile(
 /// Personal values and salts of the events in entry bundle `<N>[.p/<W>]`, so a verifier can check
 /// each against the salted commitment in its leaf.
 #[utoipa::path(get, path = "/v1/log/personal/{path}", tag = "log", security(("tenant_key" = ["events:read"])),
-    params(("path" = String, Path, description = "`<N>[.p/<W>]` as for entry bundles")),
-    responses((status = 200, description = "`{\"entries\":[{\"index\",\"personal\":[{\"p\",\"v\",\"s\"}]}]}`", body = Object)))]
+    params(("path" = String, Path, pattern = r"^(?:x(?:00[1-9]|0[1-9][0-9]|[1-9][0-9]{2})/(?:x[0-9]{3}/){0,5})?[0-9]{3}(?:\.p/(?:[1-9]|[1-9][0-9]|1[0-9]{2}|2[0-4][0-9]|25[0-5]))?$", description = "`<N>[.p/<W>]` as for entry bundles")),
+    responses((status = 200, description = "the personal values and salts of each event in the bundle", body = PersonalBundle),
+        (status = 400, description = "a path that names no bundle, or a bundle beyond the latest checkpoint", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::schema::Unauthorized), (status = 403, response = crate::schema::Forbidden), (status = 429, response = crate::schema::RateLimited), (status = 404, description = "the log has no signed checkpoint yet", body = crate::error::Problem, content_type = "application/problem+json"), (status = 500, response = crate::schema::IntegrityFailure), (status = 503, response = crate::schema::Unavailable)))]
 pub(crate) async fn personal(
     State(state): State<AppState>,
     key: TenantKey,
-    Path(path): Path<String>,
+    PathParams(path): PathParams<String>,
 ) -> Result<Response, ApiError> {
     key.require(Scope::EventsRead)?;
     let (n, w) = number_and_width(&path)?;
@@ -221,8 +229,10 @@ fn required(v: Option<u64>, name: &'static str) -> Result<u64, ApiError> {
 
 /// Inclusion proof of leaf `index` in the tree of `size` leaves.
 #[utoipa::path(get, path = "/v1/log/proof/inclusion", tag = "log", security(("tenant_key" = ["events:read"])),
-    params(("index" = u64, Query, description = "leaf index"), ("size" = u64, Query, description = "tree size, at most the latest checkpoint's")),
-    responses((status = 200, body = ProofBody), (status = 400, body = crate::error::Problem)))]
+    params(("index" = u64, Query, description = "leaf index, below `size`"), ("size" = u64, Query, minimum = 1, description = "tree size, at most the latest checkpoint's")),
+    responses((status = 200, body = ProofBody),
+        (status = 400, description = "a parameter missing or not a number, `index` not below `size`, or `size` beyond the latest checkpoint", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::schema::Unauthorized), (status = 403, response = crate::schema::Forbidden), (status = 429, response = crate::schema::RateLimited), (status = 404, description = "the log has no signed checkpoint yet", body = crate::error::Problem, content_type = "application/problem+json"), (status = 500, response = crate::schema::IntegrityFailure), (status = 503, response = crate::schema::Unavailable)))]
 pub(crate) async fn inclusion(
     State(state): State<AppState>,
     key: TenantKey,
@@ -237,8 +247,10 @@ pub(crate) async fn inclusion(
 
 /// Consistency proof between the trees of `from` and `to` leaves.
 #[utoipa::path(get, path = "/v1/log/proof/consistency", tag = "log", security(("tenant_key" = ["events:read"])),
-    params(("from" = u64, Query, description = "old tree size, > 0"), ("to" = u64, Query, description = "new tree size, at most the latest checkpoint's")),
-    responses((status = 200, body = ProofBody), (status = 400, body = crate::error::Problem)))]
+    params(("from" = u64, Query, minimum = 1, description = "old tree size, at most `to`"), ("to" = u64, Query, minimum = 1, description = "new tree size, at most the latest checkpoint's")),
+    responses((status = 200, body = ProofBody),
+        (status = 400, description = "a parameter missing or not a number, `from` above `to`, or `to` beyond the latest checkpoint", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::schema::Unauthorized), (status = 403, response = crate::schema::Forbidden), (status = 429, response = crate::schema::RateLimited), (status = 404, description = "the log has no signed checkpoint yet", body = crate::error::Problem, content_type = "application/problem+json"), (status = 500, response = crate::schema::IntegrityFailure), (status = 503, response = crate::schema::Unavailable)))]
 pub(crate) async fn consistency(
     State(state): State<AppState>,
     key: TenantKey,
@@ -254,12 +266,14 @@ pub(crate) async fn consistency(
 /// Inclusion proof of one event, with its leaf hash and the checkpoint it is proven against.
 /// Without `size`, the latest checkpoint is used, signed now if the event is newer than it.
 #[utoipa::path(get, path = "/v1/events/{id}/proof", tag = "log", security(("tenant_key" = ["events:read"])),
-    params(("id" = String, Path, description = "event id"), ("size" = Option<u64>, Query, description = "tree size; default: the latest checkpoint")),
-    responses((status = 200, body = ProofBody), (status = 404, body = crate::error::Problem)))]
+    params(("id" = String, Path, min_length = 1, description = "event id"), ("size" = Option<u64>, Query, minimum = 1, description = "tree size, above the event's index and at most the latest checkpoint's; default: the latest checkpoint")),
+    responses((status = 200, body = ProofBody),
+        (status = 400, description = "`size` not a number, not above the event's index, or beyond the latest checkpoint", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::schema::Unauthorized), (status = 403, response = crate::schema::Forbidden), (status = 429, response = crate::schema::RateLimited), (status = 404, response = crate::schema::NotFound), (status = 500, response = crate::schema::IntegrityFailure), (status = 503, response = crate::schema::Unavailable)))]
 pub(crate) async fn event_proof(
     State(state): State<AppState>,
     key: TenantKey,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Json<ProofBody>, ApiError> {
     key.require(Scope::EventsRead)?;

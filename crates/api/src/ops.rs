@@ -10,14 +10,14 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 /// Liveness: the process answers.
-#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "alive")))]
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "alive", body = crate::schema::Status)))]
 pub(crate) async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({"status": "ok"}))
 }
 
 /// Readiness: the store answers.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
-    responses((status = 200, description = "store reachable"), (status = 503, description = "store unreachable", body = crate::error::Problem)))]
+    responses((status = 200, description = "store reachable", body = crate::schema::Status), (status = 503, response = crate::schema::Unavailable)))]
 pub(crate) async fn readyz(
     State(state): State<AppState>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
@@ -27,7 +27,7 @@ pub(crate) async fn readyz(
 
 /// Prometheus metrics (operator token required: the labels name tenants).
 #[utoipa::path(get, path = "/metrics", tag = "operations", security(("operator" = [])),
-    responses((status = 200, description = "Prometheus text format", content_type = "text/plain"), (status = 401, body = crate::error::Problem)))]
+    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain; version=0.0.4; charset=utf-8"), (status = 401, response = crate::schema::Unauthorized)))]
 pub(crate) async fn metrics(_: Operator, State(state): State<AppState>) -> Response {
     metrics::gauge!("sealbook_ingest_queue_events")
         .set(state.inner.sequencer.queued_events() as f64);

@@ -7,6 +7,7 @@
 use crate::append::append;
 use crate::auth::TenantKey;
 use crate::error::ApiError;
+use crate::extract::Body;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::Json;
@@ -44,11 +45,12 @@ fn invalid(path: &str, problem: &str) -> ApiError {
 
 /// Ask whether a redacted value was a given candidate (audited).
 #[utoipa::path(post, path = "/v1/redactions/match", tag = "events", security(("tenant_key" = ["tenant:admin"])), request_body = MatchRequest,
-    responses((status = 200, body = MatchResult), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+    responses((status = 200, body = MatchResult), (status = 400, response = crate::schema::BadRequest), (status = 401, response = crate::schema::Unauthorized), (status = 403, response = crate::schema::Forbidden), (status = 429, response = crate::schema::RateLimited), (status = 404, response = crate::schema::NotFound), (status = 413, response = crate::schema::TooLarge),
+        (status = 422, description = "the event has no redacted value at this path", body = crate::error::Problem, content_type = "application/problem+json"), (status = 503, response = crate::schema::Unavailable)))]
 pub(crate) async fn match_value(
     State(state): State<AppState>,
     key: TenantKey,
-    body: axum::body::Bytes,
+    Body(body): Body,
 ) -> Result<Json<MatchResult>, ApiError> {
     key.require(Scope::TenantAdmin)?;
     let req: MatchRequest = serde_json::from_slice(&body)
