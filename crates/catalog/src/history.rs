@@ -252,7 +252,7 @@ mod tests {
     }
 
     /// A definition holding a `name` used to compile under that name while the caller looked up
-    /// the path's: a panic in `PUT /v1/catalog/types/{type}` (found by schemathesis).
+    /// the path's: a panic in `PUT /v1/catalog/types/{type}` (seen while reading the handler).
     #[test]
     fn a_definition_cannot_rename_its_type() {
         let mut d = def(1);
