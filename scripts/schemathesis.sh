@@ -3,32 +3,47 @@
 # schemathesis check on.
 #
 #   scripts/schemathesis.sh URL KEY
+#   scripts/schemathesis.sh --install    (only install the pinned version; .ci/run does this first)
 #
 # URL is the server's base URL, KEY a tenant API key with every scope
 # (events:write,events:read,events:export,tenant:admin). The run writes to that tenant (events,
 # catalog types, settings): use a throwaway server. Operator routes answer 401 to a tenant key,
 # which the document says.
 #
-# Environment: SEALBOOK_VENV (default target/venv-schemathesis) holds the pinned schemathesis,
+# Environment: SEALBOOK_VENV (default target/venv-schemathesis in the repository) holds the pinned schemathesis,
 # installed on first use; ST_MAX_EXAMPLES (default 100) and ST_SEED (default: random) tune the run;
 # ST_ARGS adds arguments. Exits non-zero on any failure.
 set -euo pipefail
 
 ST_VERSION=4.32.5
 
-if [[ $# -ne 2 ]]; then
-    echo "usage: $0 URL KEY" >&2
+if [[ $# -ne 2 && "${1:-}" != --install ]]; then
+    echo "usage: $0 URL KEY | $0 --install" >&2
     exit 2
+fi
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+venv=${SEALBOOK_VENV:-$here/../target/venv-schemathesis}
+
+installed() {
+    [[ -x "$venv/bin/st" ]] && [[ "$("$venv/bin/st" --version 2>/dev/null)" == *"$ST_VERSION"* ]]
+}
+if ! installed; then
+    # Several runs may start at once (the test suite runs two): one installs, the others wait.
+    mkdir -p "$(dirname "$venv")"
+    exec 9>"$venv.lock"
+    flock 9
+    if ! installed; then
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install --quiet "schemathesis==$ST_VERSION"
+    fi
+    flock -u 9
+fi
+if [[ "$1" == --install ]]; then
+    "$venv/bin/st" --version
+    exit 0
 fi
 url=${1%/}
 key=$2
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-venv=${SEALBOOK_VENV:-target/venv-schemathesis}
-
-if [[ ! -x "$venv/bin/st" ]] || [[ "$("$venv/bin/st" --version 2>/dev/null)" != *"$ST_VERSION"* ]]; then
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet "schemathesis==$ST_VERSION"
-fi
 
 seed=()
 if [[ -n "${ST_SEED:-}" ]]; then

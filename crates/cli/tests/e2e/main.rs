@@ -12,6 +12,7 @@ mod export;
 mod ingest;
 mod lifecycle;
 mod log;
+mod openapi;
 mod outbox;
 mod postgres;
 mod read;
