@@ -93,7 +93,6 @@ impl From<BatchError> for ApiError {
             BatchError::Malformed { detail } => ApiError::Malformed(detail),
             BatchError::TooLarge { detail, errors } => ApiError::TooLarge { detail, errors },
             BatchError::Invalid(errors) => ApiError::Invalid(errors),
-            other => ApiError::Malformed(other.to_string()),
         }
     }
 }
@@ -102,7 +101,21 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         match e {
             StoreError::TenantExists => ApiError::TenantExists,
-            other => ApiError::Unavailable(other.to_string()),
+            e @ (StoreError::Unavailable(_) | StoreError::Schema(_)) => {
+                ApiError::Unavailable(e.to_string())
+            }
+            // Damaged data is an integrity failure, never "retry later". Logged here, where the
+            // tenant and the place are still fields rather than words in a sentence.
+            StoreError::Corrupt(c) => {
+                tracing::error!(
+                    tenant = c.tenant.as_ref().map(|t| t.as_str()),
+                    at = c.at.map(|p| p.to_string()),
+                    detail = %c.detail,
+                    source = c.source.as_ref().map(|s| s.to_string()),
+                    "stored data is corrupt"
+                );
+                ApiError::LogIntegrity(c.to_string())
+            }
         }
     }
 }
@@ -129,7 +142,6 @@ impl From<PipelineError> for ApiError {
             PipelineError::Overloaded => ApiError::Overloaded,
             PipelineError::ShuttingDown => ApiError::Unavailable("shutting down".into()),
             PipelineError::Store(s) => s.into(),
-            other => ApiError::Unavailable(other.to_string()),
         }
     }
 }

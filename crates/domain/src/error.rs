@@ -25,7 +25,6 @@ impl FieldError {
 
 /// Why a request body yields no events. Nothing of a rejected body is ever stored.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum BatchError {
     /// The body is not well-formed JSON / NDJSON, or not UTF-8.
     #[error("malformed body: {detail}")]

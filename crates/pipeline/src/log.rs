@@ -28,7 +28,8 @@ use zeroize::Zeroizing;
 /// Why a log operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
-    /// The store failed.
+    /// The store failed; [`StoreError::Corrupt`] is an integrity fault like [`LogError::Damaged`],
+    /// the other variants are the store's availability.
     #[error(transparent)]
     Store(#[from] StoreError),
     /// The tenant's log has no signed checkpoint yet.
@@ -48,7 +49,8 @@ pub enum LogError {
     /// The signer refused: the tree is smaller than, or inconsistent with, the last checkpoint.
     #[error("refusing to sign: {0}")]
     Inconsistent(String),
-    /// Stored tree data is missing or malformed.
+    /// Stored tree data is missing, or malformed in a way only the log math sees (a store reports
+    /// what it can see as [`StoreError::Corrupt`]).
     #[error("stored tree data is damaged: {0}")]
     Damaged(String),
     /// A signing key could not be used.
@@ -207,7 +209,11 @@ impl Log {
             match self.sign(&tenant, head, last).await {
                 Ok(Some(_)) => signed += 1,
                 Ok(None) => {}
-                Err(LogError::Store(e)) => return Err(LogError::Store(e)),
+                // An unavailable store stops the round; a corrupt tenant is refused like any other
+                // integrity fault, and the others are still signed.
+                Err(LogError::Store(e)) if !matches!(e, StoreError::Corrupt(_)) => {
+                    return Err(LogError::Store(e))
+                }
                 Err(e) => {
                     metrics::counter!("sealbook_checkpoint_refusals_total").increment(1);
                     tracing::error!(tenant = %tenant, error = %e, "checkpoint not signed");
@@ -597,12 +603,32 @@ impl Log {
                 () = &mut shutdown => break,
             }
             if let Err(e) = self.sign_pending().await {
-                tracing::warn!(error = %e, "checkpoint signing failed; retrying next interval");
+                if integrity(&e) {
+                    tracing::error!(error = %e, "checkpoint signing failed on damaged data");
+                } else {
+                    tracing::warn!(error = %e, "checkpoint signing failed; retrying next interval");
+                }
             }
         }
         if let Err(e) = self.sign_pending().await {
-            tracing::warn!(error = %e, "final checkpoint signing failed");
+            if integrity(&e) {
+                tracing::error!(error = %e, "final checkpoint signing failed on damaged data");
+            } else {
+                tracing::warn!(error = %e, "final checkpoint signing failed");
+            }
         }
+    }
+}
+
+/// True for failures that say the stored log is damaged, as opposed to the store being away.
+fn integrity(e: &LogError) -> bool {
+    match e {
+        LogError::Store(s) => matches!(s, StoreError::Corrupt(_)),
+        LogError::Inconsistent(_) | LogError::Damaged(_) => true,
+        LogError::NoCheckpoint
+        | LogError::BeyondCheckpoint { .. }
+        | LogError::OutOfRange(_)
+        | LogError::Key(_) => false,
     }
 }
 

@@ -38,7 +38,6 @@ impl Default for SequencerConfig {
 
 /// Why a request was not sequenced.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum PipelineError {
     /// The queue is full; try again shortly.
     #[error("ingest queue is full")]
@@ -111,7 +110,9 @@ impl Sequencer {
             .map_err(|_| PipelineError::ShuttingDown)?;
         match answer.await {
             Ok(Ok(outcome)) => Ok(outcome),
-            Ok(Err(e)) => Err(PipelineError::Store(StoreError::Unavailable(e.to_string()))),
+            // Every request of a failed group gets the same error; each keeps its variant (a
+            // corrupt store must not read as an unavailable one).
+            Ok(Err(e)) => Err(PipelineError::Store(Arc::unwrap_or_clone(e))),
             Err(_) => Err(PipelineError::ShuttingDown),
         }
     }

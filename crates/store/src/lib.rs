@@ -14,9 +14,11 @@
 
 mod columns;
 pub mod conformance;
+mod error;
 mod nodes;
 
 pub use columns::{column_conditions, ColumnCondition, ColumnValue};
+pub use error::{Corruption, Place, StoreError};
 pub use nodes::{MissingTile, TileNodes};
 
 use async_trait::async_trait;
@@ -165,21 +167,6 @@ pub struct StoredEvent {
     pub leaf_hash: Hash,
     /// Personal values kept beside the leaf.
     pub personal: Vec<PersonalValue>,
-}
-
-/// Storage failures, as the layers above need to tell them apart.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum StoreError {
-    /// The store cannot be reached or failed an operation; retrying later may succeed.
-    #[error("store unavailable: {0}")]
-    Unavailable(String),
-    /// A tenant with this id exists already.
-    #[error("tenant already exists")]
-    TenantExists,
-    /// The stored data is newer than this build understands, or inconsistent.
-    #[error("store schema: {0}")]
-    Schema(String),
 }
 
 /// The storage contract. All methods are scoped by the tenant from authentication.
