@@ -283,6 +283,25 @@ mod tests {
         ));
     }
 
+    /// A group that fails on damaged data answers its requests with that error, variant and all:
+    /// a corrupt store must not read as an unavailable one, which clients would retry.
+    #[tokio::test]
+    async fn a_corrupt_store_stays_corrupt_through_the_reply() {
+        let (dir, s) = store();
+        let t = TenantId::parse("t").unwrap();
+        s.create_tenant(&t, "T").await.unwrap();
+        let (seq, _h) = Sequencer::start(s, SequencerConfig::default());
+        seq.submit(request(&t, 1, "a")).await.unwrap();
+        rusqlite::Connection::open(dir.path().join("sealbook.db"))
+            .unwrap()
+            .execute("UPDATE tiles SET hashes = substr(hashes, 1, 31)", [])
+            .unwrap();
+        match seq.submit(request(&t, 1, "b")).await {
+            Err(PipelineError::Store(StoreError::Corrupt(c))) => assert_eq!(c.tenant, Some(t)),
+            other => panic!("expected a corrupt store, got {other:?}"),
+        }
+    }
+
     #[tokio::test]
     async fn full_queue_pushes_back() {
         let (_d, s) = store();

@@ -16,8 +16,9 @@ use sealbook_domain::{EventFilter, PersonalValue, Scope, TenantId};
 use sealbook_logmath::tile::RightEdge;
 use sealbook_logmath::{Hash, EMPTY_ROOT};
 use sealbook_store::{
-    column_conditions, AppendOutcome, AppendRequest, CheckpointOutcome, ColumnValue, KeyEffect,
-    KeyRecord, Receipt, Store, StoreError, StoredCheckpoint, StoredEvent, Tenant, TreeHead,
+    column_conditions, AppendOutcome, AppendRequest, CheckpointOutcome, ColumnValue, Corruption,
+    KeyEffect, KeyRecord, Place, Receipt, Store, StoreError, StoredCheckpoint, StoredEvent, Tenant,
+    TreeHead,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
@@ -50,14 +51,29 @@ fn pool_err(e: deadpool_postgres::PoolError) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
 
-fn hash(b: &[u8]) -> Result<Hash, StoreError> {
+/// A stored hash, which must be 32 bytes; `what` names it for the description.
+fn hash(b: &[u8], what: &str) -> Result<Hash, Corruption> {
     b.try_into()
         .map(Hash)
-        .map_err(|_| StoreError::Schema("a stored hash is not 32 bytes".into()))
+        .map_err(|_| Corruption::new(format!("{what} is {} bytes, not 32", b.len())))
 }
 
-fn tenant_id(s: &str) -> Result<TenantId, StoreError> {
-    TenantId::parse(s).map_err(|e| StoreError::Schema(format!("stored tenant id {s:?}: {e}")))
+/// A stored tile blob, which must be a whole number of 32-byte hashes.
+fn tile_hashes(blob: &[u8]) -> Result<Vec<Hash>, Corruption> {
+    if !blob.len().is_multiple_of(32) {
+        return Err(Corruption::new(format!(
+            "the tile blob is {} bytes, not a whole number of 32-byte hashes",
+            blob.len()
+        )));
+    }
+    Ok(blob
+        .chunks_exact(32)
+        .map(|c| Hash(c.try_into().expect("chunks of 32 bytes")))
+        .collect())
+}
+
+fn tenant_id(s: &str) -> Result<TenantId, Corruption> {
+    TenantId::parse(s).map_err(|e| Corruption::new(format!("stored tenant id {s:?}")).caused_by(e))
 }
 
 /// Sets the tenant every statement of `tx` is confined to.
@@ -87,32 +103,38 @@ fn key_from_row(r: &tokio_postgres::Row) -> Result<KeyRecord, StoreError> {
     })
 }
 
-fn event_from_row(r: &tokio_postgres::Row) -> Result<StoredEvent, StoreError> {
+/// An event of `tenant` from columns idx, leaf, leaf_hash, data.
+fn event_from_row(r: &tokio_postgres::Row, tenant: &TenantId) -> Result<StoredEvent, StoreError> {
+    let index = r.get::<_, i64>("idx") as u64;
+    let at = |c: Corruption| c.tenant(tenant).at(Place::Index(index));
     let personal: Option<Vec<u8>> = r.get("data");
     let personal: Vec<PersonalValue> = match personal {
-        Some(p) => serde_json::from_slice(&p)
-            .map_err(|e| StoreError::Schema(format!("stored personal values: {e}")))?,
+        Some(p) => serde_json::from_slice(&p).map_err(|e| {
+            at(Corruption::new("the stored personal values are not readable JSON").caused_by(e))
+        })?,
         None => Vec::new(),
     };
-    let idx: i64 = r.get("idx");
     let leaf_hash: Vec<u8> = r.get("leaf_hash");
     Ok(StoredEvent {
-        index: idx as u64,
+        index,
         leaf: r.get("leaf"),
-        leaf_hash: hash(&leaf_hash)?,
+        leaf_hash: hash(&leaf_hash, "the leaf hash").map_err(at)?,
         personal,
     })
 }
 
 fn checkpoint_from(
+    tenant: &TenantId,
     size: i64,
     root: &[u8],
     note: String,
     signed_at: String,
-) -> Result<StoredCheckpoint, StoreError> {
+) -> Result<StoredCheckpoint, Corruption> {
+    let size = size as u64;
     Ok(StoredCheckpoint {
-        size: size as u64,
-        root: hash(root)?,
+        size,
+        root: hash(root, "the checkpoint's root")
+            .map_err(|c| c.tenant(tenant).at(Place::Checkpoint(size)))?,
         note,
         signed_at,
     })
@@ -234,7 +256,9 @@ impl PgStore {
                 .map_err(db)?
             {
                 let size: i64 = r.get(0);
-                heads.insert(t.clone(), (size as u64, hash(r.get::<_, &[u8]>(1))?));
+                let root = hash(r.get::<_, &[u8]>(1), "the root")
+                    .map_err(|c| c.tenant(t).at(Place::TreeHead))?;
+                heads.insert(t.clone(), (size as u64, root));
             }
         }
         let mut edges: HashMap<TenantId, RightEdge> = HashMap::new();
@@ -275,7 +299,8 @@ impl PgStore {
                         receipts.push(Some(Receipt {
                             id: ev.id.clone(),
                             index: *idx,
-                            leaf_hash: hash(leaf)?,
+                            leaf_hash: hash(leaf, "the leaf hash")
+                                .map_err(|c| c.tenant(&req.tenant).at(Place::Index(*idx)))?,
                             replayed: true,
                         }))
                     }
@@ -491,16 +516,22 @@ impl PgStore {
                     .await
                     .map_err(db)?
                     .map(|r| r.get(0));
-                content = blob
-                    .unwrap_or_default()
-                    .chunks_exact(32)
-                    .map(|c| Hash(c.try_into().expect("chunks of 32")))
-                    .collect();
+                content = tile_hashes(&blob.unwrap_or_default()).map_err(|c| {
+                    c.tenant(tenant).at(Place::Tile {
+                        level,
+                        number: nodes / 256,
+                    })
+                })?;
             }
             open.push(content);
             level += 1;
         }
-        RightEdge::new(size, open).map_err(|e| StoreError::Schema(format!("tenant {tenant}: {e}")))
+        RightEdge::new(size, open).map_err(|e| {
+            Corruption::new("the open tiles do not fit the tree size")
+                .tenant(tenant)
+                .caused_by(e)
+                .into()
+        })
     }
 }
 
@@ -536,13 +567,13 @@ async fn run(
 /// keys are hashes: the caller re-checks each candidate). Mirrors the embedded store's search.
 async fn candidates(
     tx: &Transaction<'_>,
-    tenant: &str,
+    tenant: &TenantId,
     f: &EventFilter,
     below: u64,
     limit: usize,
 ) -> Result<Vec<StoredEvent>, StoreError> {
     let terms = f.term_keys();
-    let mut params: Vec<Param> = vec![Box::new(tenant.to_owned()), Box::new(0i64)];
+    let mut params: Vec<Param> = vec![Box::new(tenant.as_str().to_owned()), Box::new(0i64)];
     let mut sql = String::from("SELECT e.idx, e.leaf, e.leaf_hash, p.data FROM ");
     let mut arg = |sql: &mut String, v: Param| {
         params.push(v);
@@ -598,7 +629,7 @@ async fn candidates(
     let stmt = tx.prepare(&sql).await.map_err(db)?;
     if terms.is_empty() {
         let rows = run(tx, &stmt, &params).await.map_err(db)?;
-        return rows.iter().map(event_from_row).collect();
+        return rows.iter().map(|r| event_from_row(r, tenant)).collect();
     }
     let mut out = Vec::with_capacity(limit);
     let Some(last) = below.checked_sub(1) else {
@@ -610,7 +641,7 @@ async fn candidates(
         params[1] = Box::new(b);
         params[limit_arg] = Box::new((limit - out.len()) as i64);
         for r in run(tx, &stmt, &params).await.map_err(db)? {
-            out.push(event_from_row(&r)?);
+            out.push(event_from_row(&r, tenant)?);
         }
         if out.len() >= limit {
             break;
@@ -772,7 +803,7 @@ impl Store for PgStore {
         let mut out = Vec::with_capacity(filter.limit);
         loop {
             let want = filter.limit - out.len();
-            let found = candidates(&tx, tenant.as_str(), filter, below, want).await?;
+            let found = candidates(&tx, tenant, filter, below, want).await?;
             let exhausted = found.len() < want;
             for e in found {
                 below = e.index;
@@ -800,7 +831,7 @@ impl Store for PgStore {
             .await?
             .into_iter()
             .next();
-        row.as_ref().map(event_from_row).transpose()
+        row.as_ref().map(|r| event_from_row(r, tenant)).transpose()
     }
 
     async fn log_size(&self, tenant: &TenantId) -> Result<u64, StoreError> {
@@ -820,7 +851,8 @@ impl Store for PgStore {
         match row {
             Some(r) => Ok(TreeHead {
                 size: r.get::<_, i64>(0) as u64,
-                root: hash(r.get::<_, &[u8]>(1))?,
+                root: hash(r.get::<_, &[u8]>(1), "the root")
+                    .map_err(|c| c.tenant(tenant).at(Place::TreeHead))?,
             }),
             None => Ok(TreeHead {
                 size: 0,
@@ -870,8 +902,9 @@ impl Store for PgStore {
                 &[&tenant.as_str()],
             )
             .await?.into_iter().next();
-        row.map(|r| checkpoint_from(r.get(0), r.get(1), r.get(2), r.get(3)))
-            .transpose()
+        Ok(row
+            .map(|r| checkpoint_from(tenant, r.get(0), r.get(1), r.get(2), r.get(3)))
+            .transpose()?)
     }
 
     async fn add_checkpoint(
@@ -927,16 +960,19 @@ impl Store for PgStore {
             .map_err(db)?;
         rows.iter()
             .map(|r| {
+                let t = tenant_id(r.get(0))?;
                 let c_size: Option<i64> = r.get(3);
                 let cp = match c_size {
-                    Some(s) => Some(checkpoint_from(s, r.get(4), r.get(5), r.get(6))?),
+                    Some(s) => Some(checkpoint_from(&t, s, r.get(4), r.get(5), r.get(6))?),
                     None => None,
                 };
+                let root = hash(r.get::<_, &[u8]>(2), "the root")
+                    .map_err(|c| c.tenant(&t).at(Place::TreeHead))?;
                 Ok((
-                    tenant_id(r.get(0))?,
+                    t,
                     TreeHead {
                         size: r.get::<_, i64>(1) as u64,
-                        root: hash(r.get::<_, &[u8]>(2))?,
+                        root,
                     },
                     cp,
                 ))
@@ -964,7 +1000,7 @@ impl Store for PgStore {
             .await
             .map_err(db)?;
         rows.iter()
-            .map(|r| Ok(hash(r.get::<_, &[u8]>(0))?.0))
+            .map(|r| Ok(hash(r.get::<_, &[u8]>(0), "a stored signing key")?.0))
             .collect()
     }
 
@@ -999,11 +1035,9 @@ impl Store for PgStore {
             .await?
             .into_iter()
             .next();
-        Ok(row.map(|r| {
-            r.get::<_, &[u8]>(0)
-                .chunks_exact(32)
-                .map(|c| Hash(c.try_into().expect("chunks of 32")))
-                .collect()
-        }))
+        Ok(row
+            .map(|r| tile_hashes(r.get::<_, &[u8]>(0)))
+            .transpose()
+            .map_err(|c| c.tenant(tenant).at(Place::Tile { level, number }))?)
     }
 }

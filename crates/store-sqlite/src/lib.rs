@@ -14,8 +14,9 @@ use sealbook_domain::{EventFilter, PersonalValue, Scope, TenantId};
 use sealbook_logmath::tile::RightEdge;
 use sealbook_logmath::Hash;
 use sealbook_store::{
-    column_conditions, AppendOutcome, AppendRequest, CheckpointOutcome, ColumnValue, KeyEffect,
-    KeyRecord, Receipt, Store, StoreError, StoredCheckpoint, StoredEvent, Tenant, TreeHead,
+    column_conditions, AppendOutcome, AppendRequest, CheckpointOutcome, ColumnValue, Corruption,
+    KeyEffect, KeyRecord, Place, Receipt, Store, StoreError, StoredCheckpoint, StoredEvent, Tenant,
+    TreeHead,
 };
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -69,6 +70,66 @@ struct Writer {
 
 fn unavailable(e: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(e.to_string())
+}
+
+/// What work on a connection fails with: SQLite itself (the store is unavailable), or stored data
+/// that cannot be what it must be. `?` turns either into this; [`StoreError`] is made from it once,
+/// where the work returns to async code.
+#[derive(Debug)]
+enum Fault {
+    Sql(rusqlite::Error),
+    Corrupt(Corruption),
+}
+
+impl From<rusqlite::Error> for Fault {
+    fn from(e: rusqlite::Error) -> Fault {
+        Fault::Sql(e)
+    }
+}
+
+impl From<Corruption> for Fault {
+    fn from(c: Corruption) -> Fault {
+        Fault::Corrupt(c)
+    }
+}
+
+impl From<Fault> for StoreError {
+    fn from(f: Fault) -> StoreError {
+        match f {
+            Fault::Sql(e) => unavailable(e),
+            Fault::Corrupt(c) => StoreError::Corrupt(c),
+        }
+    }
+}
+
+/// A row as read: SQLite's own failure outside (row closures must return `rusqlite::Result`), the
+/// check of what it holds inside. `r??` takes both apart into a [`Fault`].
+type Checked<T> = rusqlite::Result<Result<T, Corruption>>;
+
+/// A stored hash, which must be 32 bytes.
+fn hash_from(bytes: &[u8], what: &str) -> Result<Hash, Corruption> {
+    bytes
+        .try_into()
+        .map(Hash)
+        .map_err(|_| Corruption::new(format!("{what} is {} bytes, not 32", bytes.len())))
+}
+
+/// A stored tile blob, which must be a whole number of 32-byte hashes.
+fn tile_hashes(blob: &[u8]) -> Result<Vec<Hash>, Corruption> {
+    if !blob.len().is_multiple_of(32) {
+        return Err(Corruption::new(format!(
+            "the tile blob is {} bytes, not a whole number of 32-byte hashes",
+            blob.len()
+        )));
+    }
+    Ok(blob
+        .chunks_exact(32)
+        .map(|c| Hash(c.try_into().expect("chunks of 32 bytes")))
+        .collect())
+}
+
+fn parse_tenant(s: &str) -> Result<TenantId, Corruption> {
+    TenantId::parse(s).map_err(|e| Corruption::new(format!("stored tenant id {s:?}")).caused_by(e))
 }
 
 fn rowid(tenant_no: i64, index: u64) -> i64 {
@@ -212,7 +273,7 @@ impl SqliteStore {
                     r.get::<_, Vec<u8>>(1)?,
                 ))
             })?;
-            rows.collect()
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
         })
         .await
     }
@@ -220,7 +281,7 @@ impl SqliteStore {
     /// Runs `f` on a pooled read-only connection on the blocking pool.
     async fn read<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Connection) -> Result<T, rusqlite::Error> + Send + 'static,
+        f: impl FnOnce(&Connection) -> Result<T, Fault> + Send + 'static,
     ) -> Result<T, StoreError> {
         let readers = self.readers.clone();
         let path = self.path.clone();
@@ -239,7 +300,7 @@ impl SqliteStore {
                     c
                 }
             };
-            let out = f(&conn).map_err(unavailable);
+            let out = f(&conn).map_err(StoreError::from);
             if let Ok(mut p) = readers.lock() {
                 if p.len() < READERS {
                     p.push(conn);
@@ -271,13 +332,16 @@ fn log_size(conn: &Connection, no: i64) -> rusqlite::Result<u64> {
     Ok(max.map_or(0, |m| (m as u64 & MAX_INDEX) + 1))
 }
 
-fn key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRecord> {
+fn key_from_row(r: &rusqlite::Row<'_>) -> Checked<KeyRecord> {
     let scopes: String = r.get(3)?;
     let tenant: String = r.get(1)?;
-    Ok(KeyRecord {
+    let tenant = match parse_tenant(&tenant) {
+        Ok(t) => t,
+        Err(c) => return Ok(Err(c)),
+    };
+    Ok(Ok(KeyRecord {
         id: r.get(0)?,
-        tenant: TenantId::parse(&tenant)
-            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?,
+        tenant,
         name: r.get(2)?,
         scopes: scopes
             .split(',')
@@ -286,31 +350,34 @@ fn key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRecord> {
         prefix: r.get(4)?,
         created_at: r.get(5)?,
         revoked_at: r.get(6)?,
-    })
+    }))
 }
 
 const KEY_COLUMNS: &str =
     "k.id, t.id, k.name, k.scopes, k.prefix, k.created_at, k.revoked_at FROM api_keys k JOIN tenants t ON t.no = k.tenant_no";
 
-fn event_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEvent> {
+/// An event from columns rowid, leaf, leaf hash, personal values (of `tenant`).
+fn event_from_row(r: &rusqlite::Row<'_>, tenant: &TenantId) -> Checked<StoredEvent> {
     let rowid: i64 = r.get(0)?;
     let leaf: Vec<u8> = r.get(1)?;
     let hash: Vec<u8> = r.get(2)?;
     let personal: Option<Vec<u8>> = r.get(3)?;
-    let personal: Vec<PersonalValue> = match personal {
-        Some(p) => serde_json::from_slice(&p).map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(3, rusqlite::types::Type::Blob, Box::new(e))
-        })?,
-        None => Vec::new(),
-    };
-    Ok(StoredEvent {
-        index: (rowid as u64) & MAX_INDEX,
-        leaf,
-        leaf_hash: Hash(hash.as_slice().try_into().map_err(|_| {
-            rusqlite::Error::InvalidColumnType(2, "leaf_hash".into(), rusqlite::types::Type::Blob)
-        })?),
-        personal,
-    })
+    let index = (rowid as u64) & MAX_INDEX;
+    let checked = (|| {
+        let personal: Vec<PersonalValue> = match personal {
+            Some(p) => serde_json::from_slice(&p).map_err(|e| {
+                Corruption::new("the stored personal values are not readable JSON").caused_by(e)
+            })?,
+            None => Vec::new(),
+        };
+        Ok(StoredEvent {
+            index,
+            leaf,
+            leaf_hash: hash_from(&hash, "the leaf hash")?,
+            personal,
+        })
+    })();
+    Ok(checked.map_err(|c: Corruption| c.tenant(tenant).at(Place::Index(index))))
 }
 
 impl Writer {
@@ -331,7 +398,7 @@ impl Writer {
         Ok(Some((no, next)))
     }
 
-    fn append(&mut self, batch: Vec<AppendRequest>) -> rusqlite::Result<Vec<AppendOutcome>> {
+    fn append(&mut self, batch: Vec<AppendRequest>) -> Result<Vec<AppendOutcome>, Fault> {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -353,7 +420,7 @@ impl Writer {
         heads: &mut HashMap<TenantId, (i64, u64)>,
         bits: u32,
         batch: Vec<AppendRequest>,
-    ) -> rusqlite::Result<Vec<AppendOutcome>> {
+    ) -> Result<Vec<AppendOutcome>, Fault> {
         let mut find = tx.prepare_cached("SELECT rowid, content_hash, leaf_hash FROM events WHERE tenant_no = ?1 AND event_id = ?2")?;
         let mut insert_event = tx.prepare_cached(
             "INSERT INTO events(rowid, tenant_no, event_id, type, outcome, actor_type, subject_type, occurred_at, content_hash, leaf_hash, leaf) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
@@ -394,7 +461,10 @@ impl Writer {
                         receipts.push(Some(Receipt {
                             id: ev.id.clone(),
                             index: rid as u64 & MAX_INDEX,
-                            leaf_hash: Hash(leaf.as_slice().try_into().unwrap_or([0; 32])),
+                            leaf_hash: hash_from(&leaf, "the leaf hash").map_err(|c| {
+                                c.tenant(&req.tenant)
+                                    .at(Place::Index(rid as u64 & MAX_INDEX))
+                            })?,
                             replayed: true,
                         }))
                     }
@@ -476,7 +546,7 @@ impl Writer {
                 let edge = match edges.entry(no) {
                     std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
                     std::collections::hash_map::Entry::Vacant(v) => {
-                        v.insert(load_edge(tx, no, next)?)
+                        v.insert(load_edge(tx, &req.tenant, no, next)?)
                     }
                 };
                 let integrated = edge.append(&fresh);
@@ -510,8 +580,12 @@ impl Writer {
 
 /// The right edge of a tenant's tree (its open tiles), checked against the tree head and the
 /// number of stored events: all three always move together, in one transaction.
-fn load_edge(tx: &Transaction<'_>, no: i64, events: u64) -> rusqlite::Result<RightEdge> {
-    let inconsistent = |what: String| rusqlite::Error::ToSqlConversionFailure(what.into());
+fn load_edge(
+    tx: &Transaction<'_>,
+    tenant: &TenantId,
+    no: i64,
+    events: u64,
+) -> Result<RightEdge, Fault> {
     let head: Option<i64> = tx
         .query_row(
             "SELECT size FROM tree_heads WHERE tenant_no = ?1",
@@ -521,9 +595,12 @@ fn load_edge(tx: &Transaction<'_>, no: i64, events: u64) -> rusqlite::Result<Rig
         .optional()?;
     let size = head.unwrap_or(0) as u64;
     if size != events {
-        return Err(inconsistent(format!(
-            "tenant {no}: tree head says {size} leaves, the log holds {events} events"
-        )));
+        return Err(Corruption::new(format!(
+            "the tree head says {size} leaves, the log holds {events} events"
+        ))
+        .tenant(tenant)
+        .at(Place::TreeHead)
+        .into());
     }
     let mut open = Vec::new();
     let mut level = 0u32;
@@ -532,23 +609,27 @@ fn load_edge(tx: &Transaction<'_>, no: i64, events: u64) -> rusqlite::Result<Rig
         let width = (nodes % 256) as usize;
         let mut content = Vec::new();
         if width > 0 {
+            let number = nodes / 256;
             let blob: Vec<u8> = tx
                 .query_row(
                     "SELECT hashes FROM tiles WHERE tenant_no = ?1 AND level = ?2 AND number = ?3",
-                    params![no, level, (nodes / 256) as i64],
+                    params![no, level, number as i64],
                     |r| r.get(0),
                 )
                 .optional()?
                 .unwrap_or_default();
-            content = blob
-                .chunks_exact(32)
-                .map(|c| Hash(c.try_into().expect("chunks of 32")))
-                .collect();
+            content = tile_hashes(&blob)
+                .map_err(|c| c.tenant(tenant).at(Place::Tile { level, number }))?;
         }
         open.push(content);
         level += 1;
     }
-    RightEdge::new(size, open).map_err(|e| inconsistent(format!("tenant {no}: {e}")))
+    RightEdge::new(size, open).map_err(|e| {
+        Corruption::new("the open tiles do not fit the tree size")
+            .tenant(tenant)
+            .caused_by(e)
+            .into()
+    })
 }
 
 fn query_events(
@@ -556,7 +637,7 @@ fn query_events(
     tenant: &TenantId,
     f: &EventFilter,
     bits: u32,
-) -> rusqlite::Result<Vec<StoredEvent>> {
+) -> Result<Vec<StoredEvent>, Fault> {
     let Some(no) = tenant_no(conn, tenant)? else {
         return Ok(Vec::new());
     };
@@ -565,7 +646,7 @@ fn query_events(
     let mut out = Vec::with_capacity(f.limit);
     loop {
         let want = f.limit - out.len();
-        let found = candidates(conn, no, f, below, want, bits)?;
+        let found = candidates(conn, tenant, no, f, below, want, bits)?;
         let exhausted = found.len() < want;
         for e in found {
             below = e.index;
@@ -584,12 +665,13 @@ fn query_events(
 /// keys are hashes, so the caller re-checks each candidate.
 fn candidates(
     conn: &Connection,
+    tenant: &TenantId,
     no: i64,
     f: &EventFilter,
     below: u64,
     limit: usize,
     bits: u32,
-) -> rusqlite::Result<Vec<StoredEvent>> {
+) -> Result<Vec<StoredEvent>, Fault> {
     let terms = f.term_keys();
     let mut sql = String::from("SELECT e.rowid, e.leaf, e.leaf_hash, p.data FROM ");
     // ?1 is the bucket when a term drives the scan; it is filled in per bucket below.
@@ -648,8 +730,10 @@ fn candidates(
     let mut stmt = conn.prepare_cached(&sql)?;
     if terms.is_empty() {
         // ?1 is unused here but bound; SQLite accepts an unused numbered parameter.
-        let rows = stmt.query_map(rusqlite::params_from_iter(args), event_from_row)?;
-        return rows.collect();
+        let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| {
+            event_from_row(r, tenant)
+        })?;
+        return rows.map(|r| Ok(r??)).collect();
     }
     // Newest bucket first; within a bucket the postings are read in descending index order.
     let mut out = Vec::with_capacity(limit);
@@ -661,9 +745,11 @@ fn candidates(
     for b in (first..=bucket(last, bits)).rev() {
         args[0] = V::Integer(b);
         args[limit_arg] = V::Integer((limit - out.len()) as i64);
-        let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), event_from_row)?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), |r| {
+            event_from_row(r, tenant)
+        })?;
         for r in rows {
-            out.push(r?);
+            out.push(r??);
         }
         if out.len() >= limit {
             break;
@@ -675,7 +761,8 @@ fn candidates(
 #[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
-        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(()))).await
+        self.read(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?))
+            .await
     }
 
     async fn create_tenant(&self, id: &TenantId, name: &str) -> Result<Tenant, StoreError> {
@@ -708,14 +795,17 @@ impl Store for SqliteStore {
             let mut s = c.prepare_cached("SELECT id, name, created_at FROM tenants ORDER BY id")?;
             let rows = s.query_map([], |r| {
                 let id: String = r.get(0)?;
-                Ok(Tenant {
-                    id: TenantId::parse(&id)
-                        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?,
-                    name: r.get(1)?,
-                    created_at: r.get(2)?,
-                })
+                Ok((id, r.get(1)?, r.get(2)?))
             })?;
-            rows.collect()
+            rows.map(|r| {
+                let (id, name, created_at): (String, String, String) = r?;
+                Ok(Tenant {
+                    id: parse_tenant(&id)?,
+                    name,
+                    created_at,
+                })
+            })
+            .collect()
         })
         .await
     }
@@ -723,7 +813,7 @@ impl Store for SqliteStore {
     async fn tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
         let id = id.clone();
         self.read(move |c| {
-            c.query_row(
+            Ok(c.query_row(
                 "SELECT name, created_at FROM tenants WHERE id = ?1",
                 [id.as_str()],
                 |r| {
@@ -734,7 +824,7 @@ impl Store for SqliteStore {
                     })
                 },
             )
-            .optional()
+            .optional()?)
         })
         .await
     }
@@ -742,9 +832,11 @@ impl Store for SqliteStore {
     async fn key_by_hash(&self, secret_hash: &[u8; 32]) -> Result<Option<KeyRecord>, StoreError> {
         let h = *secret_hash;
         self.read(move |c| {
-            c.prepare_cached(&format!("SELECT {KEY_COLUMNS} WHERE k.secret_hash = ?1"))?
+            let key = c
+                .prepare_cached(&format!("SELECT {KEY_COLUMNS} WHERE k.secret_hash = ?1"))?
                 .query_row([h.as_slice()], key_from_row)
-                .optional()
+                .optional()?;
+            Ok(key.transpose()?)
         })
         .await
     }
@@ -756,7 +848,7 @@ impl Store for SqliteStore {
                 "SELECT {KEY_COLUMNS} WHERE t.id = ?1 ORDER BY k.created_at DESC, k.id"
             ))?;
             let rows = s.query_map([t.as_str()], key_from_row)?;
-            rows.collect()
+            rows.map(|r| Ok(r??)).collect()
         })
         .await
     }
@@ -764,17 +856,19 @@ impl Store for SqliteStore {
     async fn key(&self, tenant: &TenantId, key_id: &str) -> Result<Option<KeyRecord>, StoreError> {
         let (t, k) = (tenant.clone(), key_id.to_owned());
         self.read(move |c| {
-            c.prepare_cached(&format!(
-                "SELECT {KEY_COLUMNS} WHERE t.id = ?1 AND k.id = ?2"
-            ))?
-            .query_row([t.as_str(), k.as_str()], key_from_row)
-            .optional()
+            let key = c
+                .prepare_cached(&format!(
+                    "SELECT {KEY_COLUMNS} WHERE t.id = ?1 AND k.id = ?2"
+                ))?
+                .query_row([t.as_str(), k.as_str()], key_from_row)
+                .optional()?;
+            Ok(key.transpose()?)
         })
         .await
     }
 
     async fn append(&self, batch: Vec<AppendRequest>) -> Result<Vec<AppendOutcome>, StoreError> {
-        self.write(move |w| w.append(batch).map_err(unavailable))
+        self.write(move |w| w.append(batch).map_err(StoreError::from))
             .await
     }
 
@@ -791,12 +885,14 @@ impl Store for SqliteStore {
     async fn event(&self, tenant: &TenantId, id: &str) -> Result<Option<StoredEvent>, StoreError> {
         let (t, id) = (tenant.clone(), id.to_owned());
         self.read(move |c| {
-            c.prepare_cached(
-                "SELECT e.rowid, e.leaf, e.leaf_hash, p.data FROM events e JOIN tenants t ON t.no = e.tenant_no \
-                 LEFT JOIN personal p ON p.rowid = e.rowid WHERE t.id = ?1 AND e.event_id = ?2",
-            )?
-            .query_row([t.as_str(), id.as_str()], event_from_row)
-            .optional()
+            let event = c
+                .prepare_cached(
+                    "SELECT e.rowid, e.leaf, e.leaf_hash, p.data FROM events e JOIN tenants t ON t.no = e.tenant_no \
+                     LEFT JOIN personal p ON p.rowid = e.rowid WHERE t.id = ?1 AND e.event_id = ?2",
+                )?
+                .query_row([t.as_str(), id.as_str()], |r| event_from_row(r, &t))
+                .optional()?;
+            Ok(event.transpose()?)
         })
         .await
     }
@@ -814,7 +910,7 @@ impl Store for SqliteStore {
             Ok(match head {
                 Some((size, root)) => TreeHead {
                     size: size as u64,
-                    root: Hash(root.as_slice().try_into().unwrap_or([0; 32])),
+                    root: hash_from(&root, "the root").map_err(|c| c.tenant(&t).at(Place::TreeHead))?,
                 },
                 None => TreeHead { size: 0, root: sealbook_logmath::EMPTY_ROOT },
             })
@@ -858,12 +954,14 @@ impl Store for SqliteStore {
     ) -> Result<Option<StoredCheckpoint>, StoreError> {
         let t = tenant.clone();
         self.read(move |c| {
-            c.prepare_cached(
-                "SELECT c.size, c.root, c.note, c.signed_at FROM checkpoints c JOIN tenants t ON t.no = c.tenant_no \
-                 WHERE t.id = ?1 ORDER BY c.size DESC LIMIT 1",
-            )?
-            .query_row([t.as_str()], |r| checkpoint_from_row(r, 0))
-            .optional()
+            let cp = c
+                .prepare_cached(
+                    "SELECT c.size, c.root, c.note, c.signed_at FROM checkpoints c JOIN tenants t ON t.no = c.tenant_no \
+                     WHERE t.id = ?1 ORDER BY c.size DESC LIMIT 1",
+                )?
+                .query_row([t.as_str()], |r| checkpoint_from_row(r, 0))
+                .optional()?;
+            Ok(cp.transpose().map_err(|c| c.tenant(&t))?)
         })
         .await
     }
@@ -919,13 +1017,16 @@ impl Store for SqliteStore {
                 let id: String = r.get(4)?;
                 let size: i64 = r.get(5)?;
                 let root: Vec<u8> = r.get(6)?;
-                Ok((
-                    TenantId::parse(&id).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?,
-                    TreeHead { size: size as u64, root: hash_from(&root, 6)? },
-                    cp,
-                ))
+                Ok((id, size as u64, root, cp))
             })?;
-            rows.collect()
+            rows.map(|r| {
+                let (id, size, root, cp) = r?;
+                let t = parse_tenant(&id)?;
+                let root = hash_from(&root, "the root").map_err(|c| c.tenant(&t).at(Place::TreeHead))?;
+                let cp = cp.transpose().map_err(|c| c.tenant(&t))?;
+                Ok((t, TreeHead { size, root }, cp))
+            })
+            .collect()
         })
         .await
     }
@@ -947,17 +1048,9 @@ impl Store for SqliteStore {
         self.read(|c| {
             let mut stmt =
                 c.prepare_cached("SELECT public_key FROM signing_keys ORDER BY rowid")?;
-            let rows = stmt.query_map([], |r| {
-                let k: Vec<u8> = r.get(0)?;
-                k.as_slice().try_into().map_err(|_| {
-                    rusqlite::Error::InvalidColumnType(
-                        0,
-                        "public_key".into(),
-                        rusqlite::types::Type::Blob,
-                    )
-                })
-            })?;
-            rows.collect()
+            let rows = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
+            rows.map(|k| Ok(hash_from(&k?, "a stored signing key")?.0))
+                .collect()
         })
         .await
     }
@@ -993,7 +1086,10 @@ impl Store for SqliteStore {
                     |r| r.get(0),
                 )
                 .optional()?;
-            Ok(blob.map(|b| b.chunks_exact(32).map(|c| Hash(c.try_into().expect("chunks of 32"))).collect()))
+            Ok(blob
+                .map(|b| tile_hashes(&b))
+                .transpose()
+                .map_err(|c| c.tenant(&t).at(Place::Tile { level, number }))?)
         })
         .await
     }
@@ -1001,29 +1097,27 @@ impl Store for SqliteStore {
     async fn log_size(&self, tenant: &TenantId) -> Result<u64, StoreError> {
         let t = tenant.clone();
         self.read(move |c| match tenant_no(c, &t)? {
-            Some(no) => log_size(c, no),
+            Some(no) => Ok(log_size(c, no)?),
             None => Ok(0),
         })
         .await
     }
 }
 
-fn hash_from(bytes: &[u8], column: usize) -> rusqlite::Result<Hash> {
-    Ok(Hash(bytes.try_into().map_err(|_| {
-        rusqlite::Error::InvalidColumnType(column, "hash".into(), rusqlite::types::Type::Blob)
-    })?))
-}
-
 /// A checkpoint from columns `first..first+4`: size, root, note, signed_at.
-fn checkpoint_from_row(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<StoredCheckpoint> {
-    let size: i64 = r.get(first)?;
+fn checkpoint_from_row(r: &rusqlite::Row<'_>, first: usize) -> Checked<StoredCheckpoint> {
+    let size = r.get::<_, i64>(first)? as u64;
     let root: Vec<u8> = r.get(first + 1)?;
-    Ok(StoredCheckpoint {
-        size: size as u64,
-        root: hash_from(&root, first + 1)?,
+    let root = match hash_from(&root, "the checkpoint's root") {
+        Ok(h) => h,
+        Err(c) => return Ok(Err(c.at(Place::Checkpoint(size)))),
+    };
+    Ok(Ok(StoredCheckpoint {
+        size,
+        root,
         note: r.get(first + 2)?,
         signed_at: r.get(first + 3)?,
-    })
+    }))
 }
 
 fn now_rfc3339() -> String {

@@ -1,6 +1,7 @@
 //! The storage conformance suite, run against the embedded SQLite backend on real files.
 
-use sealbook_store::conformance::Harness;
+use sealbook_domain::TenantId;
+use sealbook_store::conformance::{Damage, Harness};
 use sealbook_store::Store;
 use std::sync::Arc;
 
@@ -13,6 +14,24 @@ impl Harness for Sqlite {
             sealbook_store_sqlite::SqliteStore::open_with(self.0.path(), self.1)
                 .expect("open sqlite store"),
         )
+    }
+
+    async fn damage(&self, tenant: &TenantId, damage: Damage) {
+        let c = rusqlite::Connection::open(self.0.path().join("sealbook.db")).unwrap();
+        let of_tenant = "tenant_no = (SELECT no FROM tenants WHERE id = ?1)";
+        let sql = match damage {
+            Damage::TruncateOpenTile => format!(
+                "UPDATE tiles SET hashes = substr(hashes, 1, 31) WHERE {of_tenant} AND level = 0 \
+                 AND number = (SELECT size / 256 FROM tree_heads WHERE {of_tenant})"
+            ),
+            Damage::HeadSizeAhead => {
+                format!("UPDATE tree_heads SET size = size + 1 WHERE {of_tenant}")
+            }
+            Damage::TruncateRoot => {
+                format!("UPDATE tree_heads SET root = substr(root, 1, 31) WHERE {of_tenant}")
+            }
+        };
+        assert_eq!(c.execute(&sql, [tenant.as_str()]).unwrap(), 1, "{damage:?}");
     }
 }
 

@@ -4,7 +4,10 @@
 //! that builds a [`Harness`]; the macro expands into one `#[tokio::test]` per behaviour, so a failure
 //! names the backend and the behaviour.
 
-use crate::{AppendOutcome, AppendRequest, KeyEffect, KeyRecord, NewKey, Store};
+use crate::{
+    AppendOutcome, AppendRequest, Corruption, KeyEffect, KeyRecord, NewKey, Place, Store,
+    StoreError,
+};
 use sealbook_domain::{
     parse_batch, shape, BodyFormat, Entropy, EventFilter, Limits, Scope, ShapedEvent, TenantId,
 };
@@ -15,6 +18,20 @@ use std::sync::Arc;
 pub trait Harness: Send + Sync {
     /// Opens (or re-opens) the store under test.
     async fn open(&self) -> Arc<dyn Store>;
+    /// Does `damage` to the stored data of `tenant` behind the store's back, through a raw
+    /// connection of the backend, as a bad disk or an intruder would.
+    async fn damage(&self, tenant: &TenantId, damage: Damage);
+}
+
+/// Damage to a tenant's stored tree, done by [`Harness::damage`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Damage {
+    /// The open tile of tile level 0 (number `size / 256`) is cut to its first 31 bytes.
+    TruncateOpenTile,
+    /// The tree head says one leaf more than the log holds.
+    HeadSizeAhead,
+    /// The tree head's root is cut to its first 31 bytes.
+    TruncateRoot,
 }
 
 /// Expands into one test per conformance behaviour for a backend.
@@ -33,7 +50,8 @@ macro_rules! store_conformance {
             tree_matches_events,
             entries_in_log_order,
             checkpoints_only_grow,
-            signing_keys_and_settings
+            signing_keys_and_settings,
+            damage_is_reported_as_corrupt
         );
     };
     (@tests $harness:expr; $($name:ident),*) => {
@@ -894,4 +912,85 @@ pub async fn signing_keys_and_settings(h: &dyn Harness) {
     let s = h.open().await;
     assert_eq!(s.pin_setting("origin", "z").await.unwrap(), "x.example/a");
     assert_eq!(s.signing_keys().await.unwrap().len(), 2);
+}
+
+/// The corruption `r` must be, of tenant `t`.
+fn corrupt<T: std::fmt::Debug>(r: Result<T, StoreError>, t: &TenantId, what: &str) -> Corruption {
+    match r {
+        Err(StoreError::Corrupt(c)) if c.tenant.as_ref() == Some(t) => c,
+        other => panic!("{what}: expected corrupt data of tenant {t}, got {other:?}"),
+    }
+}
+
+/// Stored data that cannot be what it must be is reported as [`StoreError::Corrupt`] naming the
+/// tenant (and the tile where it is one), never as an unavailable store or a made-up value, and an
+/// append over it writes nothing. The store is reopened after the damage: a PostgreSQL node that
+/// appended last trusts its own copy of the tree's right edge while the stored size matches it.
+pub async fn damage_is_reported_as_corrupt(h: &dyn Harness) {
+    let names = ["ok", "tile", "head", "root"];
+    let s = setup(h, &names).await;
+    let three = |t: &TenantId, tag: &str| {
+        req(
+            t,
+            events(
+                t,
+                serde_json::json!([
+                    ev(&format!("{tag}1"), "x.y", "u", "2026-01-01T00:00:00Z"),
+                    ev(&format!("{tag}2"), "x.y", "u", "2026-01-01T00:00:01Z"),
+                    ev(&format!("{tag}3"), "x.y", "u", "2026-01-01T00:00:02Z")
+                ]),
+            ),
+        )
+    };
+    s.append(names.iter().map(|n| three(&tenant(n), "a")).collect())
+        .await
+        .unwrap();
+    drop(s);
+    let (tile, head, root) = (tenant("tile"), tenant("head"), tenant("root"));
+    h.damage(&tile, Damage::TruncateOpenTile).await;
+    h.damage(&head, Damage::HeadSizeAhead).await;
+    h.damage(&root, Damage::TruncateRoot).await;
+    let s = h.open().await;
+
+    let c = corrupt(
+        s.tile(&tile, 0, 0).await,
+        &tile,
+        "tile() of a truncated tile",
+    );
+    assert_eq!(
+        c.at,
+        Some(Place::Tile {
+            level: 0,
+            number: 0
+        })
+    );
+    let c = corrupt(
+        s.append(vec![three(&tile, "b")]).await,
+        &tile,
+        "append over a truncated open tile",
+    );
+    assert_eq!(
+        c.at,
+        Some(Place::Tile {
+            level: 0,
+            number: 0
+        })
+    );
+    corrupt(
+        s.append(vec![three(&head, "b")]).await,
+        &head,
+        "append over a tree head ahead of the log",
+    );
+    let c = corrupt(
+        s.tree_head(&root).await,
+        &root,
+        "tree_head() of a truncated root",
+    );
+    assert_eq!(c.at, Some(Place::TreeHead));
+    // Nothing was written for the damaged tenants; the others still append.
+    for t in [&tile, &head] {
+        assert_eq!(s.entries(t, 0, 10).await.unwrap().len(), 3, "{t}");
+    }
+    let ok = tenant("ok");
+    assert_eq!(indexes(&one(&*s, three(&ok, "b")).await), vec![3, 4, 5]);
 }
