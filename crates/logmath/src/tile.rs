@@ -151,6 +151,29 @@ pub fn tiles_for_size(size: u64) -> Vec<Tile> {
     out
 }
 
+/// The open (partial) tile of each tile level of a tree of `size` leaves, lowest level first: the
+/// tiles whose content [`RightEdge::from_blobs`] needs. A level whose nodes fill whole tiles has
+/// none. At most one per tile level, so at most 8.
+pub fn open_tiles(size: u64) -> Vec<Tile> {
+    let mut out = Vec::new();
+    let mut level = 0;
+    loop {
+        let nodes = nodes_at(level, size);
+        if nodes == 0 {
+            return out;
+        }
+        let width = (nodes % TILE_WIDTH) as u32;
+        if width > 0 {
+            out.push(Tile {
+                level,
+                number: nodes / TILE_WIDTH,
+                width,
+            });
+        }
+        level += 1;
+    }
+}
+
 /// The tile (of a tree with `size` leaves) that holds what is needed for node (`level`, `index`),
 /// and the node's position in it: the first entry it covers and how many levels above the tile's
 /// entries it sits.
@@ -445,6 +468,82 @@ pub struct Integration {
 #[error("right-edge tiles do not match a tree of size {0}")]
 pub struct EdgeError(pub u64);
 
+/// Why stored tile blobs (a tile's hashes, concatenated) cannot be what they must be.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BlobError {
+    /// The blob is not a whole number of 32-byte hashes, or holds more than a full tile.
+    #[error("tile {level}/{number} is {len} bytes, not at most 256 whole 32-byte hashes")]
+    Length {
+        /// Tile level.
+        level: u32,
+        /// Tile number.
+        number: u64,
+        /// The blob's length in bytes.
+        len: usize,
+    },
+    /// An open tile of the tree is not stored.
+    #[error("tile {}/{} is missing; a tree of {size} leaves has {} hashes there", .tile.level, .tile.number, .tile.width)]
+    Missing {
+        /// The tile, as wide as the tree size implies.
+        tile: Tile,
+        /// The tree size.
+        size: u64,
+    },
+    /// An open tile holds a different number of hashes than the tree size implies.
+    #[error("tile {}/{} holds {found} hashes; a tree of {size} leaves has {} there", .tile.level, .tile.number, .tile.width)]
+    Width {
+        /// The tile, as wide as the tree size implies.
+        tile: Tile,
+        /// The tree size.
+        size: u64,
+        /// How many hashes the blob holds.
+        found: usize,
+    },
+    /// Not one blob per open tile of the tree.
+    #[error("{found} blobs for the {expected} open tiles of a tree of {size} leaves")]
+    Count {
+        /// The tree size.
+        size: u64,
+        /// The number of open tiles ([`open_tiles`]).
+        expected: usize,
+        /// The number of blobs given.
+        found: usize,
+    },
+}
+
+impl BlobError {
+    /// The tile at fault as (level, number), if one is.
+    pub fn tile(&self) -> Option<(u32, u64)> {
+        match self {
+            BlobError::Length { level, number, .. } => Some((*level, *number)),
+            BlobError::Missing { tile, .. } | BlobError::Width { tile, .. } => {
+                Some((tile.level, tile.number))
+            }
+            BlobError::Count { .. } => None,
+        }
+    }
+}
+
+/// The hashes of the stored blob of tile `level`/`number`: at most 256 whole 32-byte hashes.
+pub fn tile_hashes(level: u32, number: u64, blob: &[u8]) -> Result<Vec<Hash>, BlobError> {
+    if !blob.len().is_multiple_of(32) || blob.len() > 32 * TILE_WIDTH as usize {
+        return Err(BlobError::Length {
+            level,
+            number,
+            len: blob.len(),
+        });
+    }
+    Ok(blob
+        .chunks_exact(32)
+        .map(|c| Hash(c.try_into().expect("chunks of 32 bytes")))
+        .collect())
+}
+
+/// A tile's hashes as stored: concatenated, the inverse of [`tile_hashes`].
+pub fn tile_blob(hashes: &[Hash]) -> Vec<u8> {
+    hashes.iter().flat_map(|h| h.0).collect()
+}
+
 impl RightEdge {
     /// The right edge of a tree of `size` leaves from its open tiles (`open[L]` = content of the
     /// last tile at level `L` if it is partial, empty if the level ends on a full tile).
@@ -464,6 +563,41 @@ impl RightEdge {
             level += 1;
         }
         open.truncate(level as usize);
+        Ok(RightEdge { size, open })
+    }
+
+    /// The right edge of a tree of `size` leaves from the stored blobs of its open tiles:
+    /// `blobs[i]` is the blob of `open_tiles(size)[i]`, `None` where none is stored. Each must
+    /// hold exactly as many hashes as the tree size implies; anything else is a [`BlobError`]
+    /// naming the tile. This is all a store reads to integrate (see [`RightEdge::append`]).
+    pub fn from_blobs<B: AsRef<[u8]>>(
+        size: u64,
+        blobs: impl IntoIterator<Item = Option<B>>,
+    ) -> Result<RightEdge, BlobError> {
+        let tiles = open_tiles(size);
+        let blobs: Vec<Option<B>> = blobs.into_iter().collect();
+        if blobs.len() != tiles.len() {
+            return Err(BlobError::Count {
+                size,
+                expected: tiles.len(),
+                found: blobs.len(),
+            });
+        }
+        // One entry per tile level the tree reaches; empty where the level ends on a full tile.
+        let levels = (0u32..).take_while(|l| nodes_at(*l, size) > 0).count();
+        let mut open = vec![Vec::new(); levels];
+        for (tile, blob) in tiles.into_iter().zip(blobs) {
+            let blob = blob.ok_or(BlobError::Missing { tile, size })?;
+            let hashes = tile_hashes(tile.level, tile.number, blob.as_ref())?;
+            if hashes.len() != tile.width as usize {
+                return Err(BlobError::Width {
+                    tile,
+                    size,
+                    found: hashes.len(),
+                });
+            }
+            open[tile.level as usize] = hashes;
+        }
         Ok(RightEdge { size, open })
     }
 
@@ -603,6 +737,185 @@ mod edge_tests {
         let reopened = RightEdge::new(i, open).unwrap();
         assert_eq!(reopened, edge);
         assert!(RightEdge::new(i + 1, vec![]).is_err());
+    }
+}
+
+/// Integration from stored blobs: what a store reads ([`open_tiles`]), how it is checked
+/// ([`RightEdge::from_blobs`]) and what it writes back ([`RightEdge::append`]).
+#[cfg(test)]
+mod blob_tests {
+    use super::*;
+    use crate::leaf_hash;
+    use proptest::prelude::*;
+    use std::collections::HashMap;
+
+    fn leaves(from: u64, n: u64) -> Vec<Hash> {
+        (from..from + n)
+            .map(|j| leaf_hash(&j.to_be_bytes()))
+            .collect()
+    }
+
+    /// The tiles a store keeps after appending `batches` from empty, and the edge it ends with.
+    fn stored_after(batches: &[u64]) -> (HashMap<(u32, u64), Vec<u8>>, RightEdge) {
+        let mut edge = RightEdge::default();
+        let mut stored = HashMap::new();
+        for n in batches {
+            for (t, content) in edge.append(&leaves(edge.size(), *n)).tiles {
+                stored.insert((t.level, t.number), tile_blob(&content));
+            }
+        }
+        (stored, edge)
+    }
+
+    fn blobs_of(stored: &HashMap<(u32, u64), Vec<u8>>, size: u64) -> Vec<Option<Vec<u8>>> {
+        open_tiles(size)
+            .iter()
+            .map(|t| stored.get(&(t.level, t.number)).cloned())
+            .collect()
+    }
+
+    #[test]
+    fn open_tiles_known_answers() {
+        assert_eq!(open_tiles(0), vec![]);
+        assert_eq!(
+            open_tiles(256),
+            vec![Tile {
+                level: 1,
+                number: 0,
+                width: 1
+            }]
+        );
+        // The spec's 70,000 leaves: a partial tile at each of levels 0, 1 and 2.
+        let widths: Vec<(u32, u64, u32)> = open_tiles(70_000)
+            .iter()
+            .map(|t| (t.level, t.number, t.width))
+            .collect();
+        assert_eq!(widths, vec![(0, 273, 112), (1, 1, 17), (2, 0, 1)]);
+        assert_eq!(
+            open_tiles(65_536),
+            vec![Tile {
+                level: 2,
+                number: 0,
+                width: 1
+            }]
+        );
+        assert_eq!(open_tiles(u64::MAX).len(), 8);
+    }
+
+    #[test]
+    fn damaged_blobs_are_named() {
+        let (stored, _) = stored_after(&[300]);
+        let good = blobs_of(&stored, 300);
+        assert_eq!(
+            open_tiles(300).len(),
+            2,
+            "level 0 (44 hashes) and level 1 (1 hash)"
+        );
+        let mut short = good.clone();
+        short[0].as_mut().unwrap().truncate(31);
+        assert_eq!(
+            RightEdge::from_blobs(300, short),
+            Err(BlobError::Length {
+                level: 0,
+                number: 1,
+                len: 31
+            })
+        );
+        let mut narrow = good.clone();
+        narrow[0].as_mut().unwrap().truncate(32 * 43);
+        let e = RightEdge::from_blobs(300, narrow).unwrap_err();
+        assert_eq!(e.tile(), Some((0, 1)));
+        assert!(
+            matches!(
+                e,
+                BlobError::Width {
+                    found: 43,
+                    size: 300,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        let mut gone = good.clone();
+        gone[1] = None;
+        let e = RightEdge::from_blobs(300, gone).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                BlobError::Missing {
+                    tile: Tile {
+                        level: 1,
+                        number: 0,
+                        width: 1
+                    },
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert_eq!(
+            RightEdge::from_blobs(300, good[..1].to_vec()),
+            Err(BlobError::Count {
+                size: 300,
+                expected: 2,
+                found: 1
+            })
+        );
+        assert_eq!(
+            RightEdge::from_blobs(301, good),
+            Err(BlobError::Width {
+                tile: Tile {
+                    level: 0,
+                    number: 1,
+                    width: 45
+                },
+                size: 301,
+                found: 44
+            }),
+            "blobs of another size"
+        );
+        assert!(
+            tile_hashes(0, 0, &[0; 32 * 257]).is_err(),
+            "more than a full tile"
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// The open tiles are exactly the partial tiles among all the tiles of the tree.
+        #[test]
+        fn open_tiles_are_the_partial_tiles(size in 0u64..300_000) {
+            let partial: Vec<Tile> = tiles_for_size(size).into_iter().filter(|t| !t.is_full()).collect();
+            prop_assert_eq!(open_tiles(size), partial);
+        }
+
+        /// Reading the right edge back from what appends stored gives the edge the appends
+        /// built, and appending to either gives the same tiles, size and root.
+        #[test]
+        fn from_blobs_reopens_what_append_stored(
+            batches in proptest::collection::vec(prop_oneof![1u64..4, 250u64..260, 1u64..2000], 0..6),
+            next in 1u64..600,
+        ) {
+            let (stored, mut edge) = stored_after(&batches);
+            let size = edge.size();
+            let mut reopened = RightEdge::from_blobs(size, blobs_of(&stored, size)).unwrap();
+            prop_assert_eq!(&reopened, &edge);
+            let more = leaves(size, next);
+            prop_assert_eq!(reopened.append(&more), edge.append(&more));
+        }
+
+        /// A blob is its hashes concatenated, and only whole hashes parse.
+        #[test]
+        fn blobs_round_trip(n in 0usize..=256, cut in 1usize..32) {
+            let hashes = leaves(0, n as u64);
+            let blob = tile_blob(&hashes);
+            prop_assert_eq!(tile_hashes(3, 9, &blob).unwrap(), hashes);
+            if !blob.is_empty() {
+                let e = tile_hashes(3, 9, &blob[..blob.len() - cut]).unwrap_err();
+                prop_assert_eq!(e.tile(), Some((3, 9)));
+            }
+        }
     }
 }
 
