@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use sealbook_domain::view::event_view;
 use sealbook_domain::{EventFilter, PersonalValue, Scope, TenantId};
-use sealbook_logmath::tile::RightEdge;
+use sealbook_logmath::tile::{open_tiles, tile_blob, tile_hashes, RightEdge};
 use sealbook_logmath::{Hash, EMPTY_ROOT};
 use sealbook_store::{
     column_conditions, AppendOutcome, AppendRequest, CheckpointOutcome, ColumnValue, Corruption,
@@ -56,20 +56,6 @@ fn hash(b: &[u8], what: &str) -> Result<Hash, Corruption> {
     b.try_into()
         .map(Hash)
         .map_err(|_| Corruption::new(format!("{what} is {} bytes, not 32", b.len())))
-}
-
-/// A stored tile blob, which must be a whole number of 32-byte hashes.
-fn tile_hashes(blob: &[u8]) -> Result<Vec<Hash>, Corruption> {
-    if !blob.len().is_multiple_of(32) {
-        return Err(Corruption::new(format!(
-            "the tile blob is {} bytes, not a whole number of 32-byte hashes",
-            blob.len()
-        )));
-    }
-    Ok(blob
-        .chunks_exact(32)
-        .map(|c| Hash(c.try_into().expect("chunks of 32 bytes")))
-        .collect())
 }
 
 fn tenant_id(s: &str) -> Result<TenantId, Corruption> {
@@ -234,228 +220,357 @@ impl PgStore {
             .collect())
     }
 
+    /// One group's transaction, in the order a reader should follow: the tenants' heads locked;
+    /// per request the idempotency check, the key effect, the event rows with their postings, and
+    /// integration into the tenant's tree; then the tiles and heads that changed. Returns the
+    /// outcomes and the right edges to remember once the transaction commits.
     async fn append_in(
         &self,
         tx: &Transaction<'_>,
         batch: Vec<AppendRequest>,
     ) -> Result<(Vec<AppendOutcome>, HashMap<TenantId, RightEdge>), StoreError> {
-        // Lock every tenant's head first, in sorted order: nodes never wait on each other in a
-        // cycle.
-        let mut tenants: Vec<TenantId> = batch.iter().map(|r| r.tenant.clone()).collect();
-        tenants.sort_by(|a, b| a.as_str().cmp(b.as_str()));
-        tenants.dedup();
-        let mut heads: HashMap<TenantId, (u64, Hash)> = HashMap::new();
-        for t in &tenants {
-            scope(tx, t.as_str()).await?;
-            if let Some(r) = tx
-                .query_opt(
-                    "SELECT size, root FROM log_heads WHERE tenant_id = $1 FOR UPDATE",
-                    &[&t.as_str()],
-                )
-                .await
-                .map_err(db)?
-            {
-                let size: i64 = r.get(0);
-                let root = hash(r.get::<_, &[u8]>(1), "the root")
-                    .map_err(|c| c.tenant(t).at(Place::TreeHead))?;
-                heads.insert(t.clone(), (size as u64, root));
-            }
-        }
-        let mut edges: HashMap<TenantId, RightEdge> = HashMap::new();
-        let mut dirty: BTreeMap<(String, u32, u64), Vec<Hash>> = BTreeMap::new();
+        let mut heads = lock_heads(tx, &batch).await?;
+        let mut trees = Trees::default();
         let mut outcomes = Vec::with_capacity(batch.len());
-        'requests: for req in batch {
-            let t = req.tenant.as_str();
+        for req in batch {
             let Some(&(size, _)) = heads.get(&req.tenant) else {
                 outcomes.push(AppendOutcome::UnknownTenant);
                 continue;
             };
-            scope(tx, t).await?;
-            // Idempotency first: nothing of the request is written until it is known good.
-            let ids: Vec<&str> = req
-                .events
-                .iter()
-                .filter(|e| e.client_id)
-                .map(|e| e.id.as_str())
-                .collect();
-            let mut existing: HashMap<String, (u64, Vec<u8>, Vec<u8>)> = HashMap::new();
-            if !ids.is_empty() {
-                for r in tx
-                    .query(
-                        "SELECT event_id, idx, content_hash, leaf_hash FROM events WHERE tenant_id = $1 AND event_id = ANY($2)",
-                        &[&t, &ids],
-                    )
-                    .await
-                    .map_err(db)?
-                {
-                    let idx: i64 = r.get(1);
-                    existing.insert(r.get(0), (idx as u64, r.get(2), r.get(3)));
-                }
-            }
-            let mut receipts: Vec<Option<Receipt>> = Vec::with_capacity(req.events.len());
-            for (position, ev) in req.events.iter().enumerate() {
-                match existing.get(&ev.id).filter(|_| ev.client_id) {
-                    Some((idx, content, leaf)) if *content == ev.content_hash => {
-                        receipts.push(Some(Receipt {
-                            id: ev.id.clone(),
-                            index: *idx,
-                            leaf_hash: hash(leaf, "the leaf hash")
-                                .map_err(|c| c.tenant(&req.tenant).at(Place::Index(*idx)))?,
-                            replayed: true,
-                        }))
-                    }
-                    Some(_) => {
-                        outcomes.push(AppendOutcome::Conflict {
-                            position,
-                            id: ev.id.clone(),
-                        });
-                        continue 'requests;
-                    }
-                    None => receipts.push(None),
-                }
-            }
-            match &req.effect {
-                None => {}
-                Some(KeyEffect::Create(k)) => {
-                    let r = &k.record;
-                    let scopes: Vec<&str> = r.scopes.iter().map(|s| s.as_str()).collect();
-                    tx.execute(
-                        "INSERT INTO api_keys(tenant_id, id, name, scopes, prefix, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-                        &[&t, &r.id, &r.name, &scopes.join(","), &r.prefix, &r.created_at],
-                    )
-                    .await
-                    .map_err(db)?;
-                    tx.execute(
-                        "INSERT INTO api_key_hashes(secret_hash, tenant_id, key_id) VALUES ($1, $2, $3)",
-                        &[&k.secret_hash.as_slice(), &t, &r.id],
-                    )
-                    .await
-                    .map_err(db)?;
-                }
-                Some(KeyEffect::Revoke { key_id, at }) => {
-                    let n = tx
-                        .execute(
-                            "UPDATE api_keys SET revoked_at = $3 WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL",
-                            &[&t, key_id, at],
-                        )
-                        .await
-                        .map_err(db)?;
-                    if n == 0 {
-                        outcomes.push(AppendOutcome::UnknownKey);
-                        continue 'requests;
-                    }
-                }
-            }
-            let mut index = size;
-            let mut out = Vec::with_capacity(req.events.len());
-            let mut cols = Columns::default();
-            let mut postings: Vec<(i64, i64, i64)> = Vec::new();
-            for (ev, prior) in req.events.into_iter().zip(receipts) {
-                if let Some(r) = prior {
-                    out.push(r);
+            scope(tx, req.tenant.as_str()).await?;
+            // Nothing of a request is written until the whole request is known good.
+            let prior = match replays(tx, &req).await? {
+                Ok(prior) => prior,
+                Err(conflict) => {
+                    outcomes.push(conflict);
                     continue;
                 }
-                let i = index as i64;
-                if !ev.personal.is_empty() {
-                    cols.p_idx.push(i);
-                    cols.p_data.push(ev.personal.clone());
-                }
-                postings.extend(ev.terms.iter().map(|k| (i >> BUCKET_BITS, *k, i)));
-                cols.idx.push(i);
-                cols.event_id.push(ev.id.clone());
-                cols.kind.push(ev.event_type);
-                cols.outcome.push(ev.outcome);
-                cols.actor_type.push(ev.actor_type);
-                cols.subject_type.push(ev.subject_type);
-                cols.occurred_at.push(ev.occurred_at_micros);
-                cols.content_hash.push(ev.content_hash.to_vec());
-                cols.leaf_hash.push(ev.leaf_hash.0.to_vec());
-                cols.leaf.push(ev.leaf);
-                out.push(Receipt {
-                    id: ev.id,
-                    index,
-                    leaf_hash: ev.leaf_hash,
-                    replayed: false,
-                });
-                index += 1;
+            };
+            if let Some(refused) = key_effect(tx, req.tenant.as_str(), req.effect.as_ref()).await? {
+                outcomes.push(refused);
+                continue;
             }
-            if !cols.idx.is_empty() {
-                postings.sort_unstable();
-                postings.dedup();
-                let (b, k, i): (Vec<i64>, Vec<i64>, Vec<i64>) = postings.into_iter().fold(
-                    (Vec::new(), Vec::new(), Vec::new()),
-                    |(mut b, mut k, mut i), (x, y, z)| {
-                        b.push(x);
-                        k.push(y);
-                        i.push(z);
-                        (b, k, i)
-                    },
-                );
-                // The three inserts are independent: sent together, they cost one round trip
-                // (tokio-postgres pipelines them; the transaction runs them in order).
-                let event_params: [&(dyn tokio_postgres::types::ToSql + Sync); 11] = [
-                    &t,
-                    &cols.idx,
-                    &cols.event_id,
-                    &cols.kind,
-                    &cols.outcome,
-                    &cols.actor_type,
-                    &cols.subject_type,
-                    &cols.occurred_at,
-                    &cols.content_hash,
-                    &cols.leaf_hash,
-                    &cols.leaf,
-                ];
-                let events = tx.execute(
-                    "INSERT INTO events(tenant_id, idx, event_id, type, outcome, actor_type, subject_type, occurred_at, content_hash, leaf_hash, leaf) \
-                     SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::bytea[], $10::bytea[], $11::bytea[])",
-                    &event_params,
-                );
-                let personal = async {
-                    if cols.p_idx.is_empty() {
-                        return Ok(0);
-                    }
-                    tx.execute(
-                        "INSERT INTO personal(tenant_id, idx, data) SELECT $1, * FROM unnest($2::bigint[], $3::bytea[])",
-                        &[&t, &cols.p_idx, &cols.p_data],
-                    )
-                    .await
-                };
-                let term_params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] = [&t, &b, &k, &i];
-                let terms = tx.execute(
-                    "INSERT INTO terms(tenant_id, bucket, term, idx) SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::bigint[])",
-                    &term_params,
-                );
-                let (e, p, tm) = futures_util::join!(events, personal, terms);
-                e.map_err(db)?;
-                p.map_err(db)?;
-                tm.map_err(db)?;
-                // Integrate into the tenant's tree, in this same transaction.
-                let fresh: Vec<Hash> = out
-                    .iter()
-                    .filter(|r| !r.replayed)
-                    .map(|r| r.leaf_hash)
-                    .collect();
-                if !edges.contains_key(&req.tenant) {
-                    let e = self.load_edge(tx, &req.tenant, size).await?;
-                    edges.insert(req.tenant.clone(), e);
-                }
-                let edge = edges.get_mut(&req.tenant).expect("inserted above");
-                let integrated = edge.append(&fresh);
-                for (tile, content) in integrated.tiles {
-                    dirty.insert((t.to_owned(), tile.level, tile.number), content);
-                }
-                heads.insert(req.tenant.clone(), (integrated.size, integrated.root));
+            let tenant = req.tenant;
+            let (receipts, leaves) =
+                insert_events(tx, tenant.as_str(), size, req.events, prior).await?;
+            if !leaves.is_empty() {
+                let head = self
+                    .integrate(tx, &mut trees, &tenant, size, &leaves)
+                    .await?;
+                heads.insert(tenant, head);
             }
-            outcomes.push(AppendOutcome::Committed(out));
+            outcomes.push(AppendOutcome::Committed(receipts));
         }
-        // Per tenant: its scope, then its tile upserts and head update, sent together.
+        trees.write(tx, &heads).await?;
+        Ok((outcomes, trees.edges))
+    }
+
+    /// Integrates `leaves` into the tree of `tenant`, whose log held `stored` events before this
+    /// transaction, and records the tiles to write in `trees`; returns the new head (size, root).
+    /// The right edge comes from this node's memory when its copy is at `stored` leaves, else from
+    /// the stored open tiles, the first time; later requests of the group continue from `trees`.
+    async fn integrate(
+        &self,
+        tx: &Transaction<'_>,
+        trees: &mut Trees,
+        tenant: &TenantId,
+        stored: u64,
+        leaves: &[Hash],
+    ) -> Result<(u64, Hash), StoreError> {
+        if !trees.edges.contains_key(tenant) {
+            let e = self.load_edge(tx, tenant, stored).await?;
+            trees.edges.insert(tenant.clone(), e);
+        }
+        let edge = trees.edges.get_mut(tenant).expect("inserted above");
+        let integrated = edge.append(leaves);
+        for (tile, content) in integrated.tiles {
+            trees.tiles.insert(
+                (tenant.as_str().to_owned(), tile.level, tile.number),
+                content,
+            );
+        }
+        Ok((integrated.size, integrated.root))
+    }
+
+    /// The right edge of a tenant's tree at `size` leaves: from memory when this node's copy is
+    /// at that size, else from the stored open tiles.
+    async fn load_edge(
+        &self,
+        tx: &Transaction<'_>,
+        tenant: &TenantId,
+        size: u64,
+    ) -> Result<RightEdge, StoreError> {
+        if let Some(e) = self
+            .edges
+            .lock()
+            .ok()
+            .and_then(|m| m.get(tenant).cloned())
+            .filter(|e| e.size() == size)
+        {
+            return Ok(e);
+        }
+        let mut blobs = Vec::new();
+        for t in open_tiles(size) {
+            blobs.push(
+                tx.query_opt(
+                    "SELECT hashes FROM tiles WHERE tenant_id = $1 AND level = $2 AND number = $3",
+                    &[&tenant.as_str(), &(t.level as i32), &(t.number as i64)],
+                )
+                .await
+                .map_err(db)?
+                .map(|r| r.get::<_, Vec<u8>>(0)),
+            );
+        }
+        Ok(RightEdge::from_blobs(size, blobs).map_err(|e| Corruption::from(e).tenant(tenant))?)
+    }
+}
+
+/// Locks the `log_heads` row of every tenant of the group, in sorted order (nodes never wait on
+/// each other in a cycle), and returns each existing tenant's head (size, root).
+async fn lock_heads(
+    tx: &Transaction<'_>,
+    batch: &[AppendRequest],
+) -> Result<HashMap<TenantId, (u64, Hash)>, StoreError> {
+    let mut tenants: Vec<&TenantId> = batch.iter().map(|r| &r.tenant).collect();
+    tenants.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    tenants.dedup();
+    let mut heads = HashMap::new();
+    for t in tenants {
+        scope(tx, t.as_str()).await?;
+        if let Some(r) = tx
+            .query_opt(
+                "SELECT size, root FROM log_heads WHERE tenant_id = $1 FOR UPDATE",
+                &[&t.as_str()],
+            )
+            .await
+            .map_err(db)?
+        {
+            let size: i64 = r.get(0);
+            let root = hash(r.get::<_, &[u8]>(1), "the root")
+                .map_err(|c| c.tenant(t).at(Place::TreeHead))?;
+            heads.insert(t.clone(), (size as u64, root));
+        }
+    }
+    Ok(heads)
+}
+
+/// The receipts of the request's events that are stored already (faithful retries; `None` for
+/// new ones), or the conflict that refuses the request: an id stored with other content.
+async fn replays(
+    tx: &Transaction<'_>,
+    req: &AppendRequest,
+) -> Result<Result<Vec<Option<Receipt>>, AppendOutcome>, StoreError> {
+    let t = req.tenant.as_str();
+    let ids: Vec<&str> = req
+        .events
+        .iter()
+        .filter(|e| e.client_id)
+        .map(|e| e.id.as_str())
+        .collect();
+    let mut existing: HashMap<String, (u64, Vec<u8>, Vec<u8>)> = HashMap::new();
+    if !ids.is_empty() {
+        for r in tx
+            .query(
+                "SELECT event_id, idx, content_hash, leaf_hash FROM events WHERE tenant_id = $1 AND event_id = ANY($2)",
+                &[&t, &ids],
+            )
+            .await
+            .map_err(db)?
+        {
+            let idx: i64 = r.get(1);
+            existing.insert(r.get(0), (idx as u64, r.get(2), r.get(3)));
+        }
+    }
+    let mut receipts = Vec::with_capacity(req.events.len());
+    for (position, ev) in req.events.iter().enumerate() {
+        match existing.get(&ev.id).filter(|_| ev.client_id) {
+            Some((idx, content, leaf)) if *content == ev.content_hash => {
+                receipts.push(Some(Receipt {
+                    id: ev.id.clone(),
+                    index: *idx,
+                    leaf_hash: hash(leaf, "the leaf hash")
+                        .map_err(|c| c.tenant(&req.tenant).at(Place::Index(*idx)))?,
+                    replayed: true,
+                }))
+            }
+            Some(_) => {
+                return Ok(Err(AppendOutcome::Conflict {
+                    position,
+                    id: ev.id.clone(),
+                }))
+            }
+            None => receipts.push(None),
+        }
+    }
+    Ok(Ok(receipts))
+}
+
+/// Applies a request's key effect; returns the outcome that refuses the request, if it does.
+async fn key_effect(
+    tx: &Transaction<'_>,
+    t: &str,
+    effect: Option<&KeyEffect>,
+) -> Result<Option<AppendOutcome>, StoreError> {
+    match effect {
+        None => {}
+        Some(KeyEffect::Create(k)) => {
+            let r = &k.record;
+            let scopes: Vec<&str> = r.scopes.iter().map(|s| s.as_str()).collect();
+            tx.execute(
+                "INSERT INTO api_keys(tenant_id, id, name, scopes, prefix, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                &[&t, &r.id, &r.name, &scopes.join(","), &r.prefix, &r.created_at],
+            )
+            .await
+            .map_err(db)?;
+            tx.execute(
+                "INSERT INTO api_key_hashes(secret_hash, tenant_id, key_id) VALUES ($1, $2, $3)",
+                &[&k.secret_hash.as_slice(), &t, &r.id],
+            )
+            .await
+            .map_err(db)?;
+        }
+        Some(KeyEffect::Revoke { key_id, at }) => {
+            let n = tx
+                .execute(
+                    "UPDATE api_keys SET revoked_at = $3 WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL",
+                    &[&t, key_id, at],
+                )
+                .await
+                .map_err(db)?;
+            if n == 0 {
+                return Ok(Some(AppendOutcome::UnknownKey));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Inserts the request's new events (those without a prior receipt) at consecutive indexes from
+/// `size`, with their personal values and search postings; returns every event's receipt, in
+/// batch order, and the new leaf hashes.
+async fn insert_events(
+    tx: &Transaction<'_>,
+    t: &str,
+    size: u64,
+    events: Vec<sealbook_domain::ShapedEvent>,
+    prior: Vec<Option<Receipt>>,
+) -> Result<(Vec<Receipt>, Vec<Hash>), StoreError> {
+    let mut index = size;
+    let mut out = Vec::with_capacity(events.len());
+    let mut leaves = Vec::new();
+    let mut cols = Columns::default();
+    let mut postings: Vec<(i64, i64, i64)> = Vec::new();
+    for (ev, prior) in events.into_iter().zip(prior) {
+        if let Some(r) = prior {
+            out.push(r);
+            continue;
+        }
+        let i = index as i64;
+        if !ev.personal.is_empty() {
+            cols.p_idx.push(i);
+            cols.p_data.push(ev.personal.clone());
+        }
+        postings.extend(ev.terms.iter().map(|k| (i >> BUCKET_BITS, *k, i)));
+        cols.idx.push(i);
+        cols.event_id.push(ev.id.clone());
+        cols.kind.push(ev.event_type);
+        cols.outcome.push(ev.outcome);
+        cols.actor_type.push(ev.actor_type);
+        cols.subject_type.push(ev.subject_type);
+        cols.occurred_at.push(ev.occurred_at_micros);
+        cols.content_hash.push(ev.content_hash.to_vec());
+        cols.leaf_hash.push(ev.leaf_hash.0.to_vec());
+        cols.leaf.push(ev.leaf);
+        leaves.push(ev.leaf_hash);
+        out.push(Receipt {
+            id: ev.id,
+            index,
+            leaf_hash: ev.leaf_hash,
+            replayed: false,
+        });
+        index += 1;
+    }
+    if cols.idx.is_empty() {
+        return Ok((out, leaves));
+    }
+    postings.sort_unstable();
+    postings.dedup();
+    let (b, k, i): (Vec<i64>, Vec<i64>, Vec<i64>) = postings.into_iter().fold(
+        (Vec::new(), Vec::new(), Vec::new()),
+        |(mut b, mut k, mut i), (x, y, z)| {
+            b.push(x);
+            k.push(y);
+            i.push(z);
+            (b, k, i)
+        },
+    );
+    // The three inserts are independent: sent together, they cost one round trip
+    // (tokio-postgres pipelines them; the transaction runs them in order).
+    let event_params: [&(dyn tokio_postgres::types::ToSql + Sync); 11] = [
+        &t,
+        &cols.idx,
+        &cols.event_id,
+        &cols.kind,
+        &cols.outcome,
+        &cols.actor_type,
+        &cols.subject_type,
+        &cols.occurred_at,
+        &cols.content_hash,
+        &cols.leaf_hash,
+        &cols.leaf,
+    ];
+    let events = tx.execute(
+        "INSERT INTO events(tenant_id, idx, event_id, type, outcome, actor_type, subject_type, occurred_at, content_hash, leaf_hash, leaf) \
+         SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::bytea[], $10::bytea[], $11::bytea[])",
+        &event_params,
+    );
+    let personal = async {
+        if cols.p_idx.is_empty() {
+            return Ok(0);
+        }
+        tx.execute(
+            "INSERT INTO personal(tenant_id, idx, data) SELECT $1, * FROM unnest($2::bigint[], $3::bytea[])",
+            &[&t, &cols.p_idx, &cols.p_data],
+        )
+        .await
+    };
+    let term_params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] = [&t, &b, &k, &i];
+    let terms = tx.execute(
+        "INSERT INTO terms(tenant_id, bucket, term, idx) SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::bigint[])",
+        &term_params,
+    );
+    let (e, p, tm) = futures_util::join!(events, personal, terms);
+    e.map_err(db)?;
+    p.map_err(db)?;
+    tm.map_err(db)?;
+    Ok((out, leaves))
+}
+
+/// The trees one append transaction integrates into: each tenant's right edge (after this
+/// transaction's leaves, remembered by the node once it commits) and the tiles whose content
+/// changed.
+#[derive(Default)]
+struct Trees {
+    edges: HashMap<TenantId, RightEdge>,
+    tiles: BTreeMap<(String, u32, u64), Vec<Hash>>,
+}
+
+impl Trees {
+    /// Writes the tiles and heads of every tree integrated into: per tenant its scope, then its
+    /// tile upserts and head update, sent together.
+    async fn write(
+        &mut self,
+        tx: &Transaction<'_>,
+        heads: &HashMap<TenantId, (u64, Hash)>,
+    ) -> Result<(), StoreError> {
         let mut by_tenant: BTreeMap<String, Vec<(u32, u64, Vec<u8>)>> = BTreeMap::new();
-        for ((t, level, number), content) in dirty {
-            let blob: Vec<u8> = content.iter().flat_map(|h| h.0).collect();
-            by_tenant.entry(t).or_default().push((level, number, blob));
+        for ((t, level, number), content) in std::mem::take(&mut self.tiles) {
+            by_tenant
+                .entry(t)
+                .or_default()
+                .push((level, number, tile_blob(&content)));
         }
-        for (t, edge) in &edges {
+        for (t, edge) in &self.edges {
             let (size, root) = heads[t];
             debug_assert_eq!(edge.size(), size);
             scope(tx, t.as_str()).await?;
@@ -481,57 +596,7 @@ impl PgStore {
             u.map_err(db)?;
             h.map_err(db)?;
         }
-        Ok((outcomes, edges))
-    }
-
-    /// The right edge of a tenant's tree at `size` leaves: from memory when this node's copy is
-    /// at that size, else from the stored open tiles.
-    async fn load_edge(
-        &self,
-        tx: &Transaction<'_>,
-        tenant: &TenantId,
-        size: u64,
-    ) -> Result<RightEdge, StoreError> {
-        if let Some(e) = self
-            .edges
-            .lock()
-            .ok()
-            .and_then(|m| m.get(tenant).cloned())
-            .filter(|e| e.size() == size)
-        {
-            return Ok(e);
-        }
-        let mut open = Vec::new();
-        let mut level = 0u32;
-        while level < 8 && (size >> (8 * level)) > 0 {
-            let nodes = size >> (8 * level);
-            let width = (nodes % 256) as usize;
-            let mut content = Vec::new();
-            if width > 0 {
-                let blob: Option<Vec<u8>> = tx
-                    .query_opt(
-                        "SELECT hashes FROM tiles WHERE tenant_id = $1 AND level = $2 AND number = $3",
-                        &[&tenant.as_str(), &(level as i32), &((nodes / 256) as i64)],
-                    )
-                    .await
-                    .map_err(db)?
-                    .map(|r| r.get(0));
-                content = tile_hashes(&blob.unwrap_or_default()).map_err(|c| {
-                    c.tenant(tenant).at(Place::Tile {
-                        level,
-                        number: nodes / 256,
-                    })
-                })?;
-            }
-            open.push(content);
-            level += 1;
-        }
-        RightEdge::new(size, open).map_err(|e| {
-            Corruption::new("the open tiles do not fit the tree size")
-                .tenant(tenant)
-                .caused_by(e)
-                .into()
-        })
+        Ok(())
     }
 }
 
@@ -1036,8 +1101,8 @@ impl Store for PgStore {
             .into_iter()
             .next();
         Ok(row
-            .map(|r| tile_hashes(r.get::<_, &[u8]>(0)))
+            .map(|r| tile_hashes(level, number, r.get::<_, &[u8]>(0)))
             .transpose()
-            .map_err(|c| c.tenant(tenant).at(Place::Tile { level, number }))?)
+            .map_err(|e| Corruption::from(e).tenant(tenant))?)
     }
 }

@@ -11,7 +11,7 @@ pub mod baseline;
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 use sealbook_domain::{EventFilter, PersonalValue, Scope, TenantId};
-use sealbook_logmath::tile::RightEdge;
+use sealbook_logmath::tile::{open_tiles, tile_blob, tile_hashes, RightEdge};
 use sealbook_logmath::Hash;
 use sealbook_store::{
     column_conditions, AppendOutcome, AppendRequest, CheckpointOutcome, ColumnValue, Corruption,
@@ -112,20 +112,6 @@ fn hash_from(bytes: &[u8], what: &str) -> Result<Hash, Corruption> {
         .try_into()
         .map(Hash)
         .map_err(|_| Corruption::new(format!("{what} is {} bytes, not 32", bytes.len())))
-}
-
-/// A stored tile blob, which must be a whole number of 32-byte hashes.
-fn tile_hashes(blob: &[u8]) -> Result<Vec<Hash>, Corruption> {
-    if !blob.len().is_multiple_of(32) {
-        return Err(Corruption::new(format!(
-            "the tile blob is {} bytes, not a whole number of 32-byte hashes",
-            blob.len()
-        )));
-    }
-    Ok(blob
-        .chunks_exact(32)
-        .map(|c| Hash(c.try_into().expect("chunks of 32 bytes")))
-        .collect())
 }
 
 fn parse_tenant(s: &str) -> Result<TenantId, Corruption> {
@@ -415,6 +401,9 @@ impl Writer {
         }
     }
 
+    /// One group's transaction, in the order a reader should follow: per request the
+    /// idempotency check, the key effect and the event rows; then the group's postings; then
+    /// integration into each tenant's tree and the tiles and heads it changed.
     fn append_in(
         tx: &Transaction<'_>,
         heads: &mut HashMap<TenantId, (i64, u64)>,
@@ -422,159 +411,250 @@ impl Writer {
         batch: Vec<AppendRequest>,
     ) -> Result<Vec<AppendOutcome>, Fault> {
         let mut find = tx.prepare_cached("SELECT rowid, content_hash, leaf_hash FROM events WHERE tenant_no = ?1 AND event_id = ?2")?;
-        let mut insert_event = tx.prepare_cached(
-            "INSERT INTO events(rowid, tenant_no, event_id, type, outcome, actor_type, subject_type, occurred_at, content_hash, leaf_hash, leaf) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        )?;
-        let mut insert_personal =
-            tx.prepare_cached("INSERT INTO personal(rowid, data) VALUES (?1, ?2)")?;
-        let mut insert_term = tx.prepare_cached(
-            "INSERT OR IGNORE INTO terms(tenant_no, bucket, term, idx) VALUES (?1, ?2, ?3, ?4)",
-        )?;
-        let mut postings: Vec<(i64, i64, i64, i64)> = Vec::new();
-        let mut edges: HashMap<i64, RightEdge> = HashMap::new();
-        let mut dirty_tiles: std::collections::BTreeMap<(i64, u32, u64), Vec<Hash>> =
-            Default::default();
-        let mut tree_heads: HashMap<i64, (u64, Hash)> = HashMap::new();
+        let mut rows = EventRows {
+            event: tx.prepare_cached(
+                "INSERT INTO events(rowid, tenant_no, event_id, type, outcome, actor_type, subject_type, occurred_at, content_hash, leaf_hash, leaf) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )?,
+            personal: tx.prepare_cached("INSERT INTO personal(rowid, data) VALUES (?1, ?2)")?,
+            postings: Vec::new(),
+            bits,
+        };
+        // Leaves to integrate, per request in order: tenant, its number, its stored size, leaves.
+        let mut grown: Vec<(TenantId, i64, u64, Vec<Hash>)> = Vec::new();
         let mut outcomes = Vec::with_capacity(batch.len());
-        'requests: for req in batch {
+        for req in batch {
             let Some((no, next)) = Self::head(tx, heads, &req.tenant)? else {
                 outcomes.push(AppendOutcome::UnknownTenant);
                 continue;
             };
-            // First pass: idempotency. Nothing is written until the whole request is known good.
-            let mut receipts: Vec<Option<Receipt>> = Vec::with_capacity(req.events.len());
-            for (position, ev) in req.events.iter().enumerate() {
-                let existing = if ev.client_id {
-                    find.query_row(params![no, ev.id], |r| {
-                        Ok((
-                            r.get::<_, i64>(0)?,
-                            r.get::<_, Vec<u8>>(1)?,
-                            r.get::<_, Vec<u8>>(2)?,
-                        ))
-                    })
-                    .optional()?
-                } else {
-                    None
-                };
-                match existing {
-                    Some((rid, content, leaf)) if content == ev.content_hash => {
-                        receipts.push(Some(Receipt {
-                            id: ev.id.clone(),
-                            index: rid as u64 & MAX_INDEX,
-                            leaf_hash: hash_from(&leaf, "the leaf hash").map_err(|c| {
-                                c.tenant(&req.tenant)
-                                    .at(Place::Index(rid as u64 & MAX_INDEX))
-                            })?,
-                            replayed: true,
-                        }))
-                    }
-                    Some(_) => {
-                        outcomes.push(AppendOutcome::Conflict {
-                            position,
-                            id: ev.id.clone(),
-                        });
-                        continue 'requests;
-                    }
-                    None => receipts.push(None),
-                }
-            }
-            match &req.effect {
-                None => {}
-                Some(KeyEffect::Create(k)) => {
-                    let r = &k.record;
-                    let scopes: Vec<&str> = r.scopes.iter().map(|s| s.as_str()).collect();
-                    tx.execute(
-                        "INSERT INTO api_keys(id, tenant_no, name, scopes, prefix, secret_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                        params![r.id, no, r.name, scopes.join(","), r.prefix, k.secret_hash.as_slice(), r.created_at],
-                    )?;
-                }
-                Some(KeyEffect::Revoke { key_id, at }) => {
-                    let n = tx.execute(
-                        "UPDATE api_keys SET revoked_at = ?3 WHERE id = ?1 AND tenant_no = ?2 AND revoked_at IS NULL",
-                        params![key_id, no, at],
-                    )?;
-                    if n == 0 {
-                        outcomes.push(AppendOutcome::UnknownKey);
-                        continue 'requests;
-                    }
-                }
-            }
-            let mut index = next;
-            let mut out = Vec::with_capacity(req.events.len());
-            for (ev, prior) in req.events.into_iter().zip(receipts) {
-                if let Some(r) = prior {
-                    out.push(r);
+            // Nothing of a request is written until the whole request is known good.
+            let prior = match replays(&mut find, &req, no)? {
+                Ok(prior) => prior,
+                Err(conflict) => {
+                    outcomes.push(conflict);
                     continue;
                 }
-                let rid = rowid(no, index);
-                insert_event.execute(params![
-                    rid,
-                    no,
-                    ev.id,
-                    ev.event_type,
-                    ev.outcome,
-                    ev.actor_type,
-                    ev.subject_type,
-                    ev.occurred_at_micros,
-                    ev.content_hash.as_slice(),
-                    ev.leaf_hash.0.as_slice(),
-                    ev.leaf,
-                ])?;
-                if !ev.personal.is_empty() {
-                    insert_personal.execute(params![rid, ev.personal])?;
-                }
-                postings.extend(
-                    ev.terms
-                        .iter()
-                        .map(|t| (no, bucket(index, bits), *t, index as i64)),
-                );
-                out.push(Receipt {
-                    id: ev.id,
+            };
+            if let Some(refused) = key_effect(tx, no, req.effect.as_ref())? {
+                outcomes.push(refused);
+                continue;
+            }
+            let (receipts, leaves) = rows.insert(no, next, req.events, prior)?;
+            heads.insert(req.tenant.clone(), (no, next + leaves.len() as u64));
+            if !leaves.is_empty() {
+                grown.push((req.tenant, no, next, leaves));
+            }
+            outcomes.push(AppendOutcome::Committed(receipts));
+        }
+        insert_postings(tx, rows.postings)?;
+        let mut trees = Trees::default();
+        for (tenant, no, stored, leaves) in grown {
+            trees.integrate(tx, &tenant, no, stored, &leaves)?;
+        }
+        trees.write(tx)?;
+        Ok(outcomes)
+    }
+}
+
+/// The receipts of the request's events that are stored already (faithful retries; `None` for
+/// new ones), or the conflict that refuses the request: an id stored with other content.
+fn replays(
+    find: &mut rusqlite::CachedStatement<'_>,
+    req: &AppendRequest,
+    no: i64,
+) -> Result<Result<Vec<Option<Receipt>>, AppendOutcome>, Fault> {
+    let mut receipts = Vec::with_capacity(req.events.len());
+    for (position, ev) in req.events.iter().enumerate() {
+        let existing = if ev.client_id {
+            find.query_row(params![no, ev.id], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, Vec<u8>>(1)?,
+                    r.get::<_, Vec<u8>>(2)?,
+                ))
+            })
+            .optional()?
+        } else {
+            None
+        };
+        match existing {
+            Some((rid, content, leaf)) if content == ev.content_hash => {
+                let index = rid as u64 & MAX_INDEX;
+                receipts.push(Some(Receipt {
+                    id: ev.id.clone(),
                     index,
-                    leaf_hash: ev.leaf_hash,
-                    replayed: false,
-                });
-                index += 1;
+                    leaf_hash: hash_from(&leaf, "the leaf hash")
+                        .map_err(|c| c.tenant(&req.tenant).at(Place::Index(index)))?,
+                    replayed: true,
+                }))
             }
-            // Integrate the new leaves into the tenant's tree, in this same transaction.
-            let fresh: Vec<Hash> = out
-                .iter()
-                .filter(|r| !r.replayed)
-                .map(|r| r.leaf_hash)
-                .collect();
-            if !fresh.is_empty() {
-                let edge = match edges.entry(no) {
-                    std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                    std::collections::hash_map::Entry::Vacant(v) => {
-                        v.insert(load_edge(tx, &req.tenant, no, next)?)
-                    }
-                };
-                let integrated = edge.append(&fresh);
-                for (tile, content) in integrated.tiles {
-                    dirty_tiles.insert((no, tile.level, tile.number), content);
-                }
-                tree_heads.insert(no, (integrated.size, integrated.root));
+            Some(_) => {
+                return Ok(Err(AppendOutcome::Conflict {
+                    position,
+                    id: ev.id.clone(),
+                }))
             }
-            heads.insert(req.tenant, (no, index));
-            outcomes.push(AppendOutcome::Committed(out));
+            None => receipts.push(None),
         }
-        // In key order, postings land on neighbouring B-tree pages instead of all over the index.
-        postings.sort_unstable();
-        for (no, b, term, idx) in postings {
-            insert_term.execute(params![no, b, term, idx])?;
+    }
+    Ok(Ok(receipts))
+}
+
+/// Applies a request's key effect; returns the outcome that refuses the request, if it does.
+fn key_effect(
+    tx: &Transaction<'_>,
+    no: i64,
+    effect: Option<&KeyEffect>,
+) -> Result<Option<AppendOutcome>, Fault> {
+    match effect {
+        None => {}
+        Some(KeyEffect::Create(k)) => {
+            let r = &k.record;
+            let scopes: Vec<&str> = r.scopes.iter().map(|s| s.as_str()).collect();
+            tx.execute(
+                "INSERT INTO api_keys(id, tenant_no, name, scopes, prefix, secret_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![r.id, no, r.name, scopes.join(","), r.prefix, k.secret_hash.as_slice(), r.created_at],
+            )?;
         }
+        Some(KeyEffect::Revoke { key_id, at }) => {
+            let n = tx.execute(
+                "UPDATE api_keys SET revoked_at = ?3 WHERE id = ?1 AND tenant_no = ?2 AND revoked_at IS NULL",
+                params![key_id, no, at],
+            )?;
+            if n == 0 {
+                return Ok(Some(AppendOutcome::UnknownKey));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// The event and personal-value inserts of one transaction, and the postings they gather.
+struct EventRows<'c> {
+    event: rusqlite::CachedStatement<'c>,
+    personal: rusqlite::CachedStatement<'c>,
+    /// `(tenant_no, bucket, term, index)`, inserted once for the whole group.
+    postings: Vec<(i64, i64, i64, i64)>,
+    bits: u32,
+}
+
+impl EventRows<'_> {
+    /// Inserts the request's new events (those without a prior receipt) at consecutive indexes
+    /// from `next`; returns every event's receipt, in batch order, and the new leaf hashes.
+    fn insert(
+        &mut self,
+        no: i64,
+        next: u64,
+        events: Vec<sealbook_domain::ShapedEvent>,
+        prior: Vec<Option<Receipt>>,
+    ) -> Result<(Vec<Receipt>, Vec<Hash>), Fault> {
+        let mut index = next;
+        let mut receipts = Vec::with_capacity(events.len());
+        let mut leaves = Vec::new();
+        for (ev, prior) in events.into_iter().zip(prior) {
+            if let Some(r) = prior {
+                receipts.push(r);
+                continue;
+            }
+            let rid = rowid(no, index);
+            self.event.execute(params![
+                rid,
+                no,
+                ev.id,
+                ev.event_type,
+                ev.outcome,
+                ev.actor_type,
+                ev.subject_type,
+                ev.occurred_at_micros,
+                ev.content_hash.as_slice(),
+                ev.leaf_hash.0.as_slice(),
+                ev.leaf,
+            ])?;
+            if !ev.personal.is_empty() {
+                self.personal.execute(params![rid, ev.personal])?;
+            }
+            let b = bucket(index, self.bits);
+            self.postings
+                .extend(ev.terms.iter().map(|t| (no, b, *t, index as i64)));
+            leaves.push(ev.leaf_hash);
+            receipts.push(Receipt {
+                id: ev.id,
+                index,
+                leaf_hash: ev.leaf_hash,
+                replayed: false,
+            });
+            index += 1;
+        }
+        Ok((receipts, leaves))
+    }
+}
+
+/// Inserts a group's search postings.
+fn insert_postings(
+    tx: &Transaction<'_>,
+    mut postings: Vec<(i64, i64, i64, i64)>,
+) -> Result<(), Fault> {
+    let mut insert_term = tx.prepare_cached(
+        "INSERT OR IGNORE INTO terms(tenant_no, bucket, term, idx) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    // In key order, postings land on neighbouring B-tree pages instead of all over the index.
+    postings.sort_unstable();
+    for (no, b, term, idx) in postings {
+        insert_term.execute(params![no, b, term, idx])?;
+    }
+    Ok(())
+}
+
+/// The tenants' trees as one append transaction integrates into them: each right edge read once
+/// from the stored open tiles, then kept here for the transaction's later requests; the tiles and
+/// heads to write when all are integrated.
+#[derive(Default)]
+struct Trees {
+    edges: HashMap<i64, RightEdge>,
+    tiles: std::collections::BTreeMap<(i64, u32, u64), Vec<Hash>>,
+    heads: HashMap<i64, (u64, Hash)>,
+}
+
+impl Trees {
+    /// Integrates `leaves` into the tree of `tenant` (number `no`), whose log held `stored`
+    /// events before this transaction: the right edge comes from the stored open tiles (checked
+    /// against the tree head and the number of events) the first time, and the log math says
+    /// which tiles and which head follow.
+    fn integrate(
+        &mut self,
+        tx: &Transaction<'_>,
+        tenant: &TenantId,
+        no: i64,
+        stored: u64,
+        leaves: &[Hash],
+    ) -> Result<(), Fault> {
+        let edge = match self.edges.entry(no) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(load_edge(tx, tenant, no, stored)?)
+            }
+        };
+        let integrated = edge.append(leaves);
+        for (tile, content) in integrated.tiles {
+            self.tiles.insert((no, tile.level, tile.number), content);
+        }
+        self.heads.insert(no, (integrated.size, integrated.root));
+        Ok(())
+    }
+
+    /// Writes every tile and tree head the integrations changed.
+    fn write(self, tx: &Transaction<'_>) -> Result<(), Fault> {
         let mut put_tile = tx.prepare_cached("INSERT OR REPLACE INTO tiles(tenant_no, level, number, hashes) VALUES (?1, ?2, ?3, ?4)")?;
-        for ((no, level, number), content) in dirty_tiles {
-            let blob: Vec<u8> = content.iter().flat_map(|h| h.0).collect();
-            put_tile.execute(params![no, level, number as i64, blob])?;
+        for ((no, level, number), content) in self.tiles {
+            put_tile.execute(params![no, level, number as i64, tile_blob(&content)])?;
         }
         let mut put_head = tx.prepare_cached(
             "INSERT OR REPLACE INTO tree_heads(tenant_no, size, root) VALUES (?1, ?2, ?3)",
         )?;
-        for (no, (size, root)) in tree_heads {
+        for (no, (size, root)) in self.heads {
             put_head.execute(params![no, size as i64, root.0.as_slice()])?;
         }
-        Ok(outcomes)
+        Ok(())
     }
 }
 
@@ -602,34 +682,19 @@ fn load_edge(
         .at(Place::TreeHead)
         .into());
     }
-    let mut open = Vec::new();
-    let mut level = 0u32;
-    while level < 8 && (size >> (8 * level)) > 0 {
-        let nodes = size >> (8 * level);
-        let width = (nodes % 256) as usize;
-        let mut content = Vec::new();
-        if width > 0 {
-            let number = nodes / 256;
-            let blob: Vec<u8> = tx
-                .query_row(
-                    "SELECT hashes FROM tiles WHERE tenant_no = ?1 AND level = ?2 AND number = ?3",
-                    params![no, level, number as i64],
-                    |r| r.get(0),
-                )
-                .optional()?
-                .unwrap_or_default();
-            content = tile_hashes(&blob)
-                .map_err(|c| c.tenant(tenant).at(Place::Tile { level, number }))?;
-        }
-        open.push(content);
-        level += 1;
+    let mut blob = tx.prepare_cached(
+        "SELECT hashes FROM tiles WHERE tenant_no = ?1 AND level = ?2 AND number = ?3",
+    )?;
+    let mut blobs = Vec::new();
+    for t in open_tiles(size) {
+        blobs.push(
+            blob.query_row(params![no, t.level, t.number as i64], |r| {
+                r.get::<_, Vec<u8>>(0)
+            })
+            .optional()?,
+        );
     }
-    RightEdge::new(size, open).map_err(|e| {
-        Corruption::new("the open tiles do not fit the tree size")
-            .tenant(tenant)
-            .caused_by(e)
-            .into()
-    })
+    Ok(RightEdge::from_blobs(size, blobs).map_err(|e| Corruption::from(e).tenant(tenant))?)
 }
 
 fn query_events(
@@ -1087,9 +1152,9 @@ impl Store for SqliteStore {
                 )
                 .optional()?;
             Ok(blob
-                .map(|b| tile_hashes(&b))
+                .map(|b| tile_hashes(level, number, &b))
                 .transpose()
-                .map_err(|c| c.tenant(&t).at(Place::Tile { level, number }))?)
+                .map_err(|e| Corruption::from(e).tenant(&t))?)
         })
         .await
     }

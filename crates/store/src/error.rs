@@ -2,6 +2,7 @@
 //! be. The API maps each variant to HTTP in one exhaustive `match` (`api/src/error.rs`).
 
 use sealbook_domain::TenantId;
+use sealbook_logmath::tile::BlobError;
 use std::fmt;
 use std::sync::Arc;
 
@@ -104,6 +105,17 @@ impl Corruption {
     pub fn caused_by(mut self, e: impl std::error::Error + Send + Sync + 'static) -> Corruption {
         self.source = Some(Arc::new(e));
         self
+    }
+}
+
+/// Tile blobs that do not fit the tree: the description is the log math's, the place its tile.
+impl From<BlobError> for Corruption {
+    fn from(e: BlobError) -> Corruption {
+        let c = Corruption::new(e.to_string());
+        match e.tile() {
+            Some((level, number)) => c.at(Place::Tile { level, number }),
+            None => c,
+        }
     }
 }
 
