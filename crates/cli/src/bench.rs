@@ -5,7 +5,7 @@ use crate::workload::{self, Rng};
 use anyhow::Context;
 use sealbook_domain::{parse_batch, shape, BodyFormat, Limits, TenantId};
 use sealbook_pipeline::OsEntropy;
-use sealbook_store_sqlite::baseline::{self, Layout};
+use sealbook_testkit::baseline::sqlite::{self as baseline, Layout};
 
 #[derive(clap::Subcommand, Debug)]
 pub(crate) enum BenchCommand {
@@ -86,7 +86,7 @@ pub(crate) async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             }
         }
         Engine::Postgres => {
-            use sealbook_store_postgres::baseline::{insert, Method};
+            use sealbook_testkit::baseline::postgres::{insert, Method};
             for (name, key, method) in [
                 ("COPY", "rows_per_sec", Method::Copy),
                 ("multi-row INSERT", "rows_per_sec_insert", Method::Insert),

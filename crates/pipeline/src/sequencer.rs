@@ -226,7 +226,7 @@ mod tests {
             .collect();
         AppendRequest {
             tenant: t.clone(),
-            events: sealbook_store::conformance::events(t, serde_json::Value::Array(evs)),
+            events: sealbook_testkit::conformance::events(t, serde_json::Value::Array(evs)),
             effect: None,
         }
     }

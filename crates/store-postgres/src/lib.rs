@@ -6,13 +6,11 @@
 //! role (no UPDATE, no DELETE). The owner role runs the forward-only migrations ([`migrate`]).
 //!
 //! The public interface is: [`PgStore`], [`migrate::migrate`], [`migrate::SCHEMA_VERSION`],
-//! [`testdb`] (the test database the suites use), [`SCHEMA`] and [`baseline`] (the raw-PostgreSQL
-//! baseline of `sealbook bench baseline --engine postgres`).
+//! and [`SCHEMA`] (the event tables as plain DDL, for the raw baseline of
+//! `sealbook bench baseline --engine postgres` in `sealbook-testkit`).
 
-pub mod baseline;
 pub mod migrate;
 mod store;
-pub mod testdb;
 
 pub use store::PgStore;
 

@@ -2,10 +2,10 @@
 //! the owner, used as a plain member of `sealbook_rw`.
 
 use sealbook_domain::TenantId;
-use sealbook_store::conformance::{Damage, Harness};
 use sealbook_store::Store;
-use sealbook_store_postgres::testdb::TestDb;
 use sealbook_store_postgres::PgStore;
+use sealbook_testkit::conformance::{Damage, Harness};
+use sealbook_testkit::pg::testdb::TestDb;
 use std::sync::Arc;
 
 struct Pg(tokio::sync::OnceCell<TestDb>);
@@ -52,4 +52,4 @@ fn harness() -> Pg {
     Pg(tokio::sync::OnceCell::new())
 }
 
-sealbook_store::store_conformance!(harness());
+sealbook_testkit::store_conformance!(harness());

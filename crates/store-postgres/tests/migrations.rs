@@ -2,8 +2,8 @@
 //! one that has not been migrated yet.
 
 use sealbook_store_postgres::migrate::{migrate, SCHEMA_VERSION};
-use sealbook_store_postgres::testdb::TestDb;
 use sealbook_store_postgres::PgStore;
+use sealbook_testkit::pg::testdb::TestDb;
 use tokio_postgres::NoTls;
 
 async fn set_version(db: &TestDb, v: i64) {

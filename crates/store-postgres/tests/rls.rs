@@ -3,10 +3,10 @@
 //! UPDATE nor DELETE events at all.
 
 use sealbook_domain::TenantId;
-use sealbook_store::conformance::events;
 use sealbook_store::{AppendRequest, Store};
-use sealbook_store_postgres::testdb::TestDb;
 use sealbook_store_postgres::PgStore;
+use sealbook_testkit::conformance::events;
+use sealbook_testkit::pg::testdb::TestDb;
 use tokio_postgres::NoTls;
 
 fn ev(id: &str) -> serde_json::Value {
@@ -55,7 +55,7 @@ async fn a_plain_session_as_the_app_role_sees_one_tenant_and_cannot_rewrite() {
         .get(0);
     assert_ne!(
         owner,
-        sealbook_store_postgres::testdb::APP_ROLE,
+        sealbook_testkit::pg::testdb::APP_ROLE,
         "the app role owns nothing"
     );
 

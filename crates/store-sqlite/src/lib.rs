@@ -6,9 +6,10 @@
 //! read-only connections, which WAL lets run beside the writer. Blocking SQLite calls run on
 //! tokio's blocking pool so they never stall the async workers.
 
-pub mod baseline;
+pub mod layout;
 
 use async_trait::async_trait;
+use layout::{bucket, rowid, INDEX_BITS, MAX_INDEX, SCHEMA};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 use sealbook_domain::{EventFilter, PersonalValue, Scope, TenantId};
 use sealbook_logmath::tile::{open_tiles, tile_blob, tile_hashes, RightEdge};
@@ -24,13 +25,8 @@ use std::sync::{Arc, Mutex};
 
 /// The schema version this build writes and understands.
 pub const SCHEMA_VERSION: u32 = 2;
-/// Version 1, the base layout.
-const SCHEMA: &str = include_str!("schema.sql");
 /// Forward-only migrations: (version reached, SQL). A new database runs the base and all of them.
 const MIGRATIONS: &[(u32, &str)] = &[(2, include_str!("migrations/0002_checkpoints.sql"))];
-/// Bits of the rowid that hold the log index; the tenant number sits above them.
-const INDEX_BITS: u32 = 40;
-const MAX_INDEX: u64 = (1 << INDEX_BITS) - 1;
 const READERS: usize = 4;
 
 /// Choices fixed when a database is created and recorded in it.
@@ -46,10 +42,6 @@ impl Default for Options {
     fn default() -> Self {
         Options { bucket_bits: 12 }
     }
-}
-
-fn bucket(index: u64, bits: u32) -> i64 {
-    (index >> bits) as i64
 }
 
 /// The SQLite store. Cheap to share: clone the `Arc` it lives in.
@@ -116,10 +108,6 @@ fn hash_from(bytes: &[u8], what: &str) -> Result<Hash, Corruption> {
 
 fn parse_tenant(s: &str) -> Result<TenantId, Corruption> {
     TenantId::parse(s).map_err(|e| Corruption::new(format!("stored tenant id {s:?}")).caused_by(e))
-}
-
-fn rowid(tenant_no: i64, index: u64) -> i64 {
-    (tenant_no << INDEX_BITS) | index as i64
 }
 
 impl SqliteStore {

@@ -1,8 +1,8 @@
 //! The storage conformance suite, run against the embedded SQLite backend on real files.
 
 use sealbook_domain::TenantId;
-use sealbook_store::conformance::{Damage, Harness};
 use sealbook_store::Store;
+use sealbook_testkit::conformance::{Damage, Harness};
 use std::sync::Arc;
 
 struct Sqlite(tempfile::TempDir, sealbook_store_sqlite::Options);
@@ -42,7 +42,7 @@ fn harness() -> Sqlite {
     )
 }
 
-sealbook_store::store_conformance!(harness());
+sealbook_testkit::store_conformance!(harness());
 
 /// The same suite with buckets of four indexes, so searches and pages cross bucket boundaries.
 mod small_buckets {
@@ -55,5 +55,5 @@ mod small_buckets {
         )
     }
 
-    sealbook_store::store_conformance!(harness());
+    sealbook_testkit::store_conformance!(harness());
 }

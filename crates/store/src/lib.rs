@@ -5,15 +5,11 @@
 //! sees HTTP. Every call that touches tenant data takes the tenant id from authentication as its
 //! first argument; there is no call that reads across tenants.
 //!
-//! [`conformance`] holds the one test suite that every backend must pass.
-//!
 //! The public interface is: [`Store`], [`StoreError`], the records ([`Tenant`], [`KeyRecord`],
 //! [`NewKey`], [`StoredEvent`], [`Receipt`], [`TreeHead`], [`StoredCheckpoint`]), the append contract
-//! ([`AppendRequest`], [`KeyEffect`], [`AppendOutcome`]), [`TileNodes`] (proofs from stored tiles), [`column_conditions`] (a filter's column predicates)
-//! and [`conformance`].
+//! ([`AppendRequest`], [`KeyEffect`], [`AppendOutcome`]), [`TileNodes`] (proofs from stored tiles), [`column_conditions`] (a filter's column predicates).
 
 mod columns;
-pub mod conformance;
 mod error;
 mod nodes;
 

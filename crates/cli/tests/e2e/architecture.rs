@@ -124,11 +124,42 @@ fn crates_respect_the_architecture() {
                 "sealbook-store-postgres",
             ],
         ),
+        // The test kit may use the store crates, nothing above them.
+        (
+            "sealbook-testkit",
+            &[
+                "axum",
+                "hyper",
+                "reqwest",
+                "sealbook-pipeline",
+                "sealbook-api",
+                "sealbook-client",
+                "sealbook",
+            ],
+        ),
     ];
     for (krate, banned) in forbidden {
         let all = closure(&deps, krate);
         for b in *banned {
             assert!(!all.contains(*b), "{krate} must not depend on {b}");
         }
+    }
+    // Test code stays out of the production libraries: of the workspace's crates only the
+    // `sealbook` binary depends on the test kit, for `sealbook bench baseline`.
+    for krate in [
+        "sealbook-logmath",
+        "sealbook-domain",
+        "sealbook-catalog",
+        "sealbook-store",
+        "sealbook-store-sqlite",
+        "sealbook-store-postgres",
+        "sealbook-pipeline",
+        "sealbook-api",
+        "sealbook-client",
+    ] {
+        assert!(
+            !closure(&deps, krate).contains("sealbook-testkit"),
+            "{krate} must not depend on sealbook-testkit"
+        );
     }
 }

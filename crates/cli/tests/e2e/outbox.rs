@@ -7,7 +7,7 @@ use crate::common::{tempdir, Server};
 use sealbook_client::event::{Event, Party};
 use sealbook_client::outbox::{self, Relay, RelayConfig};
 use sealbook_client::{Client, RetryPolicy};
-use sealbook_store_postgres::testdb::TestDb;
+use sealbook_testkit::pg::testdb::TestDb;
 use serde_json::Value;
 use std::time::Duration;
 use tokio::runtime::Runtime;

@@ -2,7 +2,7 @@
 //! revocation seen by every node at once, and the database going away under load.
 
 use crate::common::{event, tempdir, Server, BIN};
-use sealbook_store_postgres::testdb::TestDb;
+use sealbook_testkit::pg::testdb::{self, TestDb};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
@@ -329,7 +329,7 @@ fn the_database_going_away_answers_503_and_recovers_without_losing_an_event() {
         tokio::spawn(conn);
         c.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND usename = $2",
-            &[&db.name(), &sealbook_store_postgres::testdb::APP_ROLE],
+            &[&db.name(), &testdb::APP_ROLE],
         )
         .await
         .unwrap();

@@ -219,7 +219,7 @@ impl TestDb {
         drop(c);
         let _ = driver.await;
         let owner_url = with_db(&server, &name, None);
-        crate::migrate::migrate(&owner_url)
+        sealbook_store_postgres::migrate::migrate(&owner_url)
             .await
             .expect("migrate the test database");
         let (c, conn) = tokio_postgres::connect(&owner_url, NoTls)

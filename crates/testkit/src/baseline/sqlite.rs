@@ -3,9 +3,9 @@
 //! of `batch` rows, with none of Sealbook's work around them (no HTTP, validation, idempotency
 //! lookups or sequencing). Sealbook's ingest rate divided by this rate is the cost of Sealbook.
 
-use crate::{rowid, SCHEMA};
 use rusqlite::{params, Connection};
 use sealbook_domain::ShapedEvent;
+use sealbook_store_sqlite::layout::{bucket, rowid, SCHEMA};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -68,7 +68,7 @@ pub fn insert(
                     for term in &e.terms {
                         t.execute(params![
                             1,
-                            crate::bucket(index, crate::Options::default().bucket_bits),
+                            bucket(index, sealbook_store_sqlite::Options::default().bucket_bits),
                             term,
                             index as i64
                         ])?;

@@ -5,8 +5,8 @@
 //! Each run works in a fresh schema of its own (`sealbook_baseline_<pid>_<n>`) and drops it after,
 //! so it never touches other data in the database.
 
-use crate::SCHEMA;
 use sealbook_domain::ShapedEvent;
+use sealbook_store_postgres::SCHEMA;
 use std::pin::pin;
 use std::time::{Duration, Instant};
 use tokio_postgres::binary_copy::BinaryCopyInWriter;

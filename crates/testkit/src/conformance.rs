@@ -4,12 +4,12 @@
 //! that builds a [`Harness`]; the macro expands into one `#[tokio::test]` per behaviour, so a failure
 //! names the backend and the behaviour.
 
-use crate::{
-    AppendOutcome, AppendRequest, Corruption, KeyEffect, KeyRecord, NewKey, Place, Store,
-    StoreError,
-};
 use sealbook_domain::{
     parse_batch, shape, BodyFormat, Entropy, EventFilter, Limits, Scope, ShapedEvent, TenantId,
+};
+use sealbook_store::{
+    AppendOutcome, AppendRequest, Corruption, KeyEffect, KeyRecord, NewKey, Place, Store,
+    StoreError,
 };
 use std::sync::Arc;
 
@@ -326,7 +326,8 @@ pub async fn filters_and_pagination(h: &dyn Harness) {
             .collect();
         EventFilter::from_query(&v).unwrap()
     };
-    let idx = |r: Vec<crate::StoredEvent>| r.into_iter().map(|e| e.index).collect::<Vec<_>>();
+    let idx =
+        |r: Vec<sealbook_store::StoredEvent>| r.into_iter().map(|e| e.index).collect::<Vec<_>>();
     assert_eq!(
         idx(s.query(&a, &q(&[("actor", "u1")])).await.unwrap()),
         vec![29, 25, 21, 17, 13, 9, 5, 1]
@@ -666,7 +667,7 @@ pub async fn tree_matches_events(h: &dyn Harness) {
     let (a, b) = (tenant("a"), tenant("b"));
     assert_eq!(
         s.tree_head(&a).await.unwrap(),
-        crate::TreeHead {
+        sealbook_store::TreeHead {
             size: 0,
             root: sealbook_logmath::EMPTY_ROOT
         }
@@ -820,7 +821,7 @@ pub async fn entries_in_log_order(h: &dyn Harness) {
 /// Checkpoints are stored per tenant, only ever larger than the latest, and every one is kept;
 /// `unsigned_growth` lists exactly the tenants whose tree outgrew their latest checkpoint.
 pub async fn checkpoints_only_grow(h: &dyn Harness) {
-    use crate::{CheckpointOutcome, StoredCheckpoint};
+    use sealbook_store::{CheckpointOutcome, StoredCheckpoint};
     let s = setup(h, &["a", "b", "c"]).await;
     let (a, b) = (tenant("a"), tenant("b"));
     let batch = |p: &str, n: usize| {
