@@ -17,6 +17,11 @@
 //! [`replay`] folds the records back into the catalog in force); reading the log is the API's job,
 //! so this crate stays free of I/O.
 //!
+//! Ingest MUST check every event with [`Catalog::check`] before it is sequenced, and MUST refuse
+//! a client's event of a [`RESERVED`] type: only Sealbook writes those, and the tenant catalog is
+//! rebuilt from them. Whoever calls [`replay`] MUST pass only the records Sealbook wrote itself,
+//! in log order: replay trusts what it is given and decides races by order.
+//!
 //! The public interface is: [`Catalog`], [`TypeInfo`], [`Problem`], [`BUILTIN`], [`RESERVED`],
 //! [`definition_hash`], and for catalogs kept in a log [`replay`], [`Replayed`], [`type_changed`],
 //! [`TYPE_CHANGED`] and [`SETTINGS_CHANGED`].

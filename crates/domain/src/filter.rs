@@ -186,7 +186,7 @@ impl EventFilter {
         Ok(f)
     }
 
-    /// The index keys every matching event carries, most selective first (see [`term_key`]).
+    /// The index keys every matching event carries, most selective first (see `term_key`).
     pub fn term_keys(&self) -> Vec<i64> {
         self.terms().iter().map(|t| term_key(t)).collect()
     }

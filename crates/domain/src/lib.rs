@@ -4,15 +4,27 @@
 //! Nothing here does I/O. Randomness (salts, ids) and time come in from the caller, so every rule
 //! can be tested with fixed inputs and reused by an offline verifier.
 //!
+//! A caller MUST pass as tenant only the one authentication gave ([`TenantId`] comes from the
+//! key, never from the body), MUST run [`redact::redact`] before [`shape`] so that no secret is
+//! hashed or stored, and in production MUST give [`shape`] an [`Entropy`] from the operating
+//! system (salts that can be guessed open every commitment). Search term keys are hashes:
+//! whoever uses them to find candidates MUST re-check each with [`EventFilter::matches`].
+//!
 //! The public interface is:
-//! - [`TenantId`], [`Scope`]: who is asking and what they may do;
-//! - [`Limits`], [`parse_batch`], [`ValidEvent`]: turning a request body into validated events;
-//! - [`shape`], [`ShapedEvent`], [`Entropy`]: turning a validated event into its leaf;
-//! - [`view::event_view`]: turning a stored leaf back into the event a reader sees;
-//!   [`view::export_line`], [`view::rebuild_leaf`]: verifiable export lines and their leaves;
+//! - [`TenantId`] ([`TenantIdError`]), [`Scope`] ([`ScopeError`]): who is asking and what they
+//!   may do;
+//! - [`Limits`], [`BodyFormat`], [`parse_batch`], [`ValidEvent`], [`ENVELOPE_FIELDS`], with
+//!   [`BatchError`] and [`FieldError`]: turning a request body into validated events;
+//! - [`shape`], [`shape_with`], [`ShapedEvent`], [`PersonalValue`], [`Entropy`],
+//!   [`personal_paths`]: turning a validated event into its leaf with salted commitments;
+//!   [`check_commitments`]: personal values checked against a leaf;
+//! - [`canonical_bytes`]: RFC 8785 canonical JSON, the leaf's encoding;
+//! - [`view`]: a stored leaf turned back into the event a reader sees ([`view::event_view`]),
+//!   verifiable export lines and their leaves ([`view::export_line`], [`view::rebuild_leaf`]);
 //! - [`redact`]: secrets and card numbers replaced before anything is hashed or stored;
 //!   [`diff`]: `before`/`after` objects turned into field-level `changes`;
-//! - [`EventFilter`], [`Cursor`]: what a search asks for;
+//! - [`EventFilter`], [`Cursor`], [`TypeFilter`], [`SubjectFilter`], [`RefFilter`],
+//!   [`FilterError`]: what a search asks for;
 //! - [`timestamp`]: RFC 3339 handling shared by ingest and search.
 
 mod canonical;

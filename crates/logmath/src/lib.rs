@@ -3,11 +3,20 @@
 //! This crate is pure computation. It never touches a file, a socket or a clock, so that an offline
 //! verifier can use exactly the same code as the server.
 //!
-//! The public interface is: [`Hash`], [`leaf_hash`], [`node_hash`]; tree roots and proofs
-//! ([`root`], [`inclusion_proof`], [`consistency_proof`], [`verify_inclusion`],
-//! [`verify_consistency`], over any [`NodeSource`] of perfect-subtree hashes); batch proofs for a
-//! set of leaves ([`batch_proof`], [`verify_batch`]); [`tile`] (C2SP
-//! tlog-tiles coordinates and paths); [`note`] (C2SP signed notes with Ed25519, checkpoints).
+//! Integration is here too, shared by both stores as tessera shares `storage/internal/integrate.go`:
+//! a store reads the blobs of the tiles [`tile::open_tiles`] names, checks them with
+//! [`tile::RightEdge::from_blobs`], and writes what [`tile::RightEdge::append`] returns. A store
+//! MUST write those tiles and the new head in the transaction that stores the leaves' events.
+//! A verifier MUST check a proof against a root it trusts (a signed checkpoint's), never against
+//! a root that came with the proof.
+//!
+//! The public interface is: [`Hash`](struct@Hash), [`leaf_hash`], [`node_hash`], [`EMPTY_ROOT`]; tree roots and
+//! proofs over any [`NodeSource`] of perfect-subtree hashes ([`root`], [`range_hash`],
+//! [`inclusion_proof`], [`consistency_proof`], [`verify_inclusion`], [`verify_consistency`],
+//! [`ProofError`], and [`MemoryTree`], every node in memory); batch proofs for a set of leaves
+//! ([`batch_proof`], [`verify_batch`]); [`tile`] (C2SP tlog-tiles coordinates and paths, tiles
+//! as subtrees, and integration: [`tile::RightEdge`], [`tile::open_tiles`], tile blobs); [`note`]
+//! (C2SP signed notes with Ed25519, checkpoints).
 
 mod batch;
 pub mod note;

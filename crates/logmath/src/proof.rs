@@ -85,7 +85,7 @@ pub(crate) fn split(n: u64) -> u64 {
     1 << (63 - (n - 1).leading_zeros())
 }
 
-/// MTH(D[lo:hi]) for a range that RFC 6962 recursion produces (`lo` aligned to the range's split).
+/// MTH(D\[lo:hi\]) for a range that RFC 6962 recursion produces (`lo` aligned to the range's split).
 pub fn range_hash<S: NodeSource>(src: &S, lo: u64, hi: u64) -> Result<Hash, S::Error> {
     let n = hi - lo;
     if n.is_power_of_two() && lo.is_multiple_of(n) {

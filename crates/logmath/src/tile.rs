@@ -1,5 +1,7 @@
-//! C2SP tlog-tiles: tile coordinates, their URL paths, which tiles a tree of a given size has, and
-//! reading perfect-subtree hashes out of tiles.
+//! C2SP tlog-tiles: tile coordinates, their URL paths, which tiles a tree of a given size has,
+//! reading perfect-subtree hashes out of tiles, and integration: growing a tree by its right edge
+//! ([`RightEdge`]) from the stored blobs of its open tiles ([`open_tiles`], [`tile_hashes`],
+//! [`tile_blob`], [`BlobError`]).
 //!
 //! A tile at tile-level `L`, number `N`, holds up to 256 hashes: entry `i` is the hash of the
 //! perfect subtree of `256^L` leaves starting at leaf `(N*256 + i) * 256^L`, i.e. the tree node at

@@ -1,4 +1,11 @@
-//! The pipeline between the API and the store.
+//! The pipeline between the API and the store: sequencing (events into tenant logs) and the logs
+//! as a verifiable service.
+//!
+//! A caller MUST NOT acknowledge an event before [`Sequencer::submit`] returned its receipt: that
+//! is when it is durable. Tiles, entry bundles and proofs MUST reach clients through [`Log`] only,
+//! which bounds them by the latest signed checkpoint; the store serves the current, unsigned tree.
+//! A [`LogError::Store`] holding `StoreError::Corrupt` is an integrity failure like
+//! [`LogError::Damaged`] and [`LogError::Inconsistent`], never an unavailable store.
 //!
 //! The public interface is: [`Sequencer`] (group commit with pushback), [`SequencerConfig`],
 //! [`PipelineError`], [`OsEntropy`] (the operating system's randomness for shaping), and the

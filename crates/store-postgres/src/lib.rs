@@ -5,9 +5,21 @@
 //! `current_setting('sealbook.tenant_id')`, set per transaction. Events are append-only for that
 //! role (no UPDATE, no DELETE). The owner role runs the forward-only migrations ([`migrate`]).
 //!
-//! The public interface is: [`PgStore`], [`migrate::migrate`], [`migrate::SCHEMA_VERSION`],
-//! and [`SCHEMA`] (the event tables as plain DDL, for the raw baseline of
-//! `sealbook bench baseline --engine postgres` in `sealbook-testkit`).
+//!
+//! An append locks its tenants' `log_heads` rows in sorted order and integrates each tenant's tree
+//! in its transaction: `PgStore::integrate` takes the right edge from this node's memory when the
+//! stored size is the size it remembers, else from the open tiles
+//! `sealbook_logmath::tile::open_tiles` names, and writes the tiles and head the log math returns.
+//! Stored data that cannot be what it must be is `StoreError::Corrupt`.
+//!
+//! Sealbook MUST connect as a member of `sealbook_rw`, never as the owner: row-level security
+//! does not confine a table's owner, who could also rewrite events. The owner MUST run the
+//! migrations.
+//!
+//! The public interface is: [`PgStore`] (the `Store`); [`migrate`] ([`migrate::migrate`], run as
+//! the owner; [`migrate::grant_app_role`]; [`migrate::SCHEMA_VERSION`]); and [`SCHEMA`] (the event
+//! tables as plain DDL, for the raw baseline of `sealbook bench baseline --engine postgres` in
+//! `sealbook-testkit`).
 
 pub mod migrate;
 mod store;

@@ -5,6 +5,18 @@
 //! it whole groups of requests so one fsync covers many events. Readers use a small pool of
 //! read-only connections, which WAL lets run beside the writer. Blocking SQLite calls run on
 //! tokio's blocking pool so they never stall the async workers.
+//!
+//! An append integrates each tenant's tree in its transaction: `Trees::integrate` reads the open
+//! tiles `sealbook_logmath::tile::open_tiles` names, checks them against the tree head and the
+//! number of stored events, and the tiles and heads the log math returns are written before the
+//! commit. Stored data that cannot be what it must be is `StoreError::Corrupt`.
+//!
+//! A database MUST be opened by one Sealbook process at a time: the writer keeps each tenant's
+//! next index in memory, and the API caches keys on the strength of being the only writer.
+//!
+//! The public interface is: [`SqliteStore`] (the `Store`), [`Options`] (choices fixed when a
+//! database is created), [`SCHEMA_VERSION`], and [`layout`] (the row layout, for the raw baseline
+//! in `sealbook-testkit`).
 
 pub mod layout;
 

@@ -1,13 +1,27 @@
-//! The storage contract of Sealbook.
+//! The storage contract of Sealbook: what a backend must do, in domain terms.
 //!
-//! A backend (SQLite embedded, PostgreSQL later) implements [`Store`]. The trait is deliberately
-//! small and speaks in domain terms: the pipeline and the API never see SQL, and a backend never
-//! sees HTTP. Every call that touches tenant data takes the tenant id from authentication as its
-//! first argument; there is no call that reads across tenants.
+//! Two backends implement [`Store`]: the embedded SQLite store (`sealbook-store-sqlite`) and
+//! PostgreSQL for several nodes on one database (`sealbook-store-postgres`). The trait is
+//! deliberately small: the pipeline and the API never see SQL, and a backend never sees HTTP. Every
+//! backend runs the one conformance suite in `sealbook-testkit`.
 //!
-//! The public interface is: [`Store`], [`StoreError`], the records ([`Tenant`], [`KeyRecord`],
-//! [`NewKey`], [`StoredEvent`], [`Receipt`], [`TreeHead`], [`StoredCheckpoint`]), the append contract
-//! ([`AppendRequest`], [`KeyEffect`], [`AppendOutcome`]), [`TileNodes`] (proofs from stored tiles), [`column_conditions`] (a filter's column predicates).
+//! Every call that touches one tenant's data takes that tenant, from authentication, as its first
+//! argument, and MUST read and write that tenant's data only. Five calls read or write across
+//! tenants, each because its answer cannot be scoped to a tenant yet or at all:
+//! [`Store::key_by_hash`] (authentication: the key is what names the tenant),
+//! [`Store::list_tenants`] (the operator's view), [`Store::unsigned_growth`] (the signer's work
+//! list over every tenant), [`Store::signing_keys`] with [`Store::record_signing_key`] (one set of
+//! checkpoint keys for the deployment) and [`Store::pin_setting`] (deployment-wide settings).
+//!
+//! The public interface is:
+//! - [`Store`], the contract, and its errors [`StoreError`], with [`Corruption`] and [`Place`]
+//!   for stored data that cannot be what it must be;
+//! - the records: [`Tenant`], [`KeyRecord`], [`NewKey`], [`StoredEvent`], [`Receipt`],
+//!   [`TreeHead`], [`StoredCheckpoint`], [`CheckpointOutcome`];
+//! - the append contract: [`AppendRequest`], [`KeyEffect`], [`AppendOutcome`];
+//! - [`TileNodes`] and [`MissingTile`]: proofs from stored tiles;
+//! - [`column_conditions`], [`ColumnCondition`], [`ColumnValue`]: a filter's predicates on an
+//!   event's own columns, for every backend's SQL.
 
 mod columns;
 mod error;
@@ -165,7 +179,21 @@ pub struct StoredEvent {
     pub personal: Vec<PersonalValue>,
 }
 
-/// The storage contract. All methods are scoped by the tenant from authentication.
+/// The storage contract.
+///
+/// An implementation:
+/// - MUST scope every method that takes a tenant to that tenant's data; only the methods the crate
+///   documentation names read or write across tenants;
+/// - MUST NOT return from [`Store::append`] before the transaction is durable, and MUST write all
+///   of a group or, on `Err`, nothing;
+/// - MUST integrate each tenant's tree (tiles and [`TreeHead`]) in the transaction that stores its
+///   events, so that tree and log never disagree;
+/// - MUST report stored data that cannot be what it must be as [`StoreError::Corrupt`], never as
+///   another variant and never by substituting a value.
+///
+/// A caller MUST serve tiles, entries and proofs to clients only up to a signed checkpoint: this
+/// trait returns the current tree, which nothing has vouched for yet. That bound is the pipeline's
+/// job (`sealbook_pipeline::Log`); the API reads the log through it, not through this trait.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Cheap round trip, for readiness.
@@ -173,12 +201,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// Creates a tenant.
     async fn create_tenant(&self, id: &TenantId, name: &str) -> Result<Tenant, StoreError>;
-    /// Lists tenants (operator only).
+    /// Lists every tenant. Reads across tenants: for the operator only.
     async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError>;
     /// One tenant.
     async fn tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError>;
 
-    /// Finds a key by the hash of its secret, revoked or not.
+    /// Finds a key by the hash of its secret, revoked or not. Reads across tenants: before
+    /// authentication, the key is what says which tenant is asking.
     async fn key_by_hash(&self, secret_hash: &[u8; 32]) -> Result<Option<KeyRecord>, StoreError>;
     /// Lists a tenant's keys, newest first.
     async fn list_keys(&self, tenant: &TenantId) -> Result<Vec<KeyRecord>, StoreError>;
@@ -186,8 +215,9 @@ pub trait Store: Send + Sync + 'static {
     async fn key(&self, tenant: &TenantId, key_id: &str) -> Result<Option<KeyRecord>, StoreError>;
 
     /// Appends requests in one durable transaction (group commit): each request gets consecutive
-    /// indexes in its tenant's log. Returns only after the data is durable; returns one outcome per
-    /// request, in order. On `Err` nothing at all was written.
+    /// indexes in its tenant's log, and each tenant's tree is integrated in the same transaction.
+    /// MUST NOT return before the data is durable; returns one outcome per request, in order. On
+    /// `Err` nothing at all was written.
     async fn append(&self, batch: Vec<AppendRequest>) -> Result<Vec<AppendOutcome>, StoreError>;
 
     /// Searches a tenant's events, newest first; at most `filter.limit` results.
@@ -204,7 +234,7 @@ pub trait Store: Send + Sync + 'static {
     async fn tree_head(&self, tenant: &TenantId) -> Result<TreeHead, StoreError>;
     /// The canonical leaf bytes of a tenant's events with indexes in `[start, end)`, as
     /// `(index, leaf)` in log order. A gap in the stored log shows as a missing index; the caller
-    /// decides what that means.
+    /// decides what that means. Served to clients only up to a signed checkpoint (see [`Store`]).
     async fn entries(
         &self,
         tenant: &TenantId,
@@ -234,20 +264,21 @@ pub trait Store: Send + Sync + 'static {
         checkpoint: StoredCheckpoint,
     ) -> Result<CheckpointOutcome, StoreError>;
     /// Tenants whose tree is larger than their latest checkpoint, with their tree head and the
-    /// latest checkpoint: the signer's work list.
+    /// latest checkpoint: the signer's work list. Reads across tenants: the signer serves them all.
     async fn unsigned_growth(
         &self,
     ) -> Result<Vec<(TenantId, TreeHead, Option<StoredCheckpoint>)>, StoreError>;
     /// Records an Ed25519 public key that signs checkpoints; recorded keys stay listed as
-    /// verifiers after rotation. Idempotent.
+    /// verifiers after rotation. Idempotent. Deployment-wide: one set of keys signs every log.
     async fn record_signing_key(&self, public_key: [u8; 32]) -> Result<(), StoreError>;
-    /// Every public key ever recorded, oldest first.
+    /// Every public key ever recorded, oldest first. Deployment-wide, like the keys.
     async fn signing_keys(&self) -> Result<Vec<[u8; 32]>, StoreError>;
     /// Returns the value of a deployment-wide setting, storing `value` first if it has none. For
-    /// choices that must never change once data exists (the log origin prefix).
+    /// choices that must never change once data exists (the log origin prefix). Not a tenant's.
     async fn pin_setting(&self, name: &str, value: &str) -> Result<String, StoreError>;
 
-    /// The current content of one tile of the tenant's tree (full, or the partial one).
+    /// The current content of one tile of the tenant's tree (full, or the partial one). Served to
+    /// clients only up to a signed checkpoint (see [`Store`]).
     async fn tile(
         &self,
         tenant: &TenantId,

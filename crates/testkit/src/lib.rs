@@ -3,10 +3,16 @@
 //! store crates use it as a dev-dependency, and only the `sealbook` binary depends on it for real,
 //! for `sealbook bench baseline` (`crates/cli/tests/e2e/architecture.rs` holds that line).
 //!
+//! Every backend MUST run the conformance suite from its tests ([`store_conformance!`] with a
+//! [`conformance::Harness`] whose `damage` writes through a raw connection, behind the store's
+//! back). A test MUST get its PostgreSQL from [`pg::testdb::TestDb::create`], which never skips
+//! and drops its database afterwards, rather than from a fixed URL.
+//!
 //! The public interface is: [`conformance`] (the storage conformance suite every backend runs,
-//! through its [`conformance::Harness`] and [`store_conformance!`]), [`pg::testdb`] (the
-//! PostgreSQL test database), and [`baseline`] ([`baseline::sqlite`] and [`baseline::postgres`],
-//! the raw baselines).
+//! through its [`conformance::Harness`], [`conformance::Damage`] and [`store_conformance!`], and the
+//! fixture
+//! [`conformance::events`]), [`pg::testdb`] (the PostgreSQL test database), and [`baseline`]
+//! ([`baseline::sqlite`] and [`baseline::postgres`], the raw baselines).
 
 pub mod baseline;
 pub mod conformance;
