@@ -10,6 +10,7 @@ mod architecture;
 mod catalog;
 mod export;
 mod ingest;
+mod integrity;
 mod lifecycle;
 mod log;
 mod openapi;
