@@ -77,14 +77,37 @@ pub enum ApiError {
     #[error("the log has no signed checkpoint yet")]
     NoCheckpoint,
     /// 500: the stored tree is damaged or inconsistent with its checkpoints; nothing was signed.
-    #[error("log integrity: {0}")]
-    LogIntegrity(String),
+    #[error("log integrity: {}", .0.cause)]
+    LogIntegrity(Integrity),
     /// 503: the ingest queue is full; retry shortly.
     #[error("overloaded")]
     Overloaded,
     /// 503: the store cannot be reached, or Sealbook is shutting down.
     #[error("unavailable: {0}")]
     Unavailable(String),
+}
+
+/// What an integrity failure is known to concern: logged as fields (never sent to the client,
+/// which gets a fixed sentence).
+#[derive(Debug)]
+pub struct Integrity {
+    /// The tenant whose data failed the check, when known.
+    pub tenant: Option<String>,
+    /// Where in the tenant's data (an index, a tile, the tree head), when known.
+    pub at: Option<String>,
+    /// What failed, for an operator.
+    pub cause: String,
+}
+
+impl Integrity {
+    /// A failure known only by its description.
+    pub fn cause(cause: impl Into<String>) -> Integrity {
+        Integrity {
+            tenant: None,
+            at: None,
+            cause: cause.into(),
+        }
+    }
 }
 
 impl From<BatchError> for ApiError {
@@ -104,18 +127,16 @@ impl From<StoreError> for ApiError {
             e @ (StoreError::Unavailable(_) | StoreError::Schema(_)) => {
                 ApiError::Unavailable(e.to_string())
             }
-            // Damaged data is an integrity failure, never "retry later". Logged here, where the
-            // tenant and the place are still fields rather than words in a sentence.
-            StoreError::Corrupt(c) => {
-                tracing::error!(
-                    tenant = c.tenant.as_ref().map(|t| t.as_str()),
-                    at = c.at.map(|p| p.to_string()),
-                    detail = %c.detail,
-                    source = c.source.as_ref().map(|s| s.to_string()),
-                    "stored data is corrupt"
-                );
-                ApiError::LogIntegrity(c.to_string())
-            }
+            // Damaged data is an integrity failure, never "retry later". The tenant and the
+            // place stay fields, for the one log line the response writes.
+            StoreError::Corrupt(c) => ApiError::LogIntegrity(Integrity {
+                tenant: c.tenant.as_ref().map(|t| t.as_str().to_owned()),
+                at: c.at.map(|p| p.to_string()),
+                cause: match &c.source {
+                    Some(source) => format!("{c}: {source}"),
+                    None => c.to_string(),
+                },
+            }),
         }
     }
 }
@@ -130,7 +151,7 @@ impl From<LogError> for ApiError {
             }
             LogError::OutOfRange(detail) => ApiError::OutOfRange { param: "", detail },
             e @ (LogError::Inconsistent(_) | LogError::Damaged(_) | LogError::Key(_)) => {
-                ApiError::LogIntegrity(e.to_string())
+                ApiError::LogIntegrity(Integrity::cause(e.to_string()))
             }
         }
     }
@@ -296,8 +317,13 @@ impl IntoResponse for ApiError {
                 "the log has no signed checkpoint yet: it has no events".into(),
                 vec![],
             ),
-            ApiError::LogIntegrity(d) => {
-                tracing::error!(cause = %d, "log integrity failure");
+            ApiError::LogIntegrity(i) => {
+                tracing::error!(
+                    tenant = i.tenant.as_deref(),
+                    at = i.at.as_deref(),
+                    cause = %i.cause,
+                    "log integrity failure"
+                );
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "log-integrity",

@@ -149,7 +149,7 @@ fn reason(e: &sealbook_domain::BatchError) -> &'static str {
     match e {
         sealbook_domain::BatchError::Malformed { .. } => "malformed",
         sealbook_domain::BatchError::TooLarge { .. } => "too_large",
-        _ => "invalid",
+        sealbook_domain::BatchError::Invalid(_) => "invalid",
     }
 }
 

@@ -145,7 +145,9 @@ pub(crate) async fn tile(
         let mut body = Vec::with_capacity(leaves.iter().map(|(_, l)| l.len() + 2).sum());
         for (index, leaf) in &leaves {
             let len = u16::try_from(leaf.len()).map_err(|_| {
-                ApiError::LogIntegrity(format!("entry {index} exceeds 65,535 bytes"))
+                ApiError::LogIntegrity(crate::error::Integrity::cause(format!(
+                    "entry {index} exceeds 65,535 bytes"
+                )))
             })?;
             body.extend_from_slice(&len.to_be_bytes());
             body.extend_from_slice(leaf);

@@ -540,8 +540,26 @@ async fn insert_events(
         &term_params,
     );
     let (e, p, tm) = futures_util::join!(events, personal, terms);
-    e.map_err(db)?;
-    p.map_err(db)?;
+    // Under the tenant's head lock, an index at or above the head's size can only be taken if the
+    // head is behind its events: damage, not a busy database.
+    let collision = |e: tokio_postgres::Error| match e.as_db_error() {
+        Some(d)
+            if *d.code() == tokio_postgres::error::SqlState::UNIQUE_VIOLATION
+                && matches!(d.constraint(), Some("events_pkey" | "personal_pkey")) =>
+        {
+            let c = Corruption::new(format!(
+                "the log already holds an event at or above index {size}, the size its tree head records"
+            ))
+            .at(Place::TreeHead);
+            StoreError::from(match TenantId::parse(t) {
+                Ok(id) => c.tenant(&id),
+                Err(_) => c,
+            })
+        }
+        _ => db(e),
+    };
+    e.map_err(collision)?;
+    p.map_err(collision)?;
     tm.map_err(db)?;
     Ok((out, leaves))
 }

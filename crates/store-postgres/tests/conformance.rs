@@ -37,6 +37,9 @@ impl Harness for Pg {
             Damage::HeadSizeAhead => {
                 "UPDATE sealbook.log_heads SET size = size + 1 WHERE tenant_id = $1"
             }
+            Damage::HeadSizeBehind => {
+                "UPDATE sealbook.log_heads SET size = size - 1 WHERE tenant_id = $1"
+            }
             Damage::TruncateRoot => {
                 "UPDATE sealbook.log_heads SET root = substring(root from 1 for 31) WHERE tenant_id = $1"
             }

@@ -27,6 +27,9 @@ impl Harness for Sqlite {
             Damage::HeadSizeAhead => {
                 format!("UPDATE tree_heads SET size = size + 1 WHERE {of_tenant}")
             }
+            Damage::HeadSizeBehind => {
+                format!("UPDATE tree_heads SET size = size - 1 WHERE {of_tenant}")
+            }
             Damage::TruncateRoot => {
                 format!("UPDATE tree_heads SET root = substr(root, 1, 31) WHERE {of_tenant}")
             }

@@ -122,7 +122,13 @@ impl From<BlobError> for Corruption {
 impl fmt::Display for Corruption {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("stored data is corrupt")?;
-        match (&self.tenant, &self.at) {
+        // A place the description already names (the log math's tile messages do) is not said
+        // twice.
+        let at = self
+            .at
+            .map(|p| p.to_string())
+            .filter(|p| !self.detail.contains(p.as_str()));
+        match (&self.tenant, at) {
             (Some(t), Some(p)) => write!(f, " (tenant {t}, {p})")?,
             (Some(t), None) => write!(f, " (tenant {t})")?,
             (None, Some(p)) => write!(f, " ({p})")?,

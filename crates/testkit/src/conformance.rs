@@ -30,6 +30,9 @@ pub enum Damage {
     TruncateOpenTile,
     /// The tree head says one leaf more than the log holds.
     HeadSizeAhead,
+    /// The tree head says one leaf less than the log holds (the next append would collide with a
+    /// stored event).
+    HeadSizeBehind,
     /// The tree head's root is cut to its first 31 bytes.
     TruncateRoot,
 }
@@ -928,7 +931,7 @@ fn corrupt<T: std::fmt::Debug>(r: Result<T, StoreError>, t: &TenantId, what: &st
 /// append over it writes nothing. The store is reopened after the damage: a PostgreSQL node that
 /// appended last trusts its own copy of the tree's right edge while the stored size matches it.
 pub async fn damage_is_reported_as_corrupt(h: &dyn Harness) {
-    let names = ["ok", "tile", "head", "root"];
+    let names = ["ok", "tile", "head", "behind", "root"];
     let s = setup(h, &names).await;
     let three = |t: &TenantId, tag: &str| {
         req(
@@ -948,8 +951,10 @@ pub async fn damage_is_reported_as_corrupt(h: &dyn Harness) {
         .unwrap();
     drop(s);
     let (tile, head, root) = (tenant("tile"), tenant("head"), tenant("root"));
+    let behind = tenant("behind");
     h.damage(&tile, Damage::TruncateOpenTile).await;
     h.damage(&head, Damage::HeadSizeAhead).await;
+    h.damage(&behind, Damage::HeadSizeBehind).await;
     h.damage(&root, Damage::TruncateRoot).await;
     let s = h.open().await;
 
@@ -982,6 +987,11 @@ pub async fn damage_is_reported_as_corrupt(h: &dyn Harness) {
         &head,
         "append over a tree head ahead of the log",
     );
+    corrupt(
+        s.append(vec![three(&behind, "b")]).await,
+        &behind,
+        "append over a tree head behind the log",
+    );
     let c = corrupt(
         s.tree_head(&root).await,
         &root,
@@ -989,7 +999,7 @@ pub async fn damage_is_reported_as_corrupt(h: &dyn Harness) {
     );
     assert_eq!(c.at, Some(Place::TreeHead));
     // Nothing was written for the damaged tenants; the others still append.
-    for t in [&tile, &head] {
+    for t in [&tile, &head, &behind] {
         assert_eq!(s.entries(t, 0, 10).await.unwrap().len(), 3, "{t}");
     }
     let ok = tenant("ok");
