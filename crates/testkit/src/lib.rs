@@ -1,7 +1,8 @@
 //! Sealbook's kit for tests and benchmarks, kept out of the production crates so that they carry
 //! no test-only code or dependencies (as rustls keeps its own in `rustls-test`). Unpublished; the
 //! store crates use it as a dev-dependency, and only the `sealbook` binary depends on it for real,
-//! for `sealbook bench baseline` (`crates/cli/tests/e2e/architecture.rs` holds that line).
+//! for `sealbook bench baseline`, and takes only [`baseline`]: the features `conformance` and
+//! `testdb` are for tests (`crates/cli/tests/e2e/architecture.rs` holds that line).
 //!
 //! Every backend MUST run the conformance suite from its tests ([`store_conformance!`] with a
 //! [`conformance::Harness`] whose `damage` writes through a raw connection, behind the store's
@@ -15,5 +16,7 @@
 //! ([`baseline::sqlite`] and [`baseline::postgres`], the raw baselines).
 
 pub mod baseline;
+#[cfg(feature = "conformance")]
 pub mod conformance;
+#[cfg(feature = "testdb")]
 pub mod pg;
