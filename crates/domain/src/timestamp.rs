@@ -18,19 +18,28 @@ pub struct Timestamp {
 /// Why a string is not an acceptable timestamp.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum TimestampError {
-    /// Not RFC 3339, or no offset (`Z` or `±hh:mm`).
+    /// Not RFC 3339 (`T` between date and time, as its grammar and JSON Schema's `date-time`
+    /// say), or no offset (`Z` or `±hh:mm`).
     #[error("must be an RFC 3339 date-time with an offset, e.g. 2026-01-31T09:30:00.123Z")]
     Syntax,
-    /// Outside the years 0001–9999.
+    /// Outside the years 0001–9999, in UTC.
     #[error("year out of range")]
     Range,
 }
 
 /// Parses an RFC 3339 date-time that carries an explicit offset.
 pub fn parse(s: &str) -> Result<Timestamp, TimestampError> {
+    // `time` takes any byte between date and time (RFC 3339 only notes that readers may choose to
+    // accept a space); the grammar, and the OpenAPI document's `date-time`, say `T` or `t`.
+    if !matches!(s.as_bytes().get(10), Some(b'T' | b't')) {
+        return Err(TimestampError::Syntax);
+    }
     let dt = OffsetDateTime::parse(s, &Rfc3339).map_err(|_| TimestampError::Syntax)?;
     let digits = fraction_digits(s);
-    let utc = dt.to_offset(UtcOffset::UTC);
+    // `to_offset` panics when the UTC instant leaves `time`'s years (9999-12-31T23:30:00-01:00).
+    let utc = dt
+        .checked_to_offset(UtcOffset::UTC)
+        .ok_or(TimestampError::Range)?;
     if !(1..=9999).contains(&utc.year()) {
         return Err(TimestampError::Range);
     }
@@ -102,9 +111,28 @@ mod tests {
             "2026-03-01",
             "yesterday",
             "2026-13-01T00:00:00Z",
+            "2026-03-01 08:15:30Z",
+            "2026-03-01x08:15:30Z",
             "",
         ] {
             assert_eq!(parse(bad), Err(TimestampError::Syntax), "{bad}");
         }
+        assert!(parse("2026-03-01t08:15:30z").is_ok());
+    }
+
+    /// Instants whose UTC form leaves the years 0001-9999 are refused, not a panic (the first one
+    /// used to panic in `to_offset`; schemathesis-style envelope generation found it).
+    #[test]
+    fn utc_beyond_the_year_range_is_refused() {
+        for bad in [
+            "9999-12-31T23:30:00-01:00",
+            "9999-12-31T23:59:59.999-23:59",
+            "0001-01-01T00:30:00+01:00",
+            "0000-06-01T00:00:00Z",
+        ] {
+            assert_eq!(parse(bad), Err(TimestampError::Range), "{bad}");
+        }
+        assert!(parse("9999-12-31T23:30:00+01:00").is_ok());
+        assert!(parse("0001-01-01T00:30:00-01:00").is_ok());
     }
 }
