@@ -88,8 +88,10 @@ pub const ENVELOPE_FIELDS: &[&str] = &[
     "refs",
     "data",
 ];
-const ACTOR_TYPES: &[&str] = &["user", "service_account", "api_key", "system", "support"];
-const OUTCOMES: &[&str] = &["success", "failure", "denied"];
+/// The actor types an event may name.
+pub const ACTOR_TYPES: &[&str] = &["user", "service_account", "api_key", "system", "support"];
+/// An event's outcomes.
+pub const OUTCOMES: &[&str] = &["success", "failure", "denied"];
 /// Largest integer magnitude that every JSON reader represents exactly (RFC 7493, I-JSON).
 const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 
@@ -453,9 +455,20 @@ fn validate(
         None => {
             obj.insert("schema_version".into(), Value::from(1));
         }
-        Some(Value::Number(n))
-            if n.as_u64()
-                .is_some_and(|v| (1..=u64::from(u32::MAX)).contains(&v)) => {}
+        Some(Value::Number(n)) => {
+            // `200.0` is the integer 200 to JSON Schema (and to JavaScript); it is stored as `200`.
+            let v = n.as_u64().or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.fract() == 0.0 && (1.0..=f64::from(u32::MAX)).contains(f))
+                    .map(|f| f as u64)
+            });
+            match v {
+                Some(v) if (1..=u64::from(u32::MAX)).contains(&v) => {
+                    obj.insert("schema_version".into(), Value::from(v));
+                }
+                _ => c.err("/schema_version", "must be an integer ≥ 1"),
+            }
+        }
         Some(_) => c.err("/schema_version", "must be an integer ≥ 1"),
     }
     let occurred_at = match obj.get("occurred_at") {
@@ -781,6 +794,37 @@ mod tests {
         assert!(paths.contains(&(Some(1), "/bogus")), "{paths:?}");
         assert!(paths.contains(&(Some(1), "/refs/a:b")), "{paths:?}");
         assert!(e.iter().all(|e| e.event == Some(1)));
+    }
+
+    /// An integral number is an integer whichever way it is written, as JSON Schema says.
+    #[test]
+    fn schema_version_is_an_integer_however_written() {
+        for (sent, stored) in [("2", 2), ("2.0", 2), ("4294967295", 4_294_967_295u64)] {
+            let mut v = good().to_string();
+            v.insert_str(v.len() - 1, &format!(r#","schema_version":{sent}"#));
+            let e = parse_batch(
+                v.as_bytes(),
+                BodyFormat::Json,
+                &tenant(),
+                &Limits::default(),
+            )
+            .unwrap()
+            .remove(0);
+            assert_eq!(e.body["schema_version"], json!(stored), "{sent}");
+            assert!(e.body["schema_version"].is_u64());
+        }
+        for bad in [
+            json!(0),
+            json!(2.5),
+            json!(4_294_967_296u64),
+            json!(-1),
+            json!("1"),
+            Value::Null,
+        ] {
+            let mut v = good();
+            v["schema_version"] = bad.clone();
+            assert_eq!(errs(&v)[0].path, "/schema_version", "{bad}");
+        }
     }
 
     #[test]

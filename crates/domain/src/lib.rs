@@ -41,7 +41,9 @@ pub mod timestamp;
 pub mod view;
 
 pub use canonical::canonical_bytes;
-pub use envelope::{parse_batch, BodyFormat, Limits, ValidEvent, ENVELOPE_FIELDS};
+pub use envelope::{
+    parse_batch, BodyFormat, Limits, ValidEvent, ACTOR_TYPES, ENVELOPE_FIELDS, OUTCOMES,
+};
 pub use error::{BatchError, FieldError};
 pub use filter::{Cursor, EventFilter, FilterError, RefFilter, SubjectFilter, TypeFilter};
 pub use scope::{Scope, ScopeError};
