@@ -1,113 +1,12 @@
 //! The schemas of the OpenAPI document that no handler type carries: the event envelope as a
 //! client sends it (validation itself lives in the domain crate, which must report every problem
 //! with a JSON pointer, something a typed deserializer cannot do; `openapi`'s
-//! `openapi_matches_validation` test keeps the two in step).
+//! `openapi_matches_validation` and `envelope_drift` tests keep the two in step: the schema
+//! accepts an envelope if and only if the domain does, the catalog aside).
 
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type};
 use utoipa::openapi::{Ref, RefOr};
 use utoipa::ToSchema;
-
-/// Who acted.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub(crate) struct Actor {
-    /// `user`, `service_account`, `api_key`, `system` or `support`.
-    r#type: String,
-    /// Personal data: stored beside the leaf, committed inside it.
-    id: String,
-    name: Option<String>,
-    email: Option<String>,
-}
-
-/// A party: `on_behalf_of` or `subject`.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub(crate) struct Party {
-    /// A lower_snake word, e.g. `order`.
-    r#type: String,
-    id: String,
-    name: Option<String>,
-}
-
-/// An impersonation session.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub(crate) struct Impersonation {
-    session_id: String,
-    ticket: Option<String>,
-}
-
-/// Why a human overrode a rule.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub(crate) struct Reason {
-    code: Option<String>,
-    ticket: Option<String>,
-    note: Option<String>,
-}
-
-/// One changed field.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub(crate) struct Change {
-    field: String,
-    #[schema(value_type = Option<Object>)]
-    before: Option<serde_json::Value>,
-    #[schema(value_type = Option<Object>)]
-    after: Option<serde_json::Value>,
-}
-
-/// Where the action came from.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub(crate) struct Context {
-    ip: Option<String>,
-    user_agent: Option<String>,
-    session_id: Option<String>,
-    request_id: Option<String>,
-    correlation_id: Option<String>,
-}
-
-/// The event envelope. Unknown fields are rejected; limits: 48 KiB per event, 32 levels of
-/// nesting, 1,000 events and 5 MiB per request.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub(crate) struct EventEnvelope {
-    /// Idempotency key, 1-128 printable characters; a UUIDv7 is assigned when absent.
-    id: Option<String>,
-    /// Must equal the key's tenant when present.
-    tenant: Option<String>,
-    /// Dot-separated lower_snake segments, e.g. `order.status_changed`.
-    r#type: String,
-    /// Default 1.
-    schema_version: Option<u32>,
-    /// RFC 3339 with an offset.
-    occurred_at: String,
-    actor: Actor,
-    on_behalf_of: Option<Party>,
-    impersonation: Option<Impersonation>,
-    subject: Party,
-    /// `success` (default), `failure` or `denied`.
-    outcome: Option<String>,
-    reason: Option<Reason>,
-    /// Field changes; secrets among them are redacted on both sides.
-    changes: Option<Vec<Change>>,
-    /// The object before the change, instead of `changes` (with `after`): Sealbook computes the
-    /// field-level diff (nested paths, arrays by index) and stores it as `changes`.
-    #[schema(value_type = Option<Object>)]
-    before: Option<serde_json::Value>,
-    /// The object after the change (with `before`).
-    #[schema(value_type = Option<Object>)]
-    after: Option<serde_json::Value>,
-    context: Option<Context>,
-    /// Business references, searchable with `ref=key:value`.
-    refs: Option<std::collections::BTreeMap<String, String>>,
-    /// The type's own payload. Values under secret keys (`password`, `api_key`, `token`, …) and
-    /// card numbers (Luhn-valid) here, in `refs` and in `changes` are replaced by
-    /// `{"$redacted": true, "preview", "fingerprint"}` before anything is stored.
-    #[schema(value_type = Option<Object>)]
-    data: Option<serde_json::Value>,
-}
 
 /// The media type of every error body.
 pub(crate) const PROBLEM_JSON: &str = "application/problem+json";
@@ -209,7 +108,7 @@ hand_schema! {
 
 hand_schema! {
     /// An event's outcome.
-    Outcome => string().enum_values(Some(["success", "failure", "denied"]))
+    Outcome => string().enum_values(Some(sealbook_domain::OUTCOMES.iter().copied()))
 }
 
 hand_schema! {
@@ -298,4 +197,223 @@ hand_schema! {
                 .required("versions"),
         )
     }
+}
+
+/// A schema written as JSON Schema 2020-12 text, for keywords utoipa's builders lack (`not`,
+/// `dependentRequired`, `$ref` beside other keywords): every key is carried verbatim.
+fn raw(v: serde_json::Value) -> Schema {
+    let serde_json::Value::Object(m) = v else {
+        unreachable!("a schema is an object")
+    };
+    let mut o = ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::SchemaType::AnyValue)
+        .build();
+    o.extensions = Some(m.into_iter().collect());
+    Schema::Object(o)
+}
+
+fn component(name: &str) -> serde_json::Value {
+    serde_json::json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+
+/// No NUL character: the validator refuses one in any string and any field name, at any depth.
+const NO_NUL: &str = "^[^\\u0000]*$";
+/// `char::is_control` (Unicode Cc): what "printable characters only" refuses.
+const PRINTABLE: &str = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$";
+/// I-JSON's exact integer range, ±(2^53-1).
+const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
+
+/// A string of 1 to `max` characters, `null` allowed (an optional field the validator treats as
+/// absent when null) or not.
+fn text(max: usize, nullable: bool) -> serde_json::Value {
+    let t = if nullable {
+        serde_json::json!(["string", "null"])
+    } else {
+        serde_json::json!("string")
+    };
+    serde_json::json!({"type": t, "minLength": 1, "maxLength": max, "pattern": NO_NUL})
+}
+
+/// The built-in catalog's type names a client may send, as `examples` of `type` (not an enum:
+/// tenants add types).
+fn builtin_type_names() -> Vec<String> {
+    let mut names: Vec<String> = sealbook_catalog::Catalog::builtin()
+        .types()
+        .map(|t| t.name.clone())
+        .filter(|n| !sealbook_catalog::RESERVED.contains(&n.as_str()))
+        .collect();
+    names.sort();
+    names
+}
+
+hand_schema! {
+    /// Any JSON value the log stores as sent: no NUL character in a string or a field name, and
+    /// integers within ±(2^53-1) (send larger ones as strings).
+    JsonValue => raw(serde_json::json!({
+        "anyOf": [
+            {"type": ["null", "boolean"]},
+            {"type": "string", "pattern": NO_NUL},
+            {"type": "integer", "minimum": -MAX_SAFE_INTEGER, "maximum": MAX_SAFE_INTEGER},
+            {"type": "number", "not": {"type": "integer"}},
+            {"type": "array", "items": component("JsonValue")},
+            component("JsonObject"),
+        ],
+    }))
+}
+
+hand_schema! {
+    /// A JSON object whose values are [`JsonValue`]s.
+    JsonObject => raw(serde_json::json!({
+        "type": "object",
+        "propertyNames": {"pattern": NO_NUL},
+        "additionalProperties": component("JsonValue"),
+    }))
+}
+
+hand_schema! {
+    /// Who acted.
+    Actor => raw(serde_json::json!({
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["type", "id"],
+        "properties": {
+            "type": {"type": "string", "enum": sealbook_domain::ACTOR_TYPES},
+            "id": {"description": "Personal data: stored beside the leaf, committed inside it.", "allOf": [text(256, false)]},
+            "name": text(256, true),
+            "email": text(320, true),
+        },
+    }))
+}
+
+hand_schema! {
+    /// A party: `on_behalf_of` or `subject`.
+    Party => raw(serde_json::json!({
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["type", "id"],
+        "properties": {
+            "type": {"type": "string", "description": "A lower_snake word, e.g. `order`.", "maxLength": 64, "pattern": "^[a-z][a-z0-9_]*$"},
+            "id": text(256, false),
+            "name": text(256, true),
+        },
+    }))
+}
+
+hand_schema! {
+    /// An impersonation session.
+    Impersonation => raw(serde_json::json!({
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["session_id"],
+        "properties": {"session_id": text(256, false), "ticket": text(256, true)},
+    }))
+}
+
+hand_schema! {
+    /// Why a human overrode a rule.
+    Reason => raw(serde_json::json!({
+        "type": "object",
+        "additionalProperties": false,
+        "properties": {"code": text(128, true), "ticket": text(256, true), "note": text(4096, true)},
+    }))
+}
+
+hand_schema! {
+    /// One changed field.
+    Change => raw(serde_json::json!({
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["field"],
+        "properties": {
+            "field": text(256, false),
+            "before": component("JsonValue"),
+            "after": component("JsonValue"),
+        },
+    }))
+}
+
+hand_schema! {
+    /// Where the action came from.
+    Context => raw(serde_json::json!({
+        "type": "object",
+        "additionalProperties": false,
+        "properties": {
+            "ip": {"anyOf": [
+                {"type": "string", "format": "ipv4"},
+                {"type": "string", "format": "ipv6"},
+                {"type": "null"},
+            ]},
+            "user_agent": text(1024, true),
+            "session_id": text(256, true),
+            "request_id": text(256, true),
+            "correlation_id": text(256, true),
+        },
+    }))
+}
+
+hand_schema! {
+    /// The event envelope. Unknown fields are rejected. Beyond this schema: 48 KiB per event
+    /// (compact JSON), 32 levels of nesting, no two events of a request with the same `id`, no
+    /// duplicate field names; 1,000 events and 5 MiB per request. What depends on the tenant: the
+    /// type must be in its catalog (`GET /v1/catalog`), `data` must pass that type's schema and
+    /// the fields it requires must be present, `schema_version` must be one of its versions.
+    EventEnvelope => raw(serde_json::json!({
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["type", "occurred_at", "actor", "subject"],
+        "properties": {
+            "id": {
+                "type": ["string", "null"], "minLength": 1, "maxLength": 128, "pattern": PRINTABLE,
+                "description": "Idempotency key, 1-128 printable characters; a UUIDv7 is assigned when absent.",
+            },
+            "tenant": {
+                "type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$",
+                "description": "Must equal the API key's tenant when present.",
+            },
+            "type": {
+                "type": "string", "maxLength": 128,
+                "pattern": "^[a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)+$",
+                "not": {"enum": sealbook_catalog::RESERVED},
+                "examples": builtin_type_names(),
+                "description": "Dot-separated lower_snake segments, at least two, e.g. `order.status_changed`; a type of the tenant's catalog. Types Sealbook writes itself cannot be sent.",
+            },
+            "schema_version": {
+                "type": "integer", "minimum": 1, "maximum": u32::MAX,
+                "description": "Default 1.",
+            },
+            "occurred_at": {
+                "type": "string", "format": "date-time",
+                "pattern": "^([0-9]{3}[1-9]|[0-9]{2}[1-9][0-9]|[0-9][1-9][0-9]{2}|[1-9][0-9]{3})-",
+                "description": "RFC 3339 with an offset (`Z` or `±hh:mm`); years 0001 to 9999 in UTC (so not 0001-01-01T00:30:00+01:00).",
+            },
+            "actor": component("Actor"),
+            "on_behalf_of": component("Party"),
+            "impersonation": component("Impersonation"),
+            "subject": component("Party"),
+            "outcome": {"allOf": [component("Outcome")], "description": "Default `success`."},
+            "reason": component("Reason"),
+            "changes": {
+                "type": "array", "items": component("Change"),
+                "description": "Field changes; secrets among them are redacted on both sides.",
+            },
+            "before": {
+                "allOf": [component("JsonObject")],
+                "description": "The object before the change, instead of `changes` (with `after`): Sealbook computes the field-level diff (nested paths, arrays by index) and stores it as `changes`.",
+            },
+            "after": {"allOf": [component("JsonObject")], "description": "The object after the change (with `before`)."},
+            "context": component("Context"),
+            "refs": {
+                "type": "object",
+                "propertyNames": {"pattern": "^[A-Za-z0-9_.-]{1,64}$"},
+                "additionalProperties": {"type": "string", "minLength": 1, "maxLength": 512, "pattern": NO_NUL},
+                "description": "Business references, searchable with `ref=key:value`.",
+            },
+            "data": {
+                "allOf": [component("JsonObject")],
+                "description": "The type's own payload. Values under secret keys (`password`, `api_key`, `token`, …) and card numbers (Luhn-valid) here, in `refs` and in `changes` are replaced by `{\"$redacted\": true, \"preview\", \"fingerprint\"}` before anything is stored.",
+            },
+        },
+        "dependentRequired": {"before": ["after"], "after": ["before"]},
+        "not": {"required": ["changes", "before"]},
+    }))
 }
