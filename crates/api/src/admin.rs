@@ -20,9 +20,10 @@ use sealbook_store::{KeyEffect, KeyRecord, NewKey, Tenant};
 #[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewTenant {
-    /// `[a-z0-9][a-z0-9-]{0,62}`
+    #[schema(schema_with = crate::schema::new_tenant_id)]
     id: String,
     /// Display name (defaults to the id).
+    #[schema(schema_with = crate::schema::display_name)]
     name: Option<String>,
 }
 
@@ -54,9 +55,10 @@ pub(crate) struct TenantList {
 #[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewKeyBody {
-    /// Display name, e.g. the service that will use the key.
+    /// Display name, e.g. the service that will use the key (default `unnamed`).
+    #[schema(schema_with = crate::schema::display_name)]
     name: Option<String>,
-    /// Any of `events:write`, `events:read`, `events:export`, `tenant:admin`.
+    #[schema(schema_with = crate::schema::scopes)]
     scopes: Vec<String>,
 }
 

@@ -39,6 +39,97 @@ impl Modify for Security {
     }
 }
 
+/// OpenAPI links, so that a client (and schemathesis' stateful phase) knows which answer feeds
+/// which request: an ingest receipt's id to the event, its proof and a redaction question; a new
+/// tenant to its keys; a new key to its revocation.
+struct Links;
+
+impl Modify for Links {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use serde_json::json;
+        use utoipa::openapi::RefOr;
+        // utoipa's `Link` serializes its fields in snake case (`operation_id`), which no OpenAPI
+        // reader knows: every field goes in verbatim instead, as extensions do.
+        fn link(v: serde_json::Value) -> utoipa::openapi::link::Link {
+            let serde_json::Value::Object(m) = v else {
+                unreachable!("a link is an object")
+            };
+            let mut l = utoipa::openapi::link::Link::default();
+            l.extensions = Some(m.into_iter().collect());
+            l
+        }
+        let receipt = "$response.body#/receipts/0/id";
+        let new_tenant = "$response.body#/id";
+        let links = [
+            (
+                "/v1/events",
+                "201",
+                vec![
+                    (
+                        "GetEvent",
+                        json!({"operationId": "get_event", "parameters": {"id": receipt}, "description": "the first event of the batch"}),
+                    ),
+                    (
+                        "GetEventProof",
+                        json!({"operationId": "event_proof", "parameters": {"id": receipt}, "description": "its inclusion proof"}),
+                    ),
+                    (
+                        "MatchRedaction",
+                        json!({"operationId": "match_value", "requestBody": {"event_id": receipt}, "description": "ask about one of its redacted values"}),
+                    ),
+                ],
+            ),
+            (
+                "/v1/tenants",
+                "201",
+                vec![
+                    (
+                        "CreateKey",
+                        json!({"operationId": "create_key", "parameters": {"tenant": new_tenant}, "description": "a key for the new tenant"}),
+                    ),
+                    (
+                        "ListKeys",
+                        json!({"operationId": "list_keys", "parameters": {"tenant": new_tenant}, "description": "the new tenant's keys"}),
+                    ),
+                ],
+            ),
+            (
+                "/v1/tenants/{tenant}/keys",
+                "201",
+                vec![(
+                    "RevokeKey",
+                    json!({"operationId": "revoke_key", "parameters": {"tenant": "$request.path.tenant", "key_id": "$response.body#/id"}, "description": "revoke the new key"}),
+                )],
+            ),
+        ];
+        // Every source is a POST.
+        for (path, status, links) in links {
+            let op = doc
+                .paths
+                .paths
+                .get_mut(path)
+                .and_then(|item| item.post.as_mut())
+                .unwrap_or_else(|| panic!("POST {path} is in the document"));
+            // An ingest answers 200 with the same receipts when every event was already stored.
+            let statuses: &[&str] = if path == "/v1/events" {
+                &[status, "200"]
+            } else {
+                &[status]
+            };
+            for status in statuses {
+                let Some(RefOr::T(response)) = op.responses.responses.get_mut(*status) else {
+                    panic!("{path} answers {status}")
+                };
+                for (name, l) in &links {
+                    response
+                        .links
+                        .insert((*name).to_owned(), RefOr::T(link(l.clone())));
+                }
+            }
+        }
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Sealbook", description = "Tamper-evident, multi-tenant audit trail. Errors are RFC 9457 application/problem+json."),
@@ -54,7 +145,7 @@ impl Modify for Security {
             Batch, Outcome, RefFilter, ExportFormat, Status, PersonalBundle, TypeDefinition),
         responses(BadRequest, Unauthorized, Forbidden, NotFound, TooLarge, UnsupportedMediaType, Unprocessable, RateLimited, IntegrityFailure, Unavailable),
     ),
-    modifiers(&Security),
+    modifiers(&Security, &Links),
 )]
 struct Doc;
 
@@ -143,6 +234,47 @@ mod tests {
             }
         }
         assert!(checked > 50, "{checked}");
+    }
+
+    /// Every link names an operation of the document and parameters that operation takes.
+    #[test]
+    fn every_link_leads_somewhere() {
+        let v = serde_json::to_value(document()).unwrap();
+        let mut ops = std::collections::BTreeMap::new();
+        for item in v["paths"].as_object().unwrap().values() {
+            for op in item.as_object().unwrap().values() {
+                ops.insert(op["operationId"].as_str().unwrap().to_owned(), op.clone());
+            }
+        }
+        let mut n = 0;
+        for item in v["paths"].as_object().unwrap().values() {
+            for op in item.as_object().unwrap().values() {
+                for r in op["responses"].as_object().unwrap().values() {
+                    for link in r["links"].as_object().into_iter().flat_map(|l| l.values()) {
+                        let target = &ops[link["operationId"].as_str().unwrap()];
+                        for p in link["parameters"]
+                            .as_object()
+                            .into_iter()
+                            .flat_map(|p| p.keys())
+                        {
+                            let params = target["parameters"].as_array().unwrap();
+                            assert!(params.iter().any(|q| q["name"] == *p.as_str()), "{link}");
+                        }
+                        if let Some(body) = link["requestBody"].as_object() {
+                            let schema = target["requestBody"]["content"]["application/json"]
+                                ["schema"]["$ref"]
+                                .as_str()
+                                .unwrap();
+                            let props =
+                                &v.pointer(schema.trim_start_matches('#')).unwrap()["properties"];
+                            assert!(body.keys().all(|k| props.get(k).is_some()), "{link}");
+                        }
+                        n += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(n, 3 * 2 + 2 + 1);
     }
 
     /// Every `$ref` names a component the document holds.

@@ -417,3 +417,34 @@ hand_schema! {
         "not": {"required": ["changes", "before"]},
     }))
 }
+
+/// `POST /v1/tenants`'s `id`: a tenant id, `platform` aside.
+pub(crate) fn new_tenant_id() -> Schema {
+    raw(serde_json::json!({
+        "type": "string",
+        "pattern": "^[a-z0-9][a-z0-9-]{0,62}$",
+        "not": {"const": "platform"},
+        "description": "`[a-z0-9][a-z0-9-]{0,62}`; `platform` is the platform's own log.",
+    }))
+}
+
+/// A display name of a tenant or a key: 1-200 printable characters, null for the default.
+pub(crate) fn display_name() -> Schema {
+    raw(serde_json::json!({
+        "type": ["string", "null"], "minLength": 1, "maxLength": 200, "pattern": PRINTABLE,
+    }))
+}
+
+/// The scopes of a new key: at least one (repeats collapse). On the `platform` tenant only
+/// `events:read` and `events:export` (otherwise 422).
+pub(crate) fn scopes() -> Schema {
+    let all: Vec<&str> = sealbook_domain::Scope::ALL
+        .iter()
+        .map(|s| s.as_str())
+        .collect();
+    raw(serde_json::json!({
+        "type": "array", "minItems": 1,
+        "items": {"type": "string", "enum": all},
+        "description": "At least one of the scopes; on the `platform` tenant only `events:read` and `events:export`.",
+    }))
+}
