@@ -78,6 +78,7 @@ pub(crate) async fn export(
     let mut filter = EventFilter::from_query(&filters)?;
     filter.limit = PAGE;
     let tenant = key.tenant().clone();
+    auditable(&key.0, &tenant, &filters)?;
     // Pin the export to a signed checkpoint (signing one now if the log grew), so the trailer can
     // prove every line against it.
     let checkpoint = match state.inner.log.sign_now(&tenant).await {
@@ -214,17 +215,64 @@ async fn produce(
 }
 
 /// Appends the `audit_log.exported` event; returns its id and index.
-async fn record(
-    state: &AppState,
+/// Refuses, before anything is streamed, an export whose audit event could not be recorded: a
+/// filter value with a NUL character, or filters too large for one event, made the event fail
+/// envelope validation after the events had gone out, so the export left no record in the log.
+fn auditable(
+    key: &KeyRecord,
+    tenant: &TenantId,
+    filters: &[(String, String)],
+) -> Result<(), ApiError> {
+    let now = time::OffsetDateTime::now_utc();
+    // Count and size as wide as the record ever holds them (2^53-1): the real event is no bigger.
+    const WIDEST: u64 = (1 << 53) - 1;
+    let event = audit_event(key, tenant, filters, WIDEST as usize, WIDEST, false, now);
+    match crate::audit::event(tenant, &event, now) {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let problem = match &e {
+                ApiError::Invalid(errors) if errors.iter().any(|f| f.problem.contains("NUL")) => {
+                    "must not contain NUL characters".to_owned()
+                }
+                _ => format!(
+                    "the filters are too large to be recorded in the export's audit event ({e})"
+                ),
+            };
+            let param = match &e {
+                ApiError::Invalid(errors) => errors
+                    .iter()
+                    .find_map(|f| {
+                        let i: usize = f
+                            .path
+                            .strip_prefix("/data/filters/")?
+                            .split('/')
+                            .next()?
+                            .parse()
+                            .ok()?;
+                        filters.get(i).map(|(k, _)| k.clone())
+                    })
+                    .unwrap_or_default(),
+                _ => String::new(),
+            };
+            Err(ApiError::BadQuery(sealbook_domain::FilterError {
+                param,
+                problem,
+            }))
+        }
+    }
+}
+
+/// The `audit_log.exported` event of an export.
+fn audit_event(
     key: &KeyRecord,
     tenant: &TenantId,
     filters: &[(String, String)],
     count: usize,
     size: u64,
     complete: bool,
-) -> Result<Value, ApiError> {
-    let now = time::OffsetDateTime::now_utc();
-    let event = json!({
+    now: time::OffsetDateTime,
+) -> Value {
+    json!({
         "type": "audit_log.exported",
         "occurred_at": sealbook_domain::timestamp::format_utc(now, 6),
         "actor": {"type": "api_key", "id": key.id, "name": key.name},
@@ -236,11 +284,68 @@ async fn record(
             "checkpoint_size": size,
             "complete": complete,
         },
-    });
+    })
+}
+
+async fn record(
+    state: &AppState,
+    key: &KeyRecord,
+    tenant: &TenantId,
+    filters: &[(String, String)],
+    count: usize,
+    size: u64,
+    complete: bool,
+) -> Result<Value, ApiError> {
+    let now = time::OffsetDateTime::now_utc();
+    let event = audit_event(key, tenant, filters, count, size, complete, now);
     let shaped = vec![crate::audit::event(tenant, &event, now)?];
     let receipts = append(state, tenant.clone(), shaped, None).await?;
     let r = receipts
         .first()
         .ok_or_else(|| ApiError::Unavailable("recording the export: no receipt".into()))?;
     Ok(json!({"id": r.id, "index": r.index}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> KeyRecord {
+        KeyRecord {
+            id: "key_1".into(),
+            tenant: TenantId::parse("acme").unwrap(),
+            name: "exporter".into(),
+            scopes: vec![Scope::EventsExport],
+            prefix: "sbk_abcdef".into(),
+            created_at: "2026-01-01T00:00:00Z".into(),
+            revoked_at: None,
+        }
+    }
+
+    /// Schemathesis found it: `GET /v1/exports/events?actor=%00` streamed the export, then failed
+    /// to record it ("export could not be audited"). Such filters are now refused up front.
+    #[test]
+    fn an_export_that_could_not_be_audited_is_refused_before_it_starts() {
+        let (k, t) = (key(), TenantId::parse("acme").unwrap());
+        let f = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect()
+        };
+        assert!(auditable(&k, &t, &f(&[("actor", "u1"), ("ref", "order:PO-1")])).is_ok());
+        assert!(auditable(&k, &t, &f(&[("q", &"word ".repeat(2000))])).is_ok());
+        match auditable(&k, &t, &f(&[("type", "a.b"), ("actor", "u\u{0}1")])) {
+            Err(ApiError::BadQuery(e)) => {
+                assert_eq!(e.param, "actor");
+                assert!(e.problem.contains("NUL"), "{e:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let big = "x".repeat(60_000);
+        assert!(matches!(
+            auditable(&k, &t, &f(&[("q", &big)])),
+            Err(ApiError::BadQuery(_))
+        ));
+    }
 }
