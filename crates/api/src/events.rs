@@ -47,7 +47,7 @@ fn view(catalogs: &Catalogs, e: &StoredEvent) -> serde_json::Value {
         ("until" = Option<String>, Query, format = DateTime, description = "RFC 3339 with an offset, year 1 to 9999 in UTC; occurred_at < until"),
         ("correlation_id" = Option<String>, Query, min_length = 1, description = "context.correlation_id"),
         ("ref" = Option<Vec<crate::schema::RefFilter>>, Query, explode, description = "`key:value`, repeatable; all must match"),
-        ("q" = Option<String>, Query, pattern = r"(?:^|[\W_])[^\W_]{2,64}(?:[\W_]|$)", description = "words (runs of 2 to 64 letters or digits) that must all occur in names, references or the reason; at least one"),
+        ("q" = Option<String>, Query, pattern = r"(?:^|[^\p{L}\p{N}])[\p{L}\p{N}]{2,64}(?:[^\p{L}\p{N}]|$)", description = "words (runs of 2 to 64 letters or digits) that must all occur in names, references or the reason; at least one"),
         ("limit" = Option<u16>, Query, minimum = 1, maximum = 1000, description = "page size, default 100"),
         ("cursor" = Option<String>, Query, format = "cursor", description = "`next_cursor` of the previous page"),
     ),

@@ -29,21 +29,23 @@ use serde_json::{json, Value};
 /// Events read from the store per page.
 const PAGE: usize = 1000;
 
-/// Export events as verifiable JSON lines.
+/// Export events as verifiable JSON lines. The filters are the search's, recorded in the export's
+/// audit event, so none may hold a NUL character (that event could not) and together they must fit
+/// in one event (48 KiB): 400 otherwise, before anything is sent.
 #[utoipa::path(get, path = "/v1/exports/events", tag = "events", security(("tenant_key" = ["events:export"])),
     params(
         ("format" = Option<crate::schema::ExportFormat>, Query, description = "`jsonl` (the default and, for now, the only format)"),
-        ("actor" = Option<String>, Query, min_length = 1, description = "actor id"),
-        ("actor_type" = Option<String>, Query, min_length = 1, description = "actor type: user, service_account, api_key, system or support"),
-        ("subject" = Option<String>, Query, min_length = 1, description = "`type:id`, or a bare id"),
-        ("subject_type" = Option<String>, Query, min_length = 1, description = "subject type"),
-        ("type" = Option<String>, Query, min_length = 1, pattern = r"^(?:[\s\S]*[^*]|[\s\S]*\.\*)$", description = "exact type, or a prefix such as `order.*`"),
+        ("actor" = Option<String>, Query, min_length = 1, pattern = r"^[^\u0000]+$", description = "actor id"),
+        ("actor_type" = Option<String>, Query, min_length = 1, pattern = r"^[^\u0000]+$", description = "actor type: user, service_account, api_key, system or support"),
+        ("subject" = Option<String>, Query, min_length = 1, pattern = r"^[^\u0000]+$", description = "`type:id`, or a bare id"),
+        ("subject_type" = Option<String>, Query, min_length = 1, pattern = r"^[^\u0000]+$", description = "subject type"),
+        ("type" = Option<String>, Query, min_length = 1, pattern = r"^(?:[^\u0000]*[^*\u0000]|[^\u0000]*\.\*)$", description = "exact type, or a prefix such as `order.*`"),
         ("outcome" = Option<crate::schema::Outcome>, Query, description = "outcome"),
         ("since" = Option<String>, Query, format = DateTime, description = "RFC 3339 with an offset, year 1 to 9999 in UTC; occurred_at >= since"),
         ("until" = Option<String>, Query, format = DateTime, description = "RFC 3339 with an offset, year 1 to 9999 in UTC; occurred_at < until"),
-        ("correlation_id" = Option<String>, Query, min_length = 1, description = "context.correlation_id"),
-        ("ref" = Option<Vec<crate::schema::RefFilter>>, Query, explode, description = "`key:value`, repeatable; all must match"),
-        ("q" = Option<String>, Query, pattern = r"(?:^|[\W_])[^\W_]{2,64}(?:[\W_]|$)", description = "words (runs of 2 to 64 letters or digits) that must all occur in names, references or the reason; at least one"),
+        ("correlation_id" = Option<String>, Query, min_length = 1, pattern = r"^[^\u0000]+$", description = "context.correlation_id"),
+        ("ref" = Option<Vec<crate::schema::AuditedRefFilter>>, Query, explode, description = "`key:value`, repeatable; all must match"),
+        ("q" = Option<String>, Query, pattern = r"^(?:[^\u0000]*[^\p{L}\p{N}\u0000])?[\p{L}\p{N}]{2,64}(?:[^\p{L}\p{N}\u0000][^\u0000]*)?$", description = "words (runs of 2 to 64 letters or digits) that must all occur in names, references or the reason; at least one"),
     ),
     responses((status = 200, description = "header line, one line per event (newest first), trailer with the signed checkpoint and a batch proof", body = String, content_type = "application/x-ndjson"),
         (status = 400, response = crate::schema::BadRequest), (status = 401, response = crate::schema::Unauthorized), (status = 403, response = crate::schema::Forbidden), (status = 429, response = crate::schema::RateLimited), (status = 500, response = crate::schema::IntegrityFailure), (status = 503, response = crate::schema::Unavailable)))]

@@ -4,8 +4,8 @@
 //! This module depends on every handler module (it lists their operations); none depends on it.
 
 use crate::schema::{
-    Actor, BadRequest, Batch, Change, Context, EventEnvelope, ExportFormat, Forbidden,
-    Impersonation, IntegrityFailure, JsonObject, JsonValue, NotFound, Outcome, Party,
+    Actor, AuditedRefFilter, BadRequest, Batch, Change, Context, EventEnvelope, ExportFormat,
+    Forbidden, Impersonation, IntegrityFailure, JsonObject, JsonValue, NotFound, Outcome, Party,
     PersonalBundle, RateLimited, Reason, RefFilter, Status, TooLarge, TypeDefinition, Unauthorized,
     Unavailable, Unprocessable, UnsupportedMediaType,
 };
@@ -142,7 +142,7 @@ impl Modify for Links {
     ),
     components(
         schemas(EventEnvelope, Actor, Party, Impersonation, Reason, Change, Context, JsonValue, JsonObject, crate::error::Problem, crate::log::ProofBody,
-            Batch, Outcome, RefFilter, ExportFormat, Status, PersonalBundle, TypeDefinition),
+            Batch, Outcome, RefFilter, AuditedRefFilter, ExportFormat, Status, PersonalBundle, TypeDefinition),
         responses(BadRequest, Unauthorized, Forbidden, NotFound, TooLarge, UnsupportedMediaType, Unprocessable, RateLimited, IntegrityFailure, Unavailable),
     ),
     modifiers(&Security, &Links),

@@ -122,6 +122,11 @@ hand_schema! {
 }
 
 hand_schema! {
+    /// A `ref` filter of an export, `key:value`, recorded in the export's audit event: no NUL.
+    AuditedRefFilter => string().pattern(Some("^[^\\u0000]*:[^\\u0000]*$"))
+}
+
+hand_schema! {
     /// A liveness or readiness answer.
     Status => closed(ObjectBuilder::new().property("status", string()).required("status"))
 }
