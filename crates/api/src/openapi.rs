@@ -413,17 +413,9 @@ mod tests {
                 any::<bool>().prop_map(Value::from),
                 "[a-zé]{0,3}".prop_map(Value::from),
                 "[a-z\u{0}é]{0,3}".prop_map(Value::from),
-                prop_oneof![
-                    Just(0i64),
-                    Just((1 << 53) - 1),
-                    Just(-(1 << 53) + 1),
-                    Just(1 << 53),
-                    Just(-(1 << 53)),
-                    Just(i64::MIN),
-                    Just(i64::MAX),
-                ]
-                .prop_map(Value::from),
-                Just(json!(u64::MAX)),
+                // Integers beyond ±(2^53-1) are a known difference (below), not generated here.
+                prop_oneof![Just(0i64), Just((1 << 53) - 1), Just(-(1 << 53) + 1)]
+                    .prop_map(Value::from),
                 Just(json!(1.5)),
                 Just(json!(-0.25)),
                 Just(json!(3.0)),
@@ -675,34 +667,20 @@ mod tests {
                 ),
             )
                 .prop_map(|(a, b)| {
-                    let names = [
-                        "id",
-                        "tenant",
-                        "type",
-                        "schema_version",
-                        "occurred_at",
-                        "actor",
-                        "on_behalf_of",
-                        "impersonation",
-                        "subject",
-                        "outcome",
-                        "reason",
-                        "changes",
-                        "before",
-                        "after",
-                        "context",
-                        "refs",
-                        "data",
-                        "unknown",
-                    ];
+                    // The generators above are in the envelope's field order, then one field
+                    // the envelope does not have.
+                    let names = sealbook_domain::ENVELOPE_FIELDS
+                        .iter()
+                        .copied()
+                        .chain(["unknown"]);
                     let values = [
                         a.0, a.1, a.2, a.3, a.4, a.5, a.6, a.7, b.0, b.1, b.2, b.3, b.4, b.5, b.6,
                         b.7, b.8, b.9,
                     ];
                     let mut m = Map::new();
-                    for (k, v) in names.iter().zip(values) {
+                    for (k, v) in names.zip(values) {
                         if let Some(v) = v {
-                            m.insert((*k).to_owned(), v);
+                            m.insert(k.to_owned(), v);
                         }
                     }
                     Value::Object(m)
@@ -838,7 +816,8 @@ mod tests {
                 "/before",
                 "/after",
             ] {
-                for v in [json!({}), json!(9_007_199_254_740_992u64), json!("\u{0}")] {
+                // (An integer beyond ±(2^53-1) is a known difference: `the_known_differences`.)
+                for v in [json!({}), json!(true), json!("\u{0}")] {
                     cases.push((p.to_string(), v));
                 }
             }
@@ -899,11 +878,22 @@ mod tests {
             assert!(validator.is_valid(&e));
             assert!(accepted(&e).is_err());
             assert!(accepted(&with("occurred_at", json!("2016-12-31T23:59:60Z"))).is_ok());
-            // A number written with a fraction or an exponent is kept as the binary64 sent, so the
-            // domain takes 1e21 while the schema, which reads it as an integer beyond 2^53-1,
-            // does not: the schema is the stricter one.
+            // Integers beyond ±(2^53-1) are refused by the domain; the schema says so in its
+            // description only (see `JsonValue`): it is the looser side here.
+            for n in [
+                json!(1i64 << 53),
+                json!(-(1i64 << 53)),
+                json!(i64::MAX),
+                json!(u64::MAX),
+            ] {
+                let e = with("data", json!({ "n": n }));
+                assert!(validator.is_valid(&e), "{n}");
+                assert!(accepted(&e).is_err(), "{n}");
+            }
+            // A number written with a fraction or an exponent is kept as the binary64 sent, at
+            // any size: both sides take 1e21.
             let e = with("data", json!({"n": 1e21}));
-            assert!(!validator.is_valid(&e));
+            assert!(validator.is_valid(&e));
             assert!(accepted(&e).is_ok());
         }
     }

@@ -225,8 +225,6 @@ fn component(name: &str) -> serde_json::Value {
 const NO_NUL: &str = "^[^\\u0000]*$";
 /// `char::is_control` (Unicode Cc): what "printable characters only" refuses.
 const PRINTABLE: &str = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$";
-/// I-JSON's exact integer range, ±(2^53-1).
-const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
 
 /// A string of 1 to `max` characters, `null` allowed (an optional field the validator treats as
 /// absent when null) or not.
@@ -254,15 +252,19 @@ fn builtin_type_names() -> Vec<String> {
 hand_schema! {
     /// Any JSON value the log stores as sent: no NUL character in a string or a field name, and
     /// integers within ±(2^53-1) (send larger ones as strings).
+    ///
+    /// One schema with a list of types rather than an `anyOf` of one schema per type: each keyword
+    /// applies to its own type only, so the two say the same, and a test generator that breaks
+    /// one branch of an `anyOf` to make an invalid value (schemathesis does) cannot produce a value
+    /// another branch accepts. The integer range is said in words only: as `minimum`/`maximum` it
+    /// would bind numbers with a fraction too, which the log keeps at any size.
     JsonValue => raw(serde_json::json!({
-        "anyOf": [
-            {"type": ["null", "boolean"]},
-            {"type": "string", "pattern": NO_NUL},
-            {"type": "integer", "minimum": -MAX_SAFE_INTEGER, "maximum": MAX_SAFE_INTEGER},
-            {"type": "number", "not": {"type": "integer"}},
-            {"type": "array", "items": component("JsonValue")},
-            component("JsonObject"),
-        ],
+        "type": ["null", "boolean", "string", "number", "array", "object"],
+        "description": "Any JSON value: no NUL character in a string or a field name; integers within ±(2^53-1) (9007199254740991), larger ones are refused (send them as strings).",
+        "pattern": NO_NUL,
+        "items": component("JsonValue"),
+        "propertyNames": {"pattern": NO_NUL},
+        "additionalProperties": component("JsonValue"),
     }))
 }
 

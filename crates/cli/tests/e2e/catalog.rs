@@ -3,7 +3,7 @@
 //! unknown types marked uncatalogued; events read back carry their label; `GET /v1/catalog` is the
 //! document a compliance officer reads; `sealbook catalog lint` finds problems with their lines.
 
-use crate::common::{tempdir, Server, BIN};
+use crate::common::{tempdir, Server, ALL_SCOPES, BIN};
 use serde_json::{json, Value};
 
 fn base(id: &str, ty: &str) -> Value {
@@ -768,15 +768,7 @@ fn sealbooks_own_records_follow_the_published_catalog() {
     let dir = tempdir();
     let s = Server::start(dir.path());
     s.create_tenant("acme");
-    let (_, key) = s.create_key(
-        "acme",
-        &[
-            "events:write",
-            "events:read",
-            "events:export",
-            "tenant:admin",
-        ],
-    );
+    let (_, key) = s.create_key("acme", ALL_SCOPES);
     let ev = json!({"id": "login-1", "type": "user.login_failed", "occurred_at": "2026-03-01T10:00:00Z",
         "actor": {"type": "user", "id": "u-1"}, "subject": {"type": "user", "id": "u-1"},
         "data": {"password": "Tr0ub4dor&3-candidate"}});

@@ -4,7 +4,7 @@
 //! body the document does not describe fails the test, as does any server error or a request the
 //! document allows that the server refuses.
 
-use crate::common::{event, tempdir, Server};
+use crate::common::{event, tempdir, Server, ALL_SCOPES};
 use std::process::Command;
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/schemathesis.sh");
@@ -32,15 +32,7 @@ fn schemathesis_finds_no_contract_failure_with_a_tenant_key_of_every_scope() {
     let dir = tempdir();
     let s = Server::start(dir.path());
     s.create_tenant("acme");
-    let (_, key) = s.create_key(
-        "acme",
-        &[
-            "events:write",
-            "events:read",
-            "events:export",
-            "tenant:admin",
-        ],
-    );
+    let (_, key) = s.create_key("acme", ALL_SCOPES);
     // Some events, so that reads, proofs and tiles answer with data, not only with 404s.
     let batch: Vec<_> = (0..20).map(|i| event(&format!("st-{i}"))).collect();
     s.ingest(&key, &serde_json::Value::Array(batch));

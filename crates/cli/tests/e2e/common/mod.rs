@@ -13,6 +13,14 @@ use std::time::Duration;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_sealbook");
 
+/// Every scope a tenant key can have.
+pub const ALL_SCOPES: &[&str] = &[
+    "events:write",
+    "events:read",
+    "events:export",
+    "tenant:admin",
+];
+
 /// A running server: in this test process (the default, [`Server::start`]) or as a real
 /// `sealbook serve` process ([`Server::process`]) for tests that need one (kill -9, signals).
 pub struct Server {
