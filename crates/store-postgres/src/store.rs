@@ -16,9 +16,9 @@ use sealbook_domain::{EventFilter, PersonalValue, Scope, TenantId};
 use sealbook_logmath::tile::{open_tiles, tile_blob, tile_hashes, RightEdge};
 use sealbook_logmath::{Hash, EMPTY_ROOT};
 use sealbook_store::{
-    column_conditions, AppendOutcome, AppendRequest, CheckpointOutcome, ColumnValue, Corruption,
-    KeyEffect, KeyRecord, Place, Receipt, Store, StoreError, StoredCheckpoint, StoredEvent, Tenant,
-    TreeHead,
+    column_conditions, replay, stored_hash, AppendOutcome, AppendRequest, CheckpointOutcome,
+    ColumnValue, Corruption, KeyEffect, KeyRecord, Place, Receipt, Store, StoreError,
+    StoredCheckpoint, StoredEvent, StoredId, Tenant, TreeHead,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
@@ -49,13 +49,6 @@ fn db(e: tokio_postgres::Error) -> StoreError {
 
 fn pool_err(e: deadpool_postgres::PoolError) -> StoreError {
     StoreError::Unavailable(e.to_string())
-}
-
-/// A stored hash, which must be 32 bytes; `what` names it for the description.
-fn hash(b: &[u8], what: &str) -> Result<Hash, Corruption> {
-    b.try_into()
-        .map(Hash)
-        .map_err(|_| Corruption::new(format!("{what} is {} bytes, not 32", b.len())))
 }
 
 fn tenant_id(s: &str) -> Result<TenantId, Corruption> {
@@ -104,7 +97,7 @@ fn event_from_row(r: &tokio_postgres::Row, tenant: &TenantId) -> Result<StoredEv
     Ok(StoredEvent {
         index,
         leaf: r.get("leaf"),
-        leaf_hash: hash(&leaf_hash, "the leaf hash").map_err(at)?,
+        leaf_hash: stored_hash(&leaf_hash, "the leaf hash").map_err(at)?,
         personal,
     })
 }
@@ -119,7 +112,7 @@ fn checkpoint_from(
     let size = size as u64;
     Ok(StoredCheckpoint {
         size,
-        root: hash(root, "the checkpoint's root")
+        root: stored_hash(root, "the checkpoint's root")
             .map_err(|c| c.tenant(tenant).at(Place::Checkpoint(size)))?,
         note,
         signed_at,
@@ -346,7 +339,7 @@ async fn lock_heads(
             .map_err(db)?
         {
             let size: i64 = r.get(0);
-            let root = hash(r.get::<_, &[u8]>(1), "the root")
+            let root = stored_hash(r.get::<_, &[u8]>(1), "the root")
                 .map_err(|c| c.tenant(t).at(Place::TreeHead))?;
             heads.insert(t.clone(), (size as u64, root));
         }
@@ -383,23 +376,17 @@ async fn replays(
     }
     let mut receipts = Vec::with_capacity(req.events.len());
     for (position, ev) in req.events.iter().enumerate() {
-        match existing.get(&ev.id).filter(|_| ev.client_id) {
-            Some((idx, content, leaf)) if *content == ev.content_hash => {
-                receipts.push(Some(Receipt {
-                    id: ev.id.clone(),
-                    index: *idx,
-                    leaf_hash: hash(leaf, "the leaf hash")
-                        .map_err(|c| c.tenant(&req.tenant).at(Place::Index(*idx)))?,
-                    replayed: true,
-                }))
-            }
-            Some(_) => {
-                return Ok(Err(AppendOutcome::Conflict {
-                    position,
-                    id: ev.id.clone(),
-                }))
-            }
-            None => receipts.push(None),
+        let stored = existing
+            .get(&ev.id)
+            .filter(|_| ev.client_id)
+            .map(|(index, content, leaf)| StoredId {
+                index: *index,
+                content_hash: content,
+                leaf_hash: leaf,
+            });
+        match replay(&req.tenant, position, ev, stored)? {
+            Ok(receipt) => receipts.push(receipt),
+            Err(conflict) => return Ok(Err(conflict)),
         }
     }
     Ok(Ok(receipts))
@@ -934,7 +921,7 @@ impl Store for PgStore {
         match row {
             Some(r) => Ok(TreeHead {
                 size: r.get::<_, i64>(0) as u64,
-                root: hash(r.get::<_, &[u8]>(1), "the root")
+                root: stored_hash(r.get::<_, &[u8]>(1), "the root")
                     .map_err(|c| c.tenant(tenant).at(Place::TreeHead))?,
             }),
             None => Ok(TreeHead {
@@ -1049,7 +1036,7 @@ impl Store for PgStore {
                     Some(s) => Some(checkpoint_from(&t, s, r.get(4), r.get(5), r.get(6))?),
                     None => None,
                 };
-                let root = hash(r.get::<_, &[u8]>(2), "the root")
+                let root = stored_hash(r.get::<_, &[u8]>(2), "the root")
                     .map_err(|c| c.tenant(&t).at(Place::TreeHead))?;
                 Ok((
                     t,
@@ -1083,7 +1070,7 @@ impl Store for PgStore {
             .await
             .map_err(db)?;
         rows.iter()
-            .map(|r| Ok(hash(r.get::<_, &[u8]>(0), "a stored signing key")?.0))
+            .map(|r| Ok(stored_hash(r.get::<_, &[u8]>(0), "a stored signing key")?.0))
             .collect()
     }
 

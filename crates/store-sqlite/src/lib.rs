@@ -27,9 +27,9 @@ use sealbook_domain::{EventFilter, PersonalValue, Scope, TenantId};
 use sealbook_logmath::tile::{open_tiles, tile_blob, tile_hashes, RightEdge};
 use sealbook_logmath::Hash;
 use sealbook_store::{
-    column_conditions, AppendOutcome, AppendRequest, CheckpointOutcome, ColumnValue, Corruption,
-    KeyEffect, KeyRecord, Place, Receipt, Store, StoreError, StoredCheckpoint, StoredEvent, Tenant,
-    TreeHead,
+    column_conditions, replay, stored_hash, AppendOutcome, AppendRequest, CheckpointOutcome,
+    ColumnValue, Corruption, KeyEffect, KeyRecord, Place, Receipt, Store, StoreError,
+    StoredCheckpoint, StoredEvent, StoredId, Tenant, TreeHead,
 };
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -109,14 +109,6 @@ impl From<Fault> for StoreError {
 /// A row as read: SQLite's own failure outside (row closures must return `rusqlite::Result`), the
 /// check of what it holds inside. `r??` takes both apart into a [`Fault`].
 type Checked<T> = rusqlite::Result<Result<T, Corruption>>;
-
-/// A stored hash, which must be 32 bytes.
-fn hash_from(bytes: &[u8], what: &str) -> Result<Hash, Corruption> {
-    bytes
-        .try_into()
-        .map(Hash)
-        .map_err(|_| Corruption::new(format!("{what} is {} bytes, not 32", bytes.len())))
-}
 
 fn parse_tenant(s: &str) -> Result<TenantId, Corruption> {
     TenantId::parse(s).map_err(|e| Corruption::new(format!("stored tenant id {s:?}")).caused_by(e))
@@ -359,7 +351,7 @@ fn event_from_row(r: &rusqlite::Row<'_>, tenant: &TenantId) -> Checked<StoredEve
         Ok(StoredEvent {
             index,
             leaf,
-            leaf_hash: hash_from(&hash, "the leaf hash")?,
+            leaf_hash: stored_hash(&hash, "the leaf hash")?,
             personal,
         })
     })();
@@ -477,24 +469,14 @@ fn replays(
         } else {
             None
         };
-        match existing {
-            Some((rid, content, leaf)) if content == ev.content_hash => {
-                let index = rid as u64 & MAX_INDEX;
-                receipts.push(Some(Receipt {
-                    id: ev.id.clone(),
-                    index,
-                    leaf_hash: hash_from(&leaf, "the leaf hash")
-                        .map_err(|c| c.tenant(&req.tenant).at(Place::Index(index)))?,
-                    replayed: true,
-                }))
-            }
-            Some(_) => {
-                return Ok(Err(AppendOutcome::Conflict {
-                    position,
-                    id: ev.id.clone(),
-                }))
-            }
-            None => receipts.push(None),
+        let stored = existing.as_ref().map(|(rid, content, leaf)| StoredId {
+            index: *rid as u64 & MAX_INDEX,
+            content_hash: content,
+            leaf_hash: leaf,
+        });
+        match replay(&req.tenant, position, ev, stored)? {
+            Ok(receipt) => receipts.push(receipt),
+            Err(conflict) => return Ok(Err(conflict)),
         }
     }
     Ok(Ok(receipts))
@@ -975,7 +957,7 @@ impl Store for SqliteStore {
             Ok(match head {
                 Some((size, root)) => TreeHead {
                     size: size as u64,
-                    root: hash_from(&root, "the root").map_err(|c| c.tenant(&t).at(Place::TreeHead))?,
+                    root: stored_hash(&root, "the root").map_err(|c| c.tenant(&t).at(Place::TreeHead))?,
                 },
                 None => TreeHead { size: 0, root: sealbook_logmath::EMPTY_ROOT },
             })
@@ -1087,7 +1069,7 @@ impl Store for SqliteStore {
             rows.map(|r| {
                 let (id, size, root, cp) = r?;
                 let t = parse_tenant(&id)?;
-                let root = hash_from(&root, "the root").map_err(|c| c.tenant(&t).at(Place::TreeHead))?;
+                let root = stored_hash(&root, "the root").map_err(|c| c.tenant(&t).at(Place::TreeHead))?;
                 let cp = cp.transpose().map_err(|c| c.tenant(&t))?;
                 Ok((t, TreeHead { size, root }, cp))
             })
@@ -1114,7 +1096,7 @@ impl Store for SqliteStore {
             let mut stmt =
                 c.prepare_cached("SELECT public_key FROM signing_keys ORDER BY rowid")?;
             let rows = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
-            rows.map(|k| Ok(hash_from(&k?, "a stored signing key")?.0))
+            rows.map(|k| Ok(stored_hash(&k?, "a stored signing key")?.0))
                 .collect()
         })
         .await
@@ -1173,7 +1155,7 @@ impl Store for SqliteStore {
 fn checkpoint_from_row(r: &rusqlite::Row<'_>, first: usize) -> Checked<StoredCheckpoint> {
     let size = r.get::<_, i64>(first)? as u64;
     let root: Vec<u8> = r.get(first + 1)?;
-    let root = match hash_from(&root, "the checkpoint's root") {
+    let root = match stored_hash(&root, "the checkpoint's root") {
         Ok(h) => h,
         Err(c) => return Ok(Err(c.at(Place::Checkpoint(size)))),
     };

@@ -18,7 +18,9 @@
 //!   for stored data that cannot be what it must be;
 //! - the records: [`Tenant`], [`KeyRecord`], [`NewKey`], [`StoredEvent`], [`Receipt`],
 //!   [`TreeHead`], [`StoredCheckpoint`], [`CheckpointOutcome`];
-//! - the append contract: [`AppendRequest`], [`KeyEffect`], [`AppendOutcome`];
+//! - the append contract: [`AppendRequest`], [`KeyEffect`], [`AppendOutcome`], and the
+//!   idempotency rule every backend applies, [`replay`] (with [`StoredId`]), beside
+//!   [`stored_hash`], the check of a stored hash;
 //! - [`TileNodes`] and [`MissingTile`]: proofs from stored tiles;
 //! - [`column_conditions`], [`ColumnCondition`], [`ColumnValue`]: a filter's predicates on an
 //!   event's own columns, for every backend's SQL.
@@ -26,10 +28,12 @@
 mod columns;
 mod error;
 mod nodes;
+mod replay;
 
 pub use columns::{column_conditions, ColumnCondition, ColumnValue};
 pub use error::{Corruption, Place, StoreError};
 pub use nodes::{MissingTile, TileNodes};
+pub use replay::{replay, stored_hash, StoredId};
 
 use async_trait::async_trait;
 use sealbook_domain::{EventFilter, PersonalValue, Scope, ShapedEvent, TenantId};
