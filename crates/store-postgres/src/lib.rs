@@ -16,7 +16,8 @@
 //! does not confine a table's owner, who could also rewrite events. The owner MUST run the
 //! migrations.
 //!
-//! The public interface is: [`PgStore`] (the `Store`); [`migrate`] ([`migrate::migrate`], run as
+//! The public interface is: [`PgStore`] (the `Store`) and [`ConnectError`] (why it refused to
+//! open, among others because the role is not confined by row-level security); [`migrate`] ([`migrate::migrate`], run as
 //! the owner; [`migrate::grant_app_role`]; [`migrate::SCHEMA_VERSION`]); and [`SCHEMA`] (the event
 //! tables as plain DDL, for the raw baseline of `sealbook bench baseline --engine postgres` in
 //! `sealbook-testkit`).
@@ -24,7 +25,7 @@
 pub mod migrate;
 mod store;
 
-pub use store::PgStore;
+pub use store::{ConnectError, PgStore};
 
 /// The layout of the event tables, as plain DDL, for the raw baseline (the same tables, keys and
 /// indexes as the migrations create).

@@ -7,9 +7,15 @@ use sealbook_store::StoreError;
 use tokio_postgres::NoTls;
 
 /// The schema version this build writes and understands.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 /// (version reached, SQL), in order.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/0001_base.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("migrations/0001_base.sql")),
+    (
+        2,
+        include_str!("migrations/0002_key_hashes_and_forced_rls.sql"),
+    ),
+];
 /// Any constant; it names the migration lock among the database's advisory locks.
 const LOCK: i64 = 0x5EA1_B00C;
 
@@ -19,6 +25,12 @@ pub(crate) fn unavailable(e: impl std::fmt::Display) -> StoreError {
 
 /// Brings the schema at `owner_url` up to [`SCHEMA_VERSION`].
 pub async fn migrate(owner_url: &str) -> Result<(), StoreError> {
+    migrate_to(owner_url, SCHEMA_VERSION).await
+}
+
+/// Brings the schema at `owner_url` up to `target` (at most [`SCHEMA_VERSION`]), for tests that
+/// show what a later migration does to a database an earlier build made.
+pub async fn migrate_to(owner_url: &str, target: i64) -> Result<(), StoreError> {
     let (mut client, conn) = tokio_postgres::connect(owner_url, NoTls)
         .await
         .map_err(unavailable)?;
@@ -26,6 +38,15 @@ pub async fn migrate(owner_url: &str) -> Result<(), StoreError> {
     let result = async {
         client
             .execute("SELECT pg_advisory_lock($1)", &[&LOCK])
+            .await
+            .map_err(unavailable)?;
+        // Row-level security is forced on every table from version 2 on, for the owner too; the
+        // owner's `owner_access` policy lets this session (only) see and change every row.
+        client
+            .execute(
+                "SELECT set_config('sealbook.owner_access', 'on', false)",
+                &[],
+            )
             .await
             .map_err(unavailable)?;
         client
@@ -39,7 +60,10 @@ pub async fn migrate(owner_url: &str) -> Result<(), StoreError> {
         if current > SCHEMA_VERSION {
             return Err(newer(current));
         }
-        for (v, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+        for (v, sql) in MIGRATIONS
+            .iter()
+            .filter(|(v, _)| *v > current && *v <= target)
+        {
             let tx = client.transaction().await.map_err(unavailable)?;
             tx.batch_execute(&format!("SET LOCAL search_path TO sealbook; {sql}"))
                 .await
@@ -52,6 +76,9 @@ pub async fn migrate(owner_url: &str) -> Result<(), StoreError> {
                 .map_err(unavailable)?;
             tx.commit().await.map_err(unavailable)?;
         }
+        if target >= 2 {
+            unprotected_tables(&client).await?;
+        }
         client
             .execute("SELECT pg_advisory_unlock($1)", &[&LOCK])
             .await
@@ -62,6 +89,30 @@ pub async fn migrate(owner_url: &str) -> Result<(), StoreError> {
     drop(client);
     let _ = driver.await;
     result
+}
+
+/// Refuses a schema in which a table lacks row-level security or does not force it: every
+/// migration MUST leave each table of `sealbook` with both (and a policy for what the
+/// application role may do there), or a later migration's new table would be open to every tenant.
+async fn unprotected_tables(client: &tokio_postgres::Client) -> Result<(), StoreError> {
+    let rows = client
+        .query(
+            "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = 'sealbook' AND c.relkind IN ('r', 'p') \
+             AND NOT (c.relrowsecurity AND c.relforcerowsecurity) ORDER BY 1",
+            &[],
+        )
+        .await
+        .map_err(|e| unavailable(detail(&e)))?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+    Err(StoreError::Schema(format!(
+        "the tables {} of schema sealbook lack forced row-level security; every migration must \
+         ENABLE and FORCE it and give each table its policies",
+        names.join(", ")
+    )))
 }
 
 /// Makes the login role `role` a member of `sealbook_rw`, so `serve --database-url` can connect
