@@ -16,14 +16,20 @@
 //! does not confine a table's owner, who could also rewrite events. The owner MUST run the
 //! migrations.
 //!
+//! Every connection uses TLS as the URL's `sslmode` and `sslrootcert` say, with libpq's meaning
+//! ([`tls`]; `prefer` by default).
+//!
 //! The public interface is: [`PgStore`] (the `Store`) and [`ConnectError`] (why it refused to
-//! open, among others because the role is not confined by row-level security); [`migrate`] ([`migrate::migrate`], run as
-//! the owner; [`migrate::grant_app_role`]; [`migrate::SCHEMA_VERSION`]); and [`SCHEMA`] (the event
+//! open, among others a role that row-level security does not confine); [`migrate`]
+//! ([`migrate::migrate`], run as the owner; [`migrate::grant_app_role`];
+//! [`migrate::SCHEMA_VERSION`]); [`tls`] (a URL's connection settings and TLS connector); and
+//! [`SCHEMA`] (the event
 //! tables as plain DDL, for the raw baseline of `sealbook bench baseline --engine postgres` in
 //! `sealbook-testkit`).
 
 pub mod migrate;
 mod store;
+pub mod tls;
 
 pub use store::{ConnectError, PgStore};
 

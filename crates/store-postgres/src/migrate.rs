@@ -4,7 +4,6 @@
 //! its version in one transaction. A node refuses a schema newer than it knows.
 
 use sealbook_store::StoreError;
-use tokio_postgres::NoTls;
 
 /// The schema version this build writes and understands.
 pub const SCHEMA_VERSION: i64 = 2;
@@ -31,10 +30,7 @@ pub async fn migrate(owner_url: &str) -> Result<(), StoreError> {
 /// Brings the schema at `owner_url` up to `target` (at most [`SCHEMA_VERSION`]), for tests that
 /// show what a later migration does to a database an earlier build made.
 pub async fn migrate_to(owner_url: &str, target: i64) -> Result<(), StoreError> {
-    let (mut client, conn) = tokio_postgres::connect(owner_url, NoTls)
-        .await
-        .map_err(unavailable)?;
-    let driver = tokio::spawn(conn);
+    let (mut client, driver) = open(owner_url).await?;
     let result = async {
         client
             .execute("SELECT pg_advisory_lock($1)", &[&LOCK])
@@ -123,10 +119,7 @@ pub async fn grant_app_role(owner_url: &str, role: &str) -> Result<(), StoreErro
             "a role name is letters, digits and _ only".into(),
         ));
     }
-    let (client, conn) = tokio_postgres::connect(owner_url, NoTls)
-        .await
-        .map_err(unavailable)?;
-    let driver = tokio::spawn(conn);
+    let (client, driver) = open(owner_url).await?;
     let r = client
         .batch_execute(&format!("GRANT sealbook_rw TO {role}"))
         .await
@@ -134,6 +127,22 @@ pub async fn grant_app_role(owner_url: &str, role: &str) -> Result<(), StoreErro
     drop(client);
     let _ = driver.await;
     r
+}
+
+/// One connection at `url`, with the TLS its `sslmode` asks for, and the task driving it.
+async fn open(
+    url: &str,
+) -> Result<(tokio_postgres::Client, tokio::task::JoinHandle<()>), StoreError> {
+    let c = crate::tls::connector(url)?;
+    let (client, conn) = c
+        .config
+        .connect(c.tls)
+        .await
+        .map_err(|e| unavailable(detail(&e)))?;
+    let driver = tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok((client, driver))
 }
 
 /// The schema version at a connection (0 when there is none).

@@ -21,10 +21,9 @@ use sealbook_store::{
     StoredCheckpoint, StoredEvent, StoredId, Tenant, TreeHead,
 };
 use std::collections::{BTreeMap, HashMap};
-use std::str::FromStr;
 use std::sync::Mutex;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{NoTls, Transaction};
+use tokio_postgres::Transaction;
 
 /// Postings bucket width, as in the embedded store.
 const BUCKET_BITS: u32 = 12;
@@ -193,15 +192,18 @@ impl PgStore {
     /// not confine: a superuser, a role with BYPASSRLS, or one that owns the `sealbook` schema or
     /// a table in it, directly or through a role it is a member of.
     pub async fn connect(url: &str, pool_size: usize) -> Result<PgStore, ConnectError> {
-        let mut cfg = tokio_postgres::Config::from_str(url)
-            .map_err(|e| StoreError::Unavailable(format!("database URL: {e}")))?;
+        let crate::tls::Connector {
+            config: mut cfg,
+            tls,
+            ..
+        } = crate::tls::connector(url)?;
         cfg.options("-c search_path=sealbook");
         if cfg.get_application_name().is_none() {
             cfg.application_name("sealbook");
         }
         let mgr = Manager::from_config(
             cfg,
-            NoTls,
+            tls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
