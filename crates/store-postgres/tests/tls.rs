@@ -41,6 +41,11 @@ async fn require_encrypts_the_stores_connections_and_disable_does_not() {
         .await
         .unwrap();
     tokio::spawn(conn);
+    let ssl: String = su.query_one("SHOW ssl", &[]).await.unwrap().get(0);
+    assert_eq!(
+        ssl, "on",
+        "the test server needs ssl = on (Debian's packaged cluster has it, with the snakeoil certificate)"
+    );
     for (mode, want) in [("require", true), ("disable", false), ("prefer", true)] {
         let name = format!("sealbook_tls_{mode}_{}", std::process::id());
         let url = format!("{} sslmode={mode} application_name={name}", db.app_url);
