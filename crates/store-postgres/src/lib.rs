@@ -12,19 +12,29 @@
 //! `sealbook_logmath::tile::open_tiles` names, and writes the tiles and head the log math returns.
 //! Stored data that cannot be what it must be is `StoreError::Corrupt`.
 //!
-//! Sealbook MUST connect as a member of `sealbook_rw`, never as the owner: row-level security
-//! does not confine a table's owner, who could also rewrite events. The owner MUST run the
-//! migrations.
+//! Sealbook MUST connect as a member of `sealbook_rw`, never as the owner: the owner could
+//! rewrite events. Row-level security is forced on every table (it confines the owner's plain
+//! sessions too), and [`PgStore::connect`] refuses a superuser, a BYPASSRLS role or an owner
+//! ([`ConnectError::UnsafeRole`]). Secret hashes of keys are readable only through the
+//! `sealbook_key_by_hash` definer function; a key has one, inserted with it. The owner MUST run
+//! the migrations. `docs/security/postgres.md` says what this protects against and what not.
 //!
-//! The public interface is: [`PgStore`] (the `Store`); [`migrate`] ([`migrate::migrate`], run as
-//! the owner; [`migrate::grant_app_role`]; [`migrate::SCHEMA_VERSION`]); and [`SCHEMA`] (the event
+//! Every connection uses TLS as the URL's `sslmode` and `sslrootcert` say, with libpq's meaning
+//! ([`tls`]; `prefer` by default).
+//!
+//! The public interface is: [`PgStore`] (the `Store`) and [`ConnectError`] (why it refused to
+//! open, among others a role that row-level security does not confine); [`migrate`]
+//! ([`migrate::migrate`], run as the owner; [`migrate::grant_app_role`];
+//! [`migrate::SCHEMA_VERSION`]); [`tls`] (a URL's connection settings and TLS connector); and
+//! [`SCHEMA`] (the event
 //! tables as plain DDL, for the raw baseline of `sealbook bench baseline --engine postgres` in
 //! `sealbook-testkit`).
 
 pub mod migrate;
 mod store;
+pub mod tls;
 
-pub use store::PgStore;
+pub use store::{ConnectError, PgStore};
 
 /// The layout of the event tables, as plain DDL, for the raw baseline (the same tables, keys and
 /// indexes as the migrations create).

@@ -4,12 +4,17 @@
 //! its version in one transaction. A node refuses a schema newer than it knows.
 
 use sealbook_store::StoreError;
-use tokio_postgres::NoTls;
 
 /// The schema version this build writes and understands.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 /// (version reached, SQL), in order.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/0001_base.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("migrations/0001_base.sql")),
+    (
+        2,
+        include_str!("migrations/0002_key_hashes_and_forced_rls.sql"),
+    ),
+];
 /// Any constant; it names the migration lock among the database's advisory locks.
 const LOCK: i64 = 0x5EA1_B00C;
 
@@ -19,13 +24,25 @@ pub(crate) fn unavailable(e: impl std::fmt::Display) -> StoreError {
 
 /// Brings the schema at `owner_url` up to [`SCHEMA_VERSION`].
 pub async fn migrate(owner_url: &str) -> Result<(), StoreError> {
-    let (mut client, conn) = tokio_postgres::connect(owner_url, NoTls)
-        .await
-        .map_err(unavailable)?;
-    let driver = tokio::spawn(conn);
+    migrate_to(owner_url, SCHEMA_VERSION).await
+}
+
+/// Brings the schema at `owner_url` up to `target` (at most [`SCHEMA_VERSION`]), for tests that
+/// show what a later migration does to a database an earlier build made.
+pub async fn migrate_to(owner_url: &str, target: i64) -> Result<(), StoreError> {
+    let (mut client, driver) = open(owner_url).await?;
     let result = async {
         client
             .execute("SELECT pg_advisory_lock($1)", &[&LOCK])
+            .await
+            .map_err(unavailable)?;
+        // Row-level security is forced on every table from version 2 on, for the owner too; the
+        // owner's `owner_access` policy lets this session (only) see and change every row.
+        client
+            .execute(
+                "SELECT set_config('sealbook.owner_access', 'on', false)",
+                &[],
+            )
             .await
             .map_err(unavailable)?;
         client
@@ -39,7 +56,10 @@ pub async fn migrate(owner_url: &str) -> Result<(), StoreError> {
         if current > SCHEMA_VERSION {
             return Err(newer(current));
         }
-        for (v, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+        for (v, sql) in MIGRATIONS
+            .iter()
+            .filter(|(v, _)| *v > current && *v <= target)
+        {
             let tx = client.transaction().await.map_err(unavailable)?;
             tx.batch_execute(&format!("SET LOCAL search_path TO sealbook; {sql}"))
                 .await
@@ -51,6 +71,9 @@ pub async fn migrate(owner_url: &str) -> Result<(), StoreError> {
                 .await
                 .map_err(unavailable)?;
             tx.commit().await.map_err(unavailable)?;
+        }
+        if target >= 2 {
+            unprotected_tables(&client).await?;
         }
         client
             .execute("SELECT pg_advisory_unlock($1)", &[&LOCK])
@@ -64,6 +87,30 @@ pub async fn migrate(owner_url: &str) -> Result<(), StoreError> {
     result
 }
 
+/// Refuses a schema in which a table lacks row-level security or does not force it: every
+/// migration MUST leave each table of `sealbook` with both (and a policy for what the
+/// application role may do there), or a later migration's new table would be open to every tenant.
+async fn unprotected_tables(client: &tokio_postgres::Client) -> Result<(), StoreError> {
+    let rows = client
+        .query(
+            "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = 'sealbook' AND c.relkind IN ('r', 'p') \
+             AND NOT (c.relrowsecurity AND c.relforcerowsecurity) ORDER BY 1",
+            &[],
+        )
+        .await
+        .map_err(|e| unavailable(detail(&e)))?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+    Err(StoreError::Schema(format!(
+        "the tables {} of schema sealbook lack forced row-level security; every migration must \
+         ENABLE and FORCE it and give each table its policies",
+        names.join(", ")
+    )))
+}
+
 /// Makes the login role `role` a member of `sealbook_rw`, so `serve --database-url` can connect
 /// as it. The role must exist; its name is letters, digits and `_` only.
 pub async fn grant_app_role(owner_url: &str, role: &str) -> Result<(), StoreError> {
@@ -72,10 +119,7 @@ pub async fn grant_app_role(owner_url: &str, role: &str) -> Result<(), StoreErro
             "a role name is letters, digits and _ only".into(),
         ));
     }
-    let (client, conn) = tokio_postgres::connect(owner_url, NoTls)
-        .await
-        .map_err(unavailable)?;
-    let driver = tokio::spawn(conn);
+    let (client, driver) = open(owner_url).await?;
     let r = client
         .batch_execute(&format!("GRANT sealbook_rw TO {role}"))
         .await
@@ -83,6 +127,22 @@ pub async fn grant_app_role(owner_url: &str, role: &str) -> Result<(), StoreErro
     drop(client);
     let _ = driver.await;
     r
+}
+
+/// One connection at `url`, with the TLS its `sslmode` asks for, and the task driving it.
+async fn open(
+    url: &str,
+) -> Result<(tokio_postgres::Client, tokio::task::JoinHandle<()>), StoreError> {
+    let c = crate::tls::connector(url)?;
+    let (client, conn) = c
+        .config
+        .connect(c.tls)
+        .await
+        .map_err(|e| unavailable(detail(&e)))?;
+    let driver = tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok((client, driver))
 }
 
 /// The schema version at a connection (0 when there is none).

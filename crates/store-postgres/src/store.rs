@@ -21,10 +21,9 @@ use sealbook_store::{
     StoredCheckpoint, StoredEvent, StoredId, Tenant, TreeHead,
 };
 use std::collections::{BTreeMap, HashMap};
-use std::str::FromStr;
 use std::sync::Mutex;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{NoTls, Transaction};
+use tokio_postgres::Transaction;
 
 /// Postings bucket width, as in the embedded store.
 const BUCKET_BITS: u32 = 12;
@@ -53,6 +52,67 @@ fn pool_err(e: deadpool_postgres::PoolError) -> StoreError {
 
 fn tenant_id(s: &str) -> Result<TenantId, Corruption> {
     TenantId::parse(s).map_err(|e| Corruption::new(format!("stored tenant id {s:?}")).caused_by(e))
+}
+
+/// Why [`PgStore::connect`] refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The database could not be used: unreachable, refused the login or TLS, or a schema this
+    /// build cannot use.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Row-level security would not confine the connecting role, so one session could read and
+    /// rewrite every tenant's data: Sealbook refuses to run as it.
+    #[error(
+        "the database role {role:?} {}: row-level security would not confine it, so Sealbook \
+         refuses to run as it. Connect --database-url as a plain login role that is a member of \
+         sealbook_rw (sealbook migrate --grant-to ROLE), and keep the owner for \
+         --database-owner-url",
+        reasons.join(", ")
+    )]
+    UnsafeRole {
+        /// The connecting role (`current_user`).
+        role: String,
+        /// What is wrong with it: "is a superuser", "has BYPASSRLS", "owns the sealbook schema or
+        /// its tables".
+        reasons: Vec<&'static str>,
+    },
+}
+
+/// Refuses a role that row-level security does not confine. Membership counts: a member of a
+/// superuser, BYPASSRLS or owning role can `SET ROLE` to it.
+async fn confined(client: &tokio_postgres::Client) -> Result<(), ConnectError> {
+    let r = client
+        .query_one(
+            "SELECT current_user::text, \
+                    COALESCE(bool_or(r.rolsuper), false), \
+                    COALESCE(bool_or(r.rolbypassrls), false), \
+                    EXISTS (SELECT 1 FROM pg_namespace n \
+                            LEFT JOIN pg_class c ON c.relnamespace = n.oid \
+                            WHERE n.nspname = 'sealbook' \
+                            AND (pg_has_role(current_user, n.nspowner, 'MEMBER') \
+                                 OR pg_has_role(current_user, c.relowner, 'MEMBER'))) \
+             FROM pg_roles r WHERE pg_has_role(current_user, r.oid, 'MEMBER')",
+            &[],
+        )
+        .await
+        .map_err(db)?;
+    let role: String = r.get(0);
+    let mut reasons = Vec::new();
+    if r.get::<_, bool>(1) {
+        reasons.push("is a superuser");
+    }
+    if r.get::<_, bool>(2) {
+        reasons.push("has BYPASSRLS");
+    }
+    if r.get::<_, bool>(3) {
+        reasons.push("owns the sealbook schema or its tables");
+    }
+    if reasons.is_empty() {
+        Ok(())
+    } else {
+        Err(ConnectError::UnsafeRole { role, reasons })
+    }
 }
 
 /// Sets the tenant every statement of `tx` is confined to.
@@ -127,16 +187,23 @@ impl PgStore {
     /// Connects as the application role at `url` (a member of `sealbook_rw`, never the owner) and
     /// checks the schema version: older data needs the owner's migration first
     /// ([`crate::migrate`]), newer data needs a newer Sealbook.
-    pub async fn connect(url: &str, pool_size: usize) -> Result<PgStore, StoreError> {
-        let mut cfg = tokio_postgres::Config::from_str(url)
-            .map_err(|e| StoreError::Unavailable(format!("database URL: {e}")))?;
+    ///
+    /// It refuses ([`ConnectError::UnsafeRole`]) a connecting role that row-level security would
+    /// not confine: a superuser, a role with BYPASSRLS, or one that owns the `sealbook` schema or
+    /// a table in it, directly or through a role it is a member of.
+    pub async fn connect(url: &str, pool_size: usize) -> Result<PgStore, ConnectError> {
+        let crate::tls::Connector {
+            config: mut cfg,
+            tls,
+            ..
+        } = crate::tls::connector(url)?;
         cfg.options("-c search_path=sealbook");
         if cfg.get_application_name().is_none() {
             cfg.application_name("sealbook");
         }
         let mgr = Manager::from_config(
             cfg,
-            NoTls,
+            tls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -153,13 +220,15 @@ impl PgStore {
             edges: Mutex::new(HashMap::new()),
         };
         let client = store.client().await?;
+        confined(&client).await?;
         match version(&client).await? {
             v if v == SCHEMA_VERSION => {}
-            v if v > SCHEMA_VERSION => return Err(newer(v)),
+            v if v > SCHEMA_VERSION => return Err(newer(v).into()),
             v => {
                 return Err(StoreError::Schema(format!(
                     "the database has schema version {v}; this build needs {SCHEMA_VERSION}: start once with --database-owner-url so the owner role migrates it"
-                )))
+                ))
+                .into())
             }
         }
         Ok(store)

@@ -31,3 +31,102 @@ async fn newer_and_unmigrated_schemas_are_refused() {
     let err = PgStore::connect(&db.app_url, 2).await.unwrap_err();
     assert!(err.to_string().contains("--database-owner-url"), "{err}");
 }
+
+async fn owner_session(db: &TestDb) -> tokio_postgres::Client {
+    let (c, conn) = tokio_postgres::connect(&db.owner_url, NoTls).await.unwrap();
+    tokio::spawn(conn);
+    c
+}
+
+/// A database made by version 1 (with a backdoor planted the way version 1 allowed: a hash for
+/// a key that does not exist) is brought to the safe state by version 2.
+#[tokio::test]
+async fn a_version_1_database_is_brought_to_the_safe_state() {
+    let db = TestDb::create_with_owner_role_at(1).await;
+    let c = owner_session(&db).await;
+    c.batch_execute(
+        "SET search_path TO sealbook;
+         INSERT INTO tenants VALUES ('acme', 'acme', 'now'), ('globex', 'globex', 'now');
+         INSERT INTO log_heads VALUES ('acme', 0, '\\x00'), ('globex', 0, '\\x00');
+         INSERT INTO api_keys VALUES ('globex', 'key_g', 'ci', 'events:read', 'sbk_', 'now', NULL);
+         INSERT INTO api_key_hashes VALUES ('\\x0202020202020202020202020202020202020202020202020202020202020202', 'globex', 'key_g');
+         INSERT INTO api_key_hashes VALUES ('\\xeeee', 'acme', 'key_planted');",
+    )
+    .await
+    .unwrap();
+    migrate(&db.owner_url).await.unwrap();
+
+    // The planted row is gone, the key's own secret still authenticates.
+    let su = {
+        let (c, conn) = tokio_postgres::connect(&db.superuser_url(), NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        c
+    };
+    let keys: Vec<String> = su
+        .query("SELECT key_id FROM sealbook.api_key_hashes", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(keys, ["key_g"]);
+    let store = PgStore::connect(&db.app_url, 2).await.unwrap();
+    use sealbook_store::Store;
+    let k = store.key_by_hash(&[2; 32]).await.unwrap().unwrap();
+    assert_eq!(k.id, "key_g");
+    // Every table has row-level security, forced.
+    let open: Vec<String> = su
+        .query(
+            "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = 'sealbook' AND c.relkind = 'r' \
+             AND NOT (c.relrowsecurity AND c.relforcerowsecurity)",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(open.is_empty(), "{open:?}");
+    // The app role cannot read the hashes any more.
+    let (app, conn) = tokio_postgres::connect(&db.app_url, NoTls).await.unwrap();
+    tokio::spawn(conn);
+    let err = app
+        .query("SELECT 1 FROM sealbook.api_key_hashes", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE)
+    );
+}
+
+/// A key with two secrets was tampered with: version 2 refuses to guess which secret is the
+/// key's own, names the key, and leaves the database at version 1.
+#[tokio::test]
+async fn a_key_with_two_secrets_stops_the_migration() {
+    let db = TestDb::create_with_owner_role_at(1).await;
+    let c = owner_session(&db).await;
+    c.batch_execute(
+        "SET search_path TO sealbook;
+         INSERT INTO tenants VALUES ('globex', 'globex', 'now');
+         INSERT INTO api_keys VALUES ('globex', 'key_g', 'ci', 'events:read', 'sbk_', 'now', NULL);
+         INSERT INTO api_key_hashes VALUES ('\\x02', 'globex', 'key_g'), ('\\xee', 'globex', 'key_g');",
+    )
+    .await
+    .unwrap();
+    let err = migrate(&db.owner_url).await.unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("globex/key_g") && msg.contains("more than one secret"),
+        "{msg}"
+    );
+    let v: i64 = c
+        .query_one("SELECT version FROM sealbook.schema_version", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(v, 1);
+}

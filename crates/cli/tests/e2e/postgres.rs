@@ -491,3 +491,32 @@ fn platform_catalog_changes_reach_every_node_and_never_both_win() {
         });
     }
 }
+
+/// `serve` refuses to run as a role that row-level security does not confine (here the
+/// superuser the test database was migrated by), and says what to do instead.
+#[test]
+fn serve_refuses_a_role_that_row_level_security_does_not_confine() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let db = rt.block_on(TestDb::create());
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = sealbook::ServeArgs::parse_flags([
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+        "--database-url",
+        &db.owner_url,
+    ])
+    .unwrap()
+    .resolve()
+    .unwrap();
+    let err = match rt.block_on(sealbook::Server::build(config, None)) {
+        Ok(_) => panic!("serve started as the superuser"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(
+        err.contains("is a superuser") && err.contains("member of sealbook_rw"),
+        "{err}"
+    );
+}

@@ -13,9 +13,14 @@ use tokio_postgres::NoTls;
 /// The login role tests connect as: no superuser, no BYPASSRLS, owns nothing.
 pub const APP_ROLE: &str = "sealbook_test_app";
 
+/// The owner role of [`TestDb::create_with_owner_role`]: a plain login role with `CREATEROLE`,
+/// as `docs/deploy-postgres.md` sets one up.
+pub const OWNER_ROLE: &str = "sealbook_test_owner";
+
 /// A fresh, migrated database.
 pub struct TestDb {
-    /// Superuser URL of the database (for the owner's migrations and for inspection).
+    /// URL of the database as the role that owns and migrated it: the superuser for
+    /// [`TestDb::create`], [`OWNER_ROLE`] for [`TestDb::create_with_owner_role`].
     pub owner_url: String,
     /// URL of the database as [`APP_ROLE`].
     pub app_url: String,
@@ -190,8 +195,34 @@ impl TestDb {
         &self.name
     }
 
-    /// A new database on the test server, migrated, with [`APP_ROLE`] able to use it.
+    /// Superuser URL of this database (to create roles, or to look past row-level security).
+    pub fn superuser_url(&self) -> String {
+        with_db(&self.server, &self.name, None)
+    }
+
+    /// A new database on the test server, migrated by the superuser, with [`APP_ROLE`] able to
+    /// use it.
     pub async fn create() -> TestDb {
+        TestDb::create_as(None, sealbook_store_postgres::migrate::SCHEMA_VERSION).await
+    }
+
+    /// A new database owned and migrated by [`OWNER_ROLE`], not a superuser: row-level security
+    /// confines it as it would a production owner.
+    pub async fn create_with_owner_role() -> TestDb {
+        TestDb::create_as(
+            Some(OWNER_ROLE),
+            sealbook_store_postgres::migrate::SCHEMA_VERSION,
+        )
+        .await
+    }
+
+    /// As [`TestDb::create_with_owner_role`], migrated only up to schema `version`: a database an
+    /// earlier build made.
+    pub async fn create_with_owner_role_at(version: i64) -> TestDb {
+        TestDb::create_as(Some(OWNER_ROLE), version).await
+    }
+
+    async fn create_as(owner: Option<&str>, version: i64) -> TestDb {
         static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let server = server().await;
         let name = format!(
@@ -206,9 +237,6 @@ impl TestDb {
         c.simple_query(&format!("DROP DATABASE IF EXISTS {name}"))
             .await
             .expect("drop a leftover test database");
-        c.simple_query(&format!("CREATE DATABASE {name}"))
-            .await
-            .expect("create the test database");
         // Roles are cluster-wide and tests run in parallel: creating one twice is fine.
         let _ = c
             .batch_execute(&format!(
@@ -216,10 +244,25 @@ impl TestDb {
                  EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
             ))
             .await;
+        if let Some(o) = owner {
+            let _ = c
+                .batch_execute(&format!(
+                    "DO $$ BEGIN CREATE ROLE {o} LOGIN NOSUPERUSER NOBYPASSRLS CREATEROLE; \
+                     EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+                ))
+                .await;
+        }
+        let create = match owner {
+            Some(o) => format!("CREATE DATABASE {name} OWNER {o}"),
+            None => format!("CREATE DATABASE {name}"),
+        };
+        c.simple_query(&create)
+            .await
+            .expect("create the test database");
         drop(c);
         let _ = driver.await;
-        let owner_url = with_db(&server, &name, None);
-        sealbook_store_postgres::migrate::migrate(&owner_url)
+        let owner_url = with_db(&server, &name, owner);
+        sealbook_store_postgres::migrate::migrate_to(&owner_url, version)
             .await
             .expect("migrate the test database");
         let (c, conn) = tokio_postgres::connect(&owner_url, NoTls)
