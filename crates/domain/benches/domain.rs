@@ -87,24 +87,28 @@ fn benches(c: &mut Criterion) {
             e["data"]["p\u{430}ssword"] = json!("hunter2-correct-horse");
             e["data"]["card_cvv"] = json!(123);
             e["data"]["memo"] = json!("paid with 4111 1111 1111 1111 on 2026-03-01");
-            e["reason"] = json!({"note": "customer called about order 12345, card 5555-5555-5555-4444"});
+            e["reason"] =
+                json!({"note": "customer called about order 12345, card 5555-5555-5555-4444"});
             e
         })
         .collect();
     let hard_body = serde_json::to_vec(&hard_batch).unwrap();
     let hard = parse_batch(&hard_body, BodyFormat::Json, &tenant, &limits).unwrap();
-    g.bench_function("redact 100 events (look-alike and compound keys, cards in text)", |b| {
-        b.iter_batched(
-            || hard.clone(),
-            |mut v| {
-                for e in &mut v {
-                    sealbook_domain::redact::redact(&mut e.body, &[7; 32], &[]);
-                }
-                v
-            },
-            BatchSize::SmallInput,
-        )
-    });
+    g.bench_function(
+        "redact 100 events (look-alike and compound keys, cards in text)",
+        |b| {
+            b.iter_batched(
+                || hard.clone(),
+                |mut v| {
+                    for e in &mut v {
+                        sealbook_domain::redact::redact(&mut e.body, &[7; 32], &[]);
+                    }
+                    v
+                },
+                BatchSize::SmallInput,
+            )
+        },
+    );
     let at = time::OffsetDateTime::now_utc();
     g.bench_function("shape 100 events", |b| {
         b.iter_batched(
