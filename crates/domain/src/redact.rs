@@ -55,64 +55,64 @@ pub enum KeyClass {
 }
 
 /// Tokens that make a key secret wherever they stand in it, and whether a number under them may
-/// be the secret (a PIN, a CVV, a numeric password).
+/// be the secret (a PIN, a CVV, a numeric password). Sorted: looked up by binary search.
 pub const SECRET_TOKENS: &[(&str, bool)] = &[
-    ("password", true),
-    ("passwd", true),
-    ("pwd", true),
-    ("passphrase", true),
-    ("passcode", true),
-    ("secret", true),
-    ("secrets", true),
-    ("pin", true),
-    ("otp", true),
-    ("totp", true),
-    ("hotp", true),
-    ("cvv", true),
-    ("cvc", true),
-    ("cvn", true),
-    ("ssn", true),
-    ("pan", true),
-    ("iban", true),
-    ("creditcard", true),
-    ("cardnumber", true),
-    ("token", false),
-    ("tokens", false),
-    ("jwt", false),
+    ("apikey", false),
+    ("authorization", false),
     ("bearer", false),
+    ("cardnumber", true),
     ("cookie", false),
     ("cookies", false),
-    ("authorization", false),
     ("credential", false),
     ("credentials", false),
-    ("apikey", false),
+    ("creditcard", true),
+    ("cvc", true),
+    ("cvn", true),
+    ("cvv", true),
+    ("hotp", true),
+    ("iban", true),
+    ("jwt", false),
+    ("otp", true),
+    ("pan", true),
+    ("passcode", true),
+    ("passphrase", true),
+    ("passwd", true),
+    ("password", true),
+    ("pin", true),
     ("privatekey", false),
+    ("pwd", true),
+    ("secret", true),
+    ("secrets", true),
     ("sessionid", false),
     ("setcookie", false),
+    ("ssn", true),
+    ("token", false),
+    ("tokens", false),
+    ("totp", true),
 ];
 
 /// Two adjacent tokens that name a secret together (`api_key`, `apiKey`, `x-api-key`), and
-/// whether a number may be the secret.
+/// whether a number may be the secret. Sorted.
 pub const SECRET_PAIRS: &[(&str, &str, bool)] = &[
-    ("api", "key", false),
-    ("private", "key", false),
     ("access", "key", false),
-    ("signing", "key", false),
-    ("encryption", "key", false),
-    ("master", "key", false),
-    ("session", "id", false),
-    ("session", "key", false),
-    ("auth", "header", false),
+    ("api", "key", false),
     ("auth", "code", false),
-    ("credit", "card", true),
-    ("card", "number", true),
-    ("card", "no", true),
-    ("card", "num", true),
-    ("security", "code", true),
-    ("recovery", "code", true),
-    ("recovery", "codes", true),
+    ("auth", "header", false),
     ("backup", "code", true),
     ("backup", "codes", true),
+    ("card", "no", true),
+    ("card", "num", true),
+    ("card", "number", true),
+    ("credit", "card", true),
+    ("encryption", "key", false),
+    ("master", "key", false),
+    ("private", "key", false),
+    ("recovery", "code", true),
+    ("recovery", "codes", true),
+    ("security", "code", true),
+    ("session", "id", false),
+    ("session", "key", false),
+    ("signing", "key", false),
 ];
 
 /// Words that make a key secret when the key's tokens, joined, contain them (`dbpassword`,
@@ -135,34 +135,34 @@ pub const SECRET_FRAGMENTS: &[(&str, bool)] = &[
 pub const SECRET_KEYS: &[&str] = &["auth", "signature"];
 
 /// Tokens that say a number under a secret key is about the secret, not the secret itself
-/// (`pin_attempts`, `password_min_length`, `password_changed_at`).
+/// (`pin_attempts`, `password_min_length`, `password_changed_at`). Sorted.
 pub const NUMBER_QUALIFIERS: &[&str] = &[
+    "age",
+    "at",
+    "attempts",
     "count",
     "counts",
-    "length",
-    "len",
-    "min",
-    "max",
-    "limit",
-    "total",
-    "size",
+    "days",
     "digits",
-    "attempts",
-    "tries",
-    "retries",
-    "failures",
+    "expiration",
     "expires",
     "expiry",
-    "expiration",
-    "ttl",
-    "age",
-    "days",
-    "at",
-    "version",
-    "strength",
-    "score",
+    "failures",
+    "len",
+    "length",
+    "limit",
+    "max",
+    "min",
     "policy",
+    "retries",
     "rotation",
+    "score",
+    "size",
+    "strength",
+    "total",
+    "tries",
+    "ttl",
+    "version",
 ];
 
 /// Joined words that contain a fragment but are not secrets.
@@ -294,20 +294,25 @@ impl<'a> Iterator for Tokens<'a> {
     }
 }
 
-fn eq(token: &[u8], word: &str) -> bool {
-    token.eq_ignore_ascii_case(word.as_bytes())
+/// A token lowercased into `buf`; `None` when longer than any listed word.
+fn lower<'b>(t: &[u8], buf: &'b mut [u8; 16]) -> Option<&'b [u8]> {
+    let out = buf.get_mut(..t.len())?;
+    for (o, c) in out.iter_mut().zip(t) {
+        *o = c.to_ascii_lowercase();
+    }
+    Some(out)
 }
 
-/// `haystack` contains `needle` at a place no exception covers.
-fn contains_word(haystack: &[u8], needle: &str) -> bool {
-    let n = needle.as_bytes();
-    haystack.windows(n.len()).enumerate().any(|(i, w)| {
-        w == n
-            && !FRAGMENT_EXCEPTIONS
-                .iter()
-                .any(|e| e.starts_with(needle) && haystack[i..].starts_with(e.as_bytes()))
-    })
-}
+/// The letters fragments start with, as a bit mask over `a..=z`: most places of a key start none.
+const FRAGMENT_FIRST: u32 = {
+    let mut m = 0u32;
+    let mut i = 0;
+    while i < SECRET_FRAGMENTS.len() {
+        m |= 1 << (SECRET_FRAGMENTS[i].0.as_bytes()[0] - b'a');
+        i += 1;
+    }
+    m
+};
 
 /// What `key` says about the value under it.
 pub fn key_class(key: &str) -> KeyClass {
@@ -320,45 +325,74 @@ pub fn key_class(key: &str) -> KeyClass {
         secret = true;
         numbers |= n;
     };
-    let mut prev: Option<&[u8]> = None;
+    let mut prev: Option<([u8; 16], usize)> = None;
     let mut count = 0;
-    let mut only: &[u8] = &[];
+    let mut only = ([0u8; 16], usize::MAX);
     for t in (Tokens { b, i: 0 }) {
         count += 1;
-        only = t;
-        if let Some(&(_, n)) = SECRET_TOKENS.iter().find(|(w, _)| eq(t, w)) {
-            hit(n);
+        let mut buf = [0u8; 16];
+        let Some(t) = lower(t, &mut buf) else {
+            prev = None;
+            continue;
+        };
+        if let Ok(i) = SECRET_TOKENS.binary_search_by(|(w, _)| w.as_bytes().cmp(t)) {
+            hit(SECRET_TOKENS[i].1);
         }
-        if let Some(p) = prev {
-            if let Some(&(_, _, n)) = SECRET_PAIRS.iter().find(|(a, c, _)| eq(p, a) && eq(t, c)) {
-                hit(n);
+        if let Some((p, n)) = &prev {
+            let p = &p[..*n];
+            if let Ok(i) =
+                SECRET_PAIRS.binary_search_by(|(a, c, _)| (a.as_bytes(), c.as_bytes()).cmp(&(p, t)))
+            {
+                hit(SECRET_PAIRS[i].2);
             }
         }
-        qualified |= NUMBER_QUALIFIERS.iter().any(|w| eq(t, w));
-        prev = Some(t);
+        qualified |= NUMBER_QUALIFIERS
+            .binary_search_by(|w| w.as_bytes().cmp(t))
+            .is_ok();
+        let n = t.len();
+        prev = Some((buf, n));
+        only = (buf, n);
     }
-    if count == 1 && SECRET_KEYS.iter().any(|w| eq(only, w)) {
+    if count == 1
+        && only.1 != usize::MAX
+        && SECRET_KEYS
+            .iter()
+            .any(|w| w.as_bytes() == &only.0[..only.1])
+    {
         hit(false);
     }
     // The tokens joined and lowercased, for the fragments; on the stack for keys of ordinary size.
-    let mut stack = [0u8; 128];
-    let mut heap = Vec::new();
     let len = b.iter().filter(|&&c| kind(c) != Kind::Sep).count();
-    let joined: &mut [u8] = if len <= stack.len() {
-        &mut stack[..len]
-    } else {
-        heap.resize(len, 0);
-        &mut heap
-    };
-    for (slot, c) in joined
-        .iter_mut()
-        .zip(b.iter().filter(|&&c| kind(c) != Kind::Sep))
-    {
-        *slot = c.to_ascii_lowercase();
-    }
-    for &(w, n) in SECRET_FRAGMENTS {
-        if contains_word(joined, w) {
-            hit(n);
+    if len >= 5 {
+        let mut stack = [0u8; 128];
+        let mut heap = Vec::new();
+        let joined: &mut [u8] = if len <= stack.len() {
+            &mut stack[..len]
+        } else {
+            heap.resize(len, 0);
+            &mut heap
+        };
+        for (slot, c) in joined
+            .iter_mut()
+            .zip(b.iter().filter(|&&c| kind(c) != Kind::Sep))
+        {
+            *slot = c.to_ascii_lowercase();
+        }
+        for i in 0..joined.len() {
+            let c = joined[i];
+            if !c.is_ascii_lowercase() || FRAGMENT_FIRST & (1 << (c - b'a')) == 0 {
+                continue;
+            }
+            let rest = &joined[i..];
+            for &(w, n) in SECRET_FRAGMENTS {
+                if rest.starts_with(w.as_bytes())
+                    && !FRAGMENT_EXCEPTIONS
+                        .iter()
+                        .any(|e| e.starts_with(w) && rest.starts_with(e.as_bytes()))
+                {
+                    hit(n);
+                }
+            }
         }
     }
     match (secret, numbers && !qualified) {
@@ -1023,6 +1057,29 @@ mod tests {
         ]});
         assert_eq!(redact(body.as_object_mut().unwrap(), &K, &[]), 3);
         assert_eq!(body["changes"][2]["after"], "light");
+    }
+
+    /// The lists are looked up by binary search, and fragments by their first letter.
+    #[test]
+    fn lists_are_sorted_lowercase_and_short() {
+        assert!(SECRET_TOKENS.is_sorted_by_key(|(w, _)| *w));
+        assert!(SECRET_PAIRS.is_sorted_by_key(|(a, b, _)| (*a, *b)));
+        assert!(NUMBER_QUALIFIERS.is_sorted());
+        let words = SECRET_TOKENS
+            .iter()
+            .map(|(w, _)| *w)
+            .chain(SECRET_PAIRS.iter().flat_map(|(a, b, _)| [*a, *b]))
+            .chain(NUMBER_QUALIFIERS.iter().copied())
+            .chain(SECRET_FRAGMENTS.iter().map(|(w, _)| *w))
+            .chain(SECRET_KEYS.iter().copied());
+        for w in words {
+            assert!(
+                w.len() <= 16
+                    && w.bytes()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()),
+                "{w}"
+            );
+        }
     }
 
     #[test]
