@@ -249,6 +249,12 @@ fn builtin_type_names() -> Vec<String> {
     names
 }
 
+/// Field names of client JSON: no NUL, and not one of the names Sealbook writes itself
+/// (`sealbook_domain::RESERVED_KEYS`).
+fn reserved_names() -> serde_json::Value {
+    serde_json::json!({"pattern": NO_NUL, "not": {"enum": sealbook_domain::RESERVED_KEYS}})
+}
+
 hand_schema! {
     /// Any JSON value the log stores as sent: no NUL character in a string or a field name, and
     /// integers within ±(2^53-1) (send larger ones as strings).
@@ -260,10 +266,10 @@ hand_schema! {
     /// would bind numbers with a fraction too, which the log keeps at any size.
     JsonValue => raw(serde_json::json!({
         "type": ["null", "boolean", "string", "number", "array", "object"],
-        "description": "Any JSON value: no NUL character in a string or a field name; integers within ±(2^53-1) (9007199254740991), larger ones are refused (send them as strings).",
+        "description": "Any JSON value: no NUL character in a string or a field name; integers within ±(2^53-1) (9007199254740991), larger ones are refused (send them as strings). The field names `$redacted` and `$commitment` are Sealbook's and refused, and so is a field name holding a payment card number (13-19 digits passing Luhn).",
         "pattern": NO_NUL,
         "items": component("JsonValue"),
-        "propertyNames": {"pattern": NO_NUL},
+        "propertyNames": reserved_names(),
         "additionalProperties": component("JsonValue"),
     }))
 }
@@ -272,7 +278,7 @@ hand_schema! {
     /// A JSON object whose values are [`JsonValue`]s.
     JsonObject => raw(serde_json::json!({
         "type": "object",
-        "propertyNames": {"pattern": NO_NUL},
+        "propertyNames": reserved_names(),
         "additionalProperties": component("JsonValue"),
     }))
 }

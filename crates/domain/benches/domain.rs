@@ -1,5 +1,7 @@
-//! Micro-benchmarks of the hot pieces of ingest in the domain: validation, shaping (commitments
-//! and the canonical leaf) and RFC 8785 encoding. Run with `cargo bench -p sealbook-domain`.
+//! Micro-benchmarks of the hot pieces of ingest in the domain: validation, redaction (the plain
+//! scan, ordinary secrets, and the hard cases: compound and look-alike keys, cards inside text),
+//! shaping (commitments, search words and the canonical leaf) and RFC 8785 encoding. Run with
+//! `cargo bench -p sealbook-domain`.
 
 #![allow(missing_docs)]
 
@@ -78,6 +80,35 @@ fn benches(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
+    let hard_batch: Vec<serde_json::Value> = (0..100)
+        .map(|i| {
+            let mut e = event(i);
+            e["data"]["customerSsn"] = json!("078-05-1120");
+            e["data"]["p\u{430}ssword"] = json!("hunter2-correct-horse");
+            e["data"]["card_cvv"] = json!(123);
+            e["data"]["memo"] = json!("paid with 4111 1111 1111 1111 on 2026-03-01");
+            e["reason"] =
+                json!({"note": "customer called about order 12345, card 5555-5555-5555-4444"});
+            e
+        })
+        .collect();
+    let hard_body = serde_json::to_vec(&hard_batch).unwrap();
+    let hard = parse_batch(&hard_body, BodyFormat::Json, &tenant, &limits).unwrap();
+    g.bench_function(
+        "redact 100 events (look-alike and compound keys, cards in text)",
+        |b| {
+            b.iter_batched(
+                || hard.clone(),
+                |mut v| {
+                    for e in &mut v {
+                        sealbook_domain::redact::redact(&mut e.body, &[7; 32], &[]);
+                    }
+                    v
+                },
+                BatchSize::SmallInput,
+            )
+        },
+    );
     let at = time::OffsetDateTime::now_utc();
     g.bench_function("shape 100 events", |b| {
         b.iter_batched(
@@ -87,6 +118,31 @@ fn benches(c: &mut Criterion) {
                     .map(|e| shape(e, &tenant, at, &mut Fixed(0)))
                     .collect::<Vec<_>>()
             },
+            BatchSize::SmallInput,
+        )
+    });
+    g.finish();
+
+    // Issue 13, item 8: 100 references of 60 distinct short words each. Search words are
+    // de-duplicated and capped on ingest and again on every search candidate.
+    let mut wordy = event(1);
+    wordy["refs"] = (0..100)
+        .map(|r| {
+            let words: Vec<String> = (0..60).map(|w| format!("r{r}w{w}")).collect();
+            (format!("ref{r}"), json!(words.join(" ")))
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into();
+    let wordy_body = serde_json::to_vec(&wordy).unwrap();
+    let wordy = parse_batch(&wordy_body, BodyFormat::Json, &tenant, &limits)
+        .unwrap()
+        .remove(0);
+    let mut g = c.benchmark_group("words");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("shape one event with 100 refs of 60 distinct words", |b| {
+        b.iter_batched(
+            || wordy.clone(),
+            |e| shape(e, &tenant, at, &mut Fixed(0)),
             BatchSize::SmallInput,
         )
     });

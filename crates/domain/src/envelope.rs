@@ -374,7 +374,14 @@ fn is_ref_key(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'))
 }
 
-/// Rejects NUL characters anywhere (keys included) and integers beyond I-JSON's exact range.
+/// Field names Sealbook writes itself: a redacted secret (`crate::redact::REDACTED_KEY`) and a
+/// committed personal value (`crate::shape::COMMITMENT_KEY`). A client that could send them could
+/// have a secret skipped by redaction, a personal value skipped by erasure, or forge a
+/// fingerprint; so no part of an event may carry them, at any depth.
+pub const RESERVED_KEYS: &[&str] = &[crate::redact::REDACTED_KEY, crate::shape::COMMITMENT_KEY];
+
+/// Rejects NUL characters anywhere (keys included), integers beyond I-JSON's exact range, the
+/// reserved field names and field names holding a card number.
 fn check_values(c: &mut Check<'_>, v: &Value, path: &mut String) {
     match v {
         Value::String(s) if s.contains('\0') => c.err(path, "must not contain NUL characters"),
@@ -401,6 +408,21 @@ fn check_values(c: &mut Check<'_>, v: &Value, path: &mut String) {
                 path.push_str(&escape_pointer(k));
                 if k.contains('\0') {
                     c.err(path, "field names must not contain NUL characters");
+                }
+                if RESERVED_KEYS.contains(&k.as_str()) {
+                    c.err(
+                        path,
+                        format!("{k} is reserved: Sealbook writes it where it redacted or committed a value, so no event may carry it"),
+                    );
+                } else if crate::redact::holds_card(k) {
+                    // The card number is not echoed: the pointer names the field with it masked.
+                    path.truncate(len);
+                    path.push('/');
+                    path.push_str(&escape_pointer(&crate::redact::mask_cards(k).0));
+                    c.err(
+                        path,
+                        "this field name holds a payment card number, which Sealbook cannot redact in a name; send it as a value",
+                    );
                 }
                 check_values(c, item, path);
                 path.truncate(len);
@@ -849,6 +871,90 @@ mod tests {
         let e = errs(&v);
         let paths: Vec<_> = e.iter().map(|e| e.path.as_str()).collect();
         assert_eq!(paths, vec!["/data/n", "/data/s"]);
+    }
+
+    /// `$redacted` and `$commitment` are Sealbook's; in any client-sent part of an event, at any
+    /// depth, they are refused with their pointer (the reproduction first).
+    #[test]
+    fn reserved_keys_are_refused_everywhere() {
+        let places: Vec<(&str, Value, &str)> = vec![
+            (
+                "data",
+                json!({"$redacted": 0, "password": "hunter2", "card": "4242 4242 4242 4242"}),
+                "/data/$redacted",
+            ),
+            (
+                "data",
+                json!({"email": {"$commitment": "sha256:00"}}),
+                "/data/email/$commitment",
+            ),
+            (
+                "data",
+                json!({"a": [{"b": {"$redacted": true, "fingerprint": "hmac-sha256:00"}}]}),
+                "/data/a/0/b/$redacted",
+            ),
+            (
+                "changes",
+                json!([{"field": "x", "after": {"$redacted": true}}]),
+                "/changes/0/after/$redacted",
+            ),
+            (
+                "before",
+                json!({"x": {"$commitment": "sha256:00"}}),
+                "/before/x/$commitment",
+            ),
+            (
+                "actor",
+                json!({"type": "user", "id": "u1", "$redacted": true}),
+                "/actor/$redacted",
+            ),
+            (
+                "context",
+                json!({"$commitment": "x"}),
+                "/context/$commitment",
+            ),
+            (
+                "impersonation",
+                json!({"session_id": "s", "$redacted": 1}),
+                "/impersonation/$redacted",
+            ),
+            ("refs", json!({"$redacted": "x"}), "/refs/$redacted"),
+            ("reason", json!({"$commitment": "x"}), "/reason/$commitment"),
+        ];
+        for (field, value, pointer) in places {
+            let mut v = good();
+            v[field] = value;
+            if field == "before" {
+                v["after"] = json!({"x": 1});
+            }
+            let e = errs(&v);
+            assert!(
+                e.iter()
+                    .any(|e| e.path == pointer && e.problem.contains("is reserved")),
+                "{pointer}: {e:?}"
+            );
+        }
+        // Other `$` names are the client's own: JSON Schema, MongoDB operators.
+        let mut v = good();
+        v["data"] = json!({"$set": {"a": 1}, "$ref": "#/x", "$Redacted": 1});
+        assert!(parse_batch(
+            v.to_string().as_bytes(),
+            BodyFormat::Json,
+            &tenant(),
+            &Limits::default()
+        )
+        .is_ok());
+    }
+
+    /// A card number in a field name cannot be redacted in place: refused, without echoing it.
+    #[test]
+    fn card_numbers_in_field_names_are_refused_masked() {
+        let mut v = good();
+        v["data"] = json!({"cards": {"4242 4242 4242 4242": "visa"}, "order 1234": 1});
+        let e = errs(&v);
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert_eq!(e[0].path, "/data/cards/[redacted card ****4242]");
+        assert!(!format!("{e:?}").contains("4242 4242 4242 4242"));
     }
 
     #[test]

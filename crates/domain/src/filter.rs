@@ -5,6 +5,7 @@ use crate::timestamp;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::Value;
+use std::collections::HashSet;
 
 /// Largest page a search may ask for.
 pub(crate) const MAX_LIMIT: usize = 1000;
@@ -265,14 +266,29 @@ pub(crate) fn term_key(term: &str) -> i64 {
     xxhash_rust::xxh3::xxh3_64(term.as_bytes()) as i64
 }
 
-/// Splits text into lowercase search words: runs of letters and digits, 2 to 64 characters.
+/// Most distinct words taken from one text: an event's names, references and reason (its search
+/// words) or a search's `q`. Beyond it, words are not indexed, so one verbose event cannot bloat
+/// the index nor make ingest and every search re-check cost more.
+pub(crate) const MAX_WORDS: usize = 64;
+
+/// Splits text into lowercase search words: runs of letters and digits, 2 to 64 characters, the
+/// first [`MAX_WORDS`] distinct ones in order. Linear in the text: a set de-duplicates.
 pub(crate) fn words(text: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
     for w in text.split(|c: char| !c.is_alphanumeric()) {
+        if out.len() == MAX_WORDS {
+            break;
+        }
+        // 64 characters are at most 256 bytes; longer runs are not words, and are not counted.
+        if w.len() < 2 || w.len() > 256 {
+            continue;
+        }
         let n = w.chars().count();
         if (2..=64).contains(&n) {
             let w = w.to_lowercase();
-            if !out.contains(&w) {
+            if !seen.contains(&w) {
+                seen.insert(w.clone());
                 out.push(w);
             }
         }
@@ -347,6 +363,22 @@ mod tests {
         assert!(q(&[("cursor", "bm9wZQ")]).is_err());
         assert!(q(&[("actor", "a"), ("actor", "b")]).is_err());
         assert!(q(&[("type", "order*")]).is_err());
+    }
+
+    /// 100 references of 60 distinct words each (the reproduction): the first 64
+    /// distinct words, in order, and nothing beyond; repeats count once.
+    #[test]
+    fn words_are_capped_and_distinct() {
+        let text: String = (0..6000).map(|i| format!("w{i} ")).collect();
+        let w = words(&text);
+        assert_eq!(w.len(), MAX_WORDS);
+        assert_eq!(MAX_WORDS, 64);
+        assert_eq!(w[0], "w0");
+        assert_eq!(w[63], "w63");
+        let w = words("Ada ada ADA lovelace x ada Lovelace");
+        assert_eq!(w, vec!["ada", "lovelace"]);
+        let repeated: String = "same ".repeat(10_000) + "other";
+        assert_eq!(words(&repeated), vec!["same", "other"]);
     }
 
     #[test]

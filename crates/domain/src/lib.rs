@@ -13,7 +13,8 @@
 //! The public interface is:
 //! - [`TenantId`] ([`TenantIdError`]), [`Scope`] ([`ScopeError`]): who is asking and what they
 //!   may do;
-//! - [`Limits`], [`BodyFormat`], [`parse_batch`], [`ValidEvent`], [`ENVELOPE_FIELDS`], with
+//! - [`Limits`], [`BodyFormat`], [`parse_batch`], [`ValidEvent`], [`ENVELOPE_FIELDS`],
+//!   [`RESERVED_KEYS`], with
 //!   [`BatchError`] and [`FieldError`]: turning a request body into validated events;
 //! - [`shape`], [`shape_with`], [`ShapedEvent`], [`PersonalValue`], [`Entropy`],
 //!   [`personal_paths`]: turning a validated event into its leaf with salted commitments;
@@ -43,6 +44,7 @@ pub mod view;
 pub use canonical::canonical_bytes;
 pub use envelope::{
     parse_batch, BodyFormat, Limits, ValidEvent, ACTOR_TYPES, ENVELOPE_FIELDS, OUTCOMES,
+    RESERVED_KEYS,
 };
 pub use error::{BatchError, FieldError};
 pub use filter::{Cursor, EventFilter, FilterError, RefFilter, SubjectFilter, TypeFilter};

@@ -408,8 +408,8 @@ pub(crate) fn index_terms(body: &Map<String, Value>) -> Vec<String> {
             }
         }
     }
-    // Cap the words per event so one verbose note cannot bloat the index.
-    for w in words(&text).into_iter().take(64) {
+    // `words` caps the words per event, so one verbose note cannot bloat the index.
+    for w in words(&text) {
         terms.push(term::word(&w));
     }
     terms.sort();
