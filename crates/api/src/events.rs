@@ -60,7 +60,7 @@ pub(crate) async fn search(
     key.require(Scope::EventsRead)?;
     let Query(pairs) =
         query.map_err(|e| ApiError::Malformed(format!("query string: {}", e.body_text())))?;
-    let mut filter = EventFilter::from_query(&pairs)?;
+    let mut filter = EventFilter::from_query(&pairs, &state.search_key(key.tenant()))?;
     let limit = filter.limit;
     // One extra row tells whether another page exists without a second query.
     filter.limit = limit + 1;

@@ -77,10 +77,10 @@ pub(crate) async fn export(
             _ => filters.push((k, v)),
         }
     }
-    let mut filter = EventFilter::from_query(&filters)?;
+    let mut filter = EventFilter::from_query(&filters, &state.search_key(key.tenant()))?;
     filter.limit = PAGE;
     let tenant = key.tenant().clone();
-    auditable(&key.0, &tenant, &filters)?;
+    auditable(&state.keys(&tenant), &key.0, &tenant, &filters)?;
     // Pin the export to a signed checkpoint (signing one now if the log grew), so the trailer can
     // prove every line against it.
     let checkpoint = match state.inner.log.sign_now(&tenant).await {
@@ -221,6 +221,7 @@ async fn produce(
 /// filter value with a NUL character, or filters too large for one event, made the event fail
 /// envelope validation after the events had gone out, so the export left no record in the log.
 fn auditable(
+    keys: &sealbook_domain::TenantKeys,
     key: &KeyRecord,
     tenant: &TenantId,
     filters: &[(String, String)],
@@ -229,7 +230,7 @@ fn auditable(
     // Count and size as wide as the record ever holds them (2^53-1): the real event is no bigger.
     const WIDEST: u64 = (1 << 53) - 1;
     let event = audit_event(key, tenant, filters, WIDEST as usize, WIDEST, false, now);
-    match crate::audit::event(tenant, &event, now) {
+    match crate::audit::event(keys, tenant, &event, now) {
         Ok(_) => Ok(()),
         Err(e) => {
             let problem = match &e {
@@ -300,7 +301,12 @@ async fn record(
 ) -> Result<Value, ApiError> {
     let now = time::OffsetDateTime::now_utc();
     let event = audit_event(key, tenant, filters, count, size, complete, now);
-    let shaped = vec![crate::audit::event(tenant, &event, now)?];
+    let shaped = vec![crate::audit::event(
+        &state.keys(tenant),
+        tenant,
+        &event,
+        now,
+    )?];
     let receipts = append(state, tenant.clone(), shaped, None).await?;
     let r = receipts
         .first()

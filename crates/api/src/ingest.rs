@@ -12,7 +12,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
-use sealbook_catalog::RESERVED;
+use sealbook_catalog::is_reserved;
 use sealbook_domain::{
     parse_batch, shape_with, BodyFormat, FieldError, Limits, Scope, ShapedEvent,
 };
@@ -73,13 +73,14 @@ pub(crate) async fn ingest(
     let mut problems = Vec::new();
     let mut valid = valid;
     for v in &mut valid {
-        if RESERVED.contains(&v.event_type.as_str()) {
+        if is_reserved(&v.event_type) {
             problems.push(FieldError {
                 event: Some(v.position),
                 path: "/type".into(),
                 problem: format!(
-                    "{} is written by Sealbook itself and cannot be sent",
-                    v.event_type
+                    "{} is written by Sealbook itself and cannot be sent (the namespaces {} are Sealbook's)",
+                    v.event_type,
+                    sealbook_catalog::RESERVED_NAMESPACES.join(", ")
                 ),
             });
             continue;
@@ -113,6 +114,7 @@ pub(crate) async fn ingest(
     let mut entropy = OsEntropy;
     // Secrets go before anything is hashed or stored.
     let redaction_key = state.redaction_key(&tenant);
+    let keys = state.keys(&tenant);
     let none: &[String] = &[];
     let events: Vec<ShapedEvent> = valid
         .into_iter()
@@ -128,7 +130,7 @@ pub(crate) async fn ingest(
             if n > 0 {
                 metrics::counter!("sealbook_values_redacted_total").increment(n as u64);
             }
-            shape_with(v, &tenant, received_at, &mut entropy, personal)
+            shape_with(v, &tenant, received_at, &mut entropy, personal, &keys)
         })
         .collect();
     let receipts = append(&state, tenant, events, None).await?;

@@ -351,7 +351,7 @@ mod tests {
                 &tenant(),
                 &limits,
             ) {
-                Ok(evs) if sealbook_catalog::RESERVED.contains(&evs[0].event_type.as_str()) => {
+                Ok(evs) if sealbook_catalog::is_reserved(&evs[0].event_type) => {
                     Err("reserved type".into())
                 }
                 Ok(_) => Ok(()),

@@ -4,7 +4,10 @@
 #![allow(missing_docs)]
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use sealbook_domain::{canonical_bytes, parse_batch, shape, BodyFormat, Entropy, Limits, TenantId};
+use sealbook_domain::{
+    canonical_bytes, parse_batch, shape, BodyFormat, ContentKey, Entropy, Limits, SearchKey,
+    TenantId, TenantKeys,
+};
 use serde_json::json;
 
 struct Fixed(u8);
@@ -79,12 +82,16 @@ fn benches(c: &mut Criterion) {
         )
     });
     let at = time::OffsetDateTime::now_utc();
+    let keys = TenantKeys {
+        search: SearchKey::new(&[3; 32]),
+        content: ContentKey::new(&[4; 32]),
+    };
     g.bench_function("shape 100 events", |b| {
         b.iter_batched(
             || valid.clone(),
             |v| {
                 v.into_iter()
-                    .map(|e| shape(e, &tenant, at, &mut Fixed(0)))
+                    .map(|e| shape(e, &tenant, at, &mut Fixed(0), &keys))
                     .collect::<Vec<_>>()
             },
             BatchSize::SmallInput,

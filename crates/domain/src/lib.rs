@@ -24,7 +24,9 @@
 //! - [`redact`]: secrets and card numbers replaced before anything is hashed or stored;
 //!   [`diff`]: `before`/`after` objects turned into field-level `changes`;
 //! - [`EventFilter`], [`Cursor`], [`TypeFilter`], [`SubjectFilter`], [`RefFilter`],
-//!   [`FilterError`]: what a search asks for;
+//!   [`RecordedBy`] ([`SEALBOOK`]), [`FilterError`]: what a search asks for;
+//! - [`SearchKey`], [`ContentKey`], [`TenantKeys`]: the per-tenant keys of the postings and the
+//!   content hash, which the caller derives and passes in;
 //! - [`timestamp`]: RFC 3339 handling shared by ingest and search.
 
 mod canonical;
@@ -32,6 +34,7 @@ pub mod diff;
 mod envelope;
 mod error;
 mod filter;
+mod keys;
 pub mod redact;
 mod scan;
 mod scope;
@@ -45,7 +48,10 @@ pub use envelope::{
     parse_batch, BodyFormat, Limits, ValidEvent, ACTOR_TYPES, ENVELOPE_FIELDS, OUTCOMES,
 };
 pub use error::{BatchError, FieldError};
-pub use filter::{Cursor, EventFilter, FilterError, RefFilter, SubjectFilter, TypeFilter};
+pub use filter::{
+    Cursor, EventFilter, FilterError, RecordedBy, RefFilter, SubjectFilter, TypeFilter, SEALBOOK,
+};
+pub use keys::{ContentKey, SearchKey, TenantKeys};
 pub use scope::{Scope, ScopeError};
 pub use shape::{
     check_commitments, personal_paths, shape, shape_with, Entropy, PersonalValue, ShapedEvent,
