@@ -44,6 +44,7 @@ const PAGE: usize = 1000;
         ("since" = Option<String>, Query, format = DateTime, description = "RFC 3339 with an offset, year 1 to 9999 in UTC; occurred_at >= since"),
         ("until" = Option<String>, Query, format = DateTime, description = "RFC 3339 with an offset, year 1 to 9999 in UTC; occurred_at < until"),
         ("correlation_id" = Option<String>, Query, min_length = 1, pattern = r"^[^\u0000]+$", description = "context.correlation_id"),
+        ("recorded_by" = Option<crate::schema::RecordedBy>, Query, description = "`sealbook`: only Sealbook's own records; `client`: only events clients sent"),
         ("ref" = Option<Vec<crate::schema::AuditedRefFilter>>, Query, explode, description = "`key:value`, repeatable; all must match"),
         ("q" = Option<String>, Query, pattern = r"^(?:[^\u0000]*[^\p{L}\p{N}\u0000])?[\p{L}\p{N}]{2,64}(?:[^\p{L}\p{N}\u0000][^\u0000]*)?$", description = "words (runs of 2 to 64 letters or digits) that must all occur in names, references or the reason; at least one"),
     ),

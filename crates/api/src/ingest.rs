@@ -7,7 +7,7 @@
 use crate::append::append;
 use crate::auth::TenantKey;
 use crate::error::ApiError;
-use crate::state::AppState;
+use crate::state::{AppState, CONFLICTS_PER_MINUTE};
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
@@ -48,7 +48,7 @@ pub(crate) struct Receipts {
         (status = 201, description = "stored durably", body = Receipts),
         (status = 200, description = "every event was already stored with identical content; original receipts", body = Receipts),
         (status = 400, response = crate::schema::BadRequest), (status = 401, response = crate::schema::Unauthorized), (status = 403, response = crate::schema::Forbidden),
-        (status = 409, description = "an id is stored with different content", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "an id is stored with different content (a retry compares the redacted event with redacted values masked: docs/security/hashing.md); counted, and each key is answered at most 10 a minute: then 429 for its ingest requests until Retry-After", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 413, response = crate::schema::TooLarge), (status = 415, response = crate::schema::UnsupportedMediaType),
         (status = 422, description = "invalid events (the envelope, an unknown type, the type's schema): `errors` name event, JSON pointer and problem", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 429, response = crate::schema::RateLimited), (status = 503, response = crate::schema::Unavailable),
@@ -60,6 +60,16 @@ pub(crate) async fn ingest(
     body: Body,
 ) -> Result<(StatusCode, Json<Receipts>), ApiError> {
     key.require(Scope::EventsWrite)?;
+    // A key that was answered too many conflicts lately gets no answer about any id: a 200 or a
+    // 409 to a resent id would say whether a guess of its content was right.
+    state
+        .inner
+        .conflicts
+        .check(&key.0.id)
+        .map_err(|retry_after| ApiError::ConflictsLimited {
+            limit: CONFLICTS_PER_MINUTE,
+            retry_after,
+        })?;
     let tenant = key.tenant().clone();
     let format = body_format(&headers)?;
     let limits = state.inner.config.limits;
@@ -133,7 +143,17 @@ pub(crate) async fn ingest(
             shape_with(v, &tenant, received_at, &mut entropy, personal, &keys)
         })
         .collect();
-    let receipts = append(&state, tenant, events, None).await?;
+    let receipts = match append(&state, tenant.clone(), events, None).await {
+        Err(e @ ApiError::IdConflict(_)) => {
+            metrics::counter!("sealbook_idempotency_conflicts_total", "tenant" => tenant.to_string(), "key" => key.0.id.clone()).increment(1);
+            if state.inner.conflicts.spend(&key.0.id) {
+                tracing::warn!(%tenant, key = %key.0.id, limit = CONFLICTS_PER_MINUTE,
+                    "a key spent its budget of idempotency conflicts; its ingest requests answer 429 until it refills");
+            }
+            return Err(e);
+        }
+        r => r?,
+    };
     let status = if receipts.iter().all(|r| r.replayed) {
         StatusCode::OK
     } else {

@@ -112,6 +112,12 @@ hand_schema! {
 }
 
 hand_schema! {
+    /// Who recorded an event: `sealbook` (Sealbook's own records, marked `"recorded_by":
+    /// "sealbook"`) or `client` (every event a client sent).
+    RecordedBy => string().enum_values(Some(["sealbook", "client"]))
+}
+
+hand_schema! {
     /// The format of an export.
     ExportFormat => string().enum_values(Some(["jsonl"]))
 }

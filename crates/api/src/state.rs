@@ -9,13 +9,19 @@ use crate::catalog_log::CatalogLog;
 use crate::error::ApiError;
 use crate::key_cache::KeyCache;
 use crate::keyring::Keyring;
-use crate::ratelimit::RateLimiter;
+use crate::ratelimit::{Budget, RateLimiter};
 use crate::secret;
 use sealbook_catalog::Catalog;
 use sealbook_domain::{Limits, SearchKey, TenantId, TenantKeys};
 use sealbook_pipeline::{Log, Sequencer};
 use sealbook_store::Store;
 use std::sync::Arc;
+
+/// How many idempotency conflicts (409) one key is answered per minute (refilled continuously);
+/// beyond them its ingest requests answer 429 until the budget refills. A faithful client retries
+/// with the content it sent, so conflicts are rare mistakes; unlimited, they would let a key test
+/// guesses of a stored event's content (`docs/security/hashing.md`).
+pub(crate) const CONFLICTS_PER_MINUTE: u32 = 10;
 
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone, Copy, Default)]
@@ -86,6 +92,8 @@ pub(crate) struct Inner {
     pub(crate) prometheus: Option<metrics_exporter_prometheus::PrometheusHandle>,
     pub(crate) rate: RateLimiter,
     pub(crate) keys: Option<KeyCache>,
+    /// Idempotency conflicts (409) each key may be answered per minute ([`CONFLICTS_PER_MINUTE`]).
+    pub(crate) conflicts: Budget,
     /// The deployment-wide secret and the per-tenant keys derived from it.
     pub(crate) keyring: Keyring,
     /// The built-in catalog with the deployment's file on top, as read at start.
@@ -124,6 +132,7 @@ impl AppState {
                 admin_token_hash: secret::hash(admin_token),
                 rate: RateLimiter::new(config.rate_limit_per_key),
                 keys: config.single_writer.then(KeyCache::new),
+                conflicts: Budget::new(CONFLICTS_PER_MINUTE, std::time::Duration::from_secs(60)),
                 catalogs: CatalogCache::new(
                     (*catalog).clone(),
                     config.single_writer,

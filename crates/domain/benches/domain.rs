@@ -99,6 +99,29 @@ fn benches(c: &mut Criterion) {
     });
     g.finish();
 
+    // Postings are keyed (HMAC-SHA256 from a state absorbed once per tenant key) instead of XXH3:
+    // the cost per event's dozen terms, side by side.
+    let terms: Vec<String> = (0..12).map(|i| format!("w:term-number-{i}")).collect();
+    let mut g = c.benchmark_group("term keys");
+    g.throughput(Throughput::Elements(12));
+    g.bench_function("12 terms, HMAC-SHA256 (keyed)", |b| {
+        b.iter(|| {
+            terms
+                .iter()
+                .map(|t| keys.search.term_key(t))
+                .fold(0i64, i64::wrapping_add)
+        })
+    });
+    g.bench_function("12 terms, XXH3 (unkeyed, before)", |b| {
+        b.iter(|| {
+            terms
+                .iter()
+                .map(|t| xxhash_rust::xxh3::xxh3_64(t.as_bytes()) as i64)
+                .fold(0i64, i64::wrapping_add)
+        })
+    });
+    g.finish();
+
     let one = event(1);
     let mut g = c.benchmark_group("canonical");
     g.throughput(Throughput::Elements(1));

@@ -62,7 +62,7 @@ impl SearchKey {
     }
 
     /// The index key of a spelled term (see `filter::term`).
-    pub(crate) fn term_key(&self, term: &str) -> i64 {
+    pub fn term_key(&self, term: &str) -> i64 {
         let d = self.0.digest(&[term.as_bytes()]);
         i64::from_be_bytes(d[..8].try_into().expect("8 bytes"))
     }

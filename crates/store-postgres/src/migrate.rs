@@ -7,9 +7,13 @@ use sealbook_store::StoreError;
 use tokio_postgres::NoTls;
 
 /// The schema version this build writes and understands.
-pub const SCHEMA_VERSION: i64 = 1;
-/// (version reached, SQL), in order.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/0001_base.sql"))];
+pub const SCHEMA_VERSION: i64 = 3;
+/// (version reached, SQL), in order. Versions need not be consecutive: a step runs when its
+/// version is above the database's.
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("migrations/0001_base.sql")),
+    (3, include_str!("migrations/0003_keyed_hashes.sql")),
+];
 /// Any constant; it names the migration lock among the database's advisory locks.
 const LOCK: i64 = 0x5EA1_B00C;
 
