@@ -3,8 +3,10 @@
 //! the tenant's log.
 //!
 //! Each carries `"recorded_by": "sealbook"`, a field the envelope refuses from clients: a reader
-//! (and the catalog loader) tells Sealbook's own records from events a client sent, even when the
-//! type is one clients may also send (`audit_log.exported`, `api_key.created`).
+//! (and the catalog loader, and the `recorded_by` search filter) tells Sealbook's own records from
+//! events a client sent. Clients can no longer send these types (their namespaces are reserved,
+//! `sealbook_catalog::is_reserved`), but look-alikes stored before that carry no mark. Each is
+//! shaped with its tenant's keys, like every event.
 
 use crate::error::ApiError;
 use sealbook_domain::{parse_batch, shape, BodyFormat, ShapedEvent, TenantId, TenantKeys};

@@ -1,8 +1,10 @@
 //! `POST /v1/events`: the front door of the write path.
 //!
-//! Order matters here: authenticate and authorise, check the content type, read the body under its
-//! size limit, validate every event (all or nothing), shape each into its leaf, then hand the batch
-//! to the sequencer and answer only once it is durable.
+//! Order matters here: authenticate and authorise, refuse a key that spent its budget of
+//! idempotency conflicts, check the content type, read the body under its size limit, validate
+//! every event (all or nothing; no type in Sealbook's namespaces), redact, shape each into its leaf
+//! with the tenant's keys, then hand the batch to the sequencer and answer only once it is durable.
+//! A conflict is counted against the key that got it (`docs/security/hashing.md`).
 
 use crate::append::append;
 use crate::auth::TenantKey;
