@@ -176,6 +176,7 @@ pub(crate) async fn list_tenants(
 
 /// The audit event of a key change, shaped like any ingested event.
 fn key_event(
+    keys: &sealbook_domain::TenantKeys,
     tenant: &TenantId,
     event_type: &str,
     key: &KeyRecord,
@@ -189,7 +190,7 @@ fn key_event(
         "subject": {"type": "api_key", "id": key.id, "name": key.name},
         "data": {"scopes": scopes, "prefix": key.prefix},
     });
-    crate::audit::event(tenant, &event, at)
+    crate::audit::event(keys, tenant, &event, at)
 }
 
 /// Create an API key for a tenant. The secret is in this response only.
@@ -259,7 +260,13 @@ pub(crate) async fn create_key(
         created_at: sealbook_domain::timestamp::format_utc(now, 6),
         revoked_at: None,
     };
-    let event = key_event(&tenant, "api_key.created", &record, now)?;
+    let event = key_event(
+        &state.keys(&tenant),
+        &tenant,
+        "api_key.created",
+        &record,
+        now,
+    )?;
     let effect = KeyEffect::Create(NewKey {
         record: record.clone(),
         secret_hash: secret::hash(&secret),
@@ -315,7 +322,7 @@ pub(crate) async fn revoke_key(
         .ok_or(ApiError::NotFound)?;
     let now = time::OffsetDateTime::now_utc();
     let at = sealbook_domain::timestamp::format_utc(now, 6);
-    let event = key_event(&tenant, "api_key.revoked", &key, now)?;
+    let event = key_event(&state.keys(&tenant), &tenant, "api_key.revoked", &key, now)?;
     append(
         &state,
         tenant.clone(),

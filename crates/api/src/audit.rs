@@ -3,16 +3,18 @@
 //! the tenant's log.
 //!
 //! Each carries `"recorded_by": "sealbook"`, a field the envelope refuses from clients: a reader
-//! (and the catalog loader) tells Sealbook's own records from events a client sent, even when the
-//! type is one clients may also send (`audit_log.exported`, `api_key.created`).
+//! (and the catalog loader, and the `recorded_by` search filter) tells Sealbook's own records from
+//! events a client sent. Clients can no longer send these types (their namespaces are reserved,
+//! `sealbook_catalog::is_reserved`), but look-alikes stored before that carry no mark. Each is
+//! shaped with its tenant's keys, like every event.
 
 use crate::error::ApiError;
-use sealbook_domain::{parse_batch, shape, BodyFormat, ShapedEvent, TenantId};
+use sealbook_domain::{parse_batch, shape, BodyFormat, ShapedEvent, TenantId, TenantKeys};
 use sealbook_pipeline::OsEntropy;
 
 /// The field that marks Sealbook's own records, and its value.
 pub(crate) const RECORDED_BY: &str = "recorded_by";
-pub(crate) const SEALBOOK: &str = "sealbook";
+pub(crate) const SEALBOOK: &str = sealbook_domain::SEALBOOK;
 
 /// True for an event (as a reader sees it) that Sealbook recorded itself.
 pub(crate) fn is_sealbooks(view: &serde_json::Value) -> bool {
@@ -26,8 +28,9 @@ pub(crate) fn at_time(event: &serde_json::Value, at: time::OffsetDateTime) -> se
     e
 }
 
-/// Shapes one audit event of `tenant` from its JSON, received at `at`.
+/// Shapes one audit event of `tenant` (whose keys are `keys`) from its JSON, received at `at`.
 pub(crate) fn event(
+    keys: &TenantKeys,
     tenant: &TenantId,
     json: &serde_json::Value,
     at: time::OffsetDateTime,
@@ -43,5 +46,5 @@ pub(crate) fn event(
         .next()
         .ok_or_else(|| ApiError::Malformed("an audit event is missing".into()))?;
     v.body.insert(RECORDED_BY.into(), SEALBOOK.into());
-    Ok(shape(v, tenant, at, &mut OsEntropy))
+    Ok(shape(v, tenant, at, &mut OsEntropy, keys))
 }

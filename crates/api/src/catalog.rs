@@ -21,7 +21,7 @@ use crate::extract::{Body, PathParams};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::Json;
-use sealbook_catalog::{definition_hash, type_changed, Catalog, RESERVED};
+use sealbook_catalog::{definition_hash, is_reserved, type_changed, Catalog};
 use sealbook_domain::{FieldError, Scope, TenantId};
 use serde_json::{json, Value};
 
@@ -94,7 +94,8 @@ pub(crate) async fn put_settings(
         .map_err(|e| ApiError::Malformed(format!("request body: {e}")))?;
     let tenant = key.tenant().clone();
     let _one_change_at_a_time = state.inner.catalog_changes.lock().await;
-    let current = catalog_log::read(&*state.inner.store, &tenant).await?;
+    let current =
+        catalog_log::read(&*state.inner.store, &tenant, &state.search_key(&tenant)).await?;
     let now = time::OffsetDateTime::now_utc();
     let audit = json!({
         "type": "catalog.settings_changed",
@@ -104,7 +105,7 @@ pub(crate) async fn put_settings(
         "data": {"open_types": settings.open_types},
         "changes": [{"field": "open_types", "before": current.open_types, "after": settings.open_types}],
     });
-    let shaped = vec![audit::event(&tenant, &audit, now)?];
+    let shaped = vec![audit::event(&state.keys(&tenant), &tenant, &audit, now)?];
     append(&state, tenant.clone(), shaped, None).await?;
     state.reload_catalog(&tenant).await?;
     Ok(Json(settings))
@@ -166,9 +167,10 @@ pub(crate) async fn put_type(
     };
     let def: Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::Malformed(format!("request body: {e}")))?;
-    if RESERVED.contains(&name.as_str()) {
+    if is_reserved(&name) {
         return Err(invalid([format!(
-            "{name} is written by Sealbook itself; its definition is part of Sealbook"
+            "{name} is in a namespace Sealbook writes itself ({}): its types are defined by Sealbook",
+            sealbook_catalog::RESERVED_NAMESPACES.join(", ")
         )]));
     }
     let platform = state.platform_catalog().await?;
@@ -182,7 +184,7 @@ pub(crate) async fn put_type(
     let normalised = new.definition(&name).expect("just compiled").clone();
     let _one_change_at_a_time = state.inner.catalog_changes.lock().await;
     // Read the log afresh: another node may have changed the type.
-    let current = catalog_log::read(&*state.inner.store, &log).await?;
+    let current = catalog_log::read(&*state.inner.store, &log, &state.search_key(&log)).await?;
     let problems = current.catalog.replacement_problems(&name, &new);
     if !problems.is_empty() {
         return Err(invalid(problems));
@@ -210,7 +212,12 @@ pub(crate) async fn put_type(
         json!({"kind": "api"}),
         actor,
     );
-    let shaped = vec![audit::event(&log, &audit::at_time(&event, now), now)?];
+    let shaped = vec![audit::event(
+        &state.keys(&log),
+        &log,
+        &audit::at_time(&event, now),
+        now,
+    )?];
     let index = match append(&state, log.clone(), shaped, None).await {
         Ok(receipts) => receipts.first().map(|r| r.index),
         // The same change, recorded at the same moment through another node.

@@ -10,6 +10,7 @@
 
 use crate::catalog_log::{self, CatalogLog};
 use crate::error::ApiError;
+use crate::keyring::Keyring;
 use sealbook_catalog::Catalog;
 use sealbook_domain::TenantId;
 use sealbook_store::Store;
@@ -49,6 +50,8 @@ impl Catalogs {
 /// The copies, and whether they may be kept without expiry.
 pub(crate) struct CatalogCache {
     single_writer: bool,
+    /// Catalog records are found through the search postings, keyed per tenant.
+    keys: Keyring,
     /// The platform catalog in force, and when it was last checked against the platform log.
     platform: RwLock<(Instant, Arc<CatalogLog>)>,
     /// One platform refresh at a time; other requests use the copy meanwhile.
@@ -58,8 +61,9 @@ pub(crate) struct CatalogCache {
 
 impl CatalogCache {
     /// Starts with `startup` as the platform catalog, until the platform log is read.
-    pub(crate) fn new(startup: Catalog, single_writer: bool) -> CatalogCache {
+    pub(crate) fn new(startup: Catalog, single_writer: bool, keys: Keyring) -> CatalogCache {
         CatalogCache {
+            keys,
             single_writer,
             platform: RwLock::new((Instant::now(), Arc::new(CatalogLog::of(startup)))),
             platform_refresh: Default::default(),
@@ -97,7 +101,8 @@ impl CatalogCache {
             // Only catalog records the copy has not seen can change it: look above its log size
             // (the newest postings only) before reading the whole catalog again.
             let size = store.log_size(tenant).await?;
-            if !catalog_log::changed_since(store, tenant, c.size).await? {
+            if !catalog_log::changed_since(store, tenant, &self.keys.search(tenant), c.size).await?
+            {
                 let mut same = CatalogLog::clone(c);
                 same.size = size;
                 same.loaded_at = Instant::now();
@@ -122,7 +127,7 @@ impl CatalogCache {
         let fresh = if size == current.size {
             current
         } else {
-            Arc::new(catalog_log::read(store, &platform).await?)
+            Arc::new(catalog_log::read(store, &platform, &self.keys.search(&platform)).await?)
         };
         Ok(self.keep(&platform, fresh).await)
     }
@@ -133,7 +138,7 @@ impl CatalogCache {
         store: &dyn Store,
         log: &TenantId,
     ) -> Result<Arc<CatalogLog>, ApiError> {
-        let fresh = Arc::new(catalog_log::read(store, log).await?);
+        let fresh = Arc::new(catalog_log::read(store, log, &self.keys.search(log)).await?);
         Ok(self.keep(log, fresh).await)
     }
 

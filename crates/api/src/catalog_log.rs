@@ -8,7 +8,7 @@ use crate::audit::is_sealbooks;
 use crate::error::ApiError;
 use sealbook_catalog::{replay, Catalog, Replayed, SETTINGS_CHANGED, TYPE_CHANGED};
 use sealbook_domain::view::event_view;
-use sealbook_domain::{Cursor, EventFilter, TenantId};
+use sealbook_domain::{Cursor, EventFilter, SearchKey, TenantId, SEALBOOK};
 use sealbook_store::Store;
 use serde_json::Value;
 use std::time::Instant;
@@ -55,14 +55,22 @@ fn replay_own(views: &[Value]) -> Replayed {
 }
 
 /// Reads the `catalog.*` records of `log` and replays them.
-pub(crate) async fn read(store: &dyn Store, log: &TenantId) -> Result<CatalogLog, ApiError> {
+pub(crate) async fn read(
+    store: &dyn Store,
+    log: &TenantId,
+    search: &SearchKey,
+) -> Result<CatalogLog, ApiError> {
     let size = store.log_size(log).await?;
     let mut events: Vec<(u64, Value)> = Vec::new();
     for ty in [TYPE_CHANGED, SETTINGS_CHANGED] {
-        let mut filter = EventFilter::from_query(&[
-            ("type".into(), ty.into()),
-            ("limit".into(), "1000".into()),
-        ])?;
+        let mut filter = EventFilter::from_query(
+            &[
+                ("type".into(), ty.into()),
+                ("recorded_by".into(), SEALBOOK.into()),
+                ("limit".into(), "1000".into()),
+            ],
+            search,
+        )?;
         loop {
             let page = store.query(log, &filter).await?;
             let Some(last) = page.last() else { break };
@@ -87,11 +95,18 @@ pub(crate) async fn read(store: &dyn Store, log: &TenantId) -> Result<CatalogLog
 pub(crate) async fn changed_since(
     store: &dyn Store,
     log: &TenantId,
+    search: &SearchKey,
     from: u64,
 ) -> Result<bool, ApiError> {
     for ty in [TYPE_CHANGED, SETTINGS_CHANGED] {
-        let mut filter =
-            EventFilter::from_query(&[("type".into(), ty.into()), ("limit".into(), "1".into())])?;
+        let mut filter = EventFilter::from_query(
+            &[
+                ("type".into(), ty.into()),
+                ("recorded_by".into(), SEALBOOK.into()),
+                ("limit".into(), "1".into()),
+            ],
+            search,
+        )?;
         filter.after = from.checked_sub(1);
         if !store.query(log, &filter).await?.is_empty() {
             return Ok(true);

@@ -71,7 +71,7 @@ impl AppState {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let log = catalog_log::read(store, &platform).await?;
+            let log = catalog_log::read(store, &platform, &self.search_key(&platform)).await?;
             let mut conflicts = Vec::new();
             let mut behind = Vec::new();
             let mut changes = Vec::new();
@@ -117,9 +117,10 @@ impl AppState {
                 .collect();
             if !changes.is_empty() {
                 let now = time::OffsetDateTime::now_utc();
+                let keys = self.keys(&platform);
                 let shaped = changes
                     .iter()
-                    .map(|c| audit::event(&platform, &audit::at_time(c, now), now))
+                    .map(|c| audit::event(&keys, &platform, &audit::at_time(c, now), now))
                     .collect::<Result<Vec<_>, _>>()?;
                 match append(self, platform.clone(), shaped, None).await {
                     Ok(_) => {}

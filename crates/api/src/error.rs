@@ -57,6 +57,17 @@ pub enum ApiError {
         /// Seconds until a request will be accepted.
         retry_after: u64,
     },
+    /// 429: this key was answered too many idempotency conflicts (409) lately; its ingest
+    /// requests are refused until the budget refills, so resending known ids cannot be used to
+    /// test guesses of their content. Same problem type as [`ApiError::RateLimited`]: a client
+    /// waits and retries alike.
+    #[error("this key was answered {limit} idempotency conflicts (409) within a minute; its ingest requests are refused until then")]
+    ConflictsLimited {
+        /// The budget of conflicts per minute.
+        limit: u32,
+        /// Seconds until a request will be accepted.
+        retry_after: u64,
+    },
     /// 400: a parameter of a log request that no tree can satisfy.
     #[error("{detail}")]
     OutOfRange {
@@ -278,7 +289,8 @@ impl IntoResponse for ApiError {
                 format!("{} problem(s); nothing was stored", errors.len()),
                 errors,
             ),
-            ApiError::RateLimited { retry_after: s } => {
+            ApiError::RateLimited { retry_after: s }
+            | ApiError::ConflictsLimited { retry_after: s, .. } => {
                 retry_after = Some(s);
                 (
                     StatusCode::TOO_MANY_REQUESTS,

@@ -46,6 +46,7 @@ fn view(catalogs: &Catalogs, e: &StoredEvent) -> serde_json::Value {
         ("since" = Option<String>, Query, format = DateTime, description = "RFC 3339 with an offset, year 1 to 9999 in UTC; occurred_at >= since"),
         ("until" = Option<String>, Query, format = DateTime, description = "RFC 3339 with an offset, year 1 to 9999 in UTC; occurred_at < until"),
         ("correlation_id" = Option<String>, Query, min_length = 1, description = "context.correlation_id"),
+        ("recorded_by" = Option<crate::schema::RecordedBy>, Query, description = "`sealbook`: only Sealbook's own records (key changes, exports, catalog changes, redaction questions); `client`: only events clients sent, such as look-alikes of those types sent before their namespaces were reserved"),
         ("ref" = Option<Vec<crate::schema::RefFilter>>, Query, explode, description = "`key:value`, repeatable; all must match"),
         ("q" = Option<String>, Query, pattern = r"(?:^|[^\p{L}\p{N}])[\p{L}\p{N}]{2,64}(?:[^\p{L}\p{N}]|$)", description = "words (runs of 2 to 64 letters or digits) that must all occur in names, references or the reason; at least one"),
         ("limit" = Option<u16>, Query, minimum = 1, maximum = 1000, description = "page size, default 100"),
@@ -60,7 +61,7 @@ pub(crate) async fn search(
     key.require(Scope::EventsRead)?;
     let Query(pairs) =
         query.map_err(|e| ApiError::Malformed(format!("query string: {}", e.body_text())))?;
-    let mut filter = EventFilter::from_query(&pairs)?;
+    let mut filter = EventFilter::from_query(&pairs, &state.search_key(key.tenant()))?;
     let limit = filter.limit;
     // One extra row tells whether another page exists without a second query.
     filter.limit = limit + 1;

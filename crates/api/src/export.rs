@@ -44,6 +44,7 @@ const PAGE: usize = 1000;
         ("since" = Option<String>, Query, format = DateTime, description = "RFC 3339 with an offset, year 1 to 9999 in UTC; occurred_at >= since"),
         ("until" = Option<String>, Query, format = DateTime, description = "RFC 3339 with an offset, year 1 to 9999 in UTC; occurred_at < until"),
         ("correlation_id" = Option<String>, Query, min_length = 1, pattern = r"^[^\u0000]+$", description = "context.correlation_id"),
+        ("recorded_by" = Option<crate::schema::RecordedBy>, Query, description = "`sealbook`: only Sealbook's own records; `client`: only events clients sent"),
         ("ref" = Option<Vec<crate::schema::AuditedRefFilter>>, Query, explode, description = "`key:value`, repeatable; all must match"),
         ("q" = Option<String>, Query, pattern = r"^(?:[^\u0000]*[^\p{L}\p{N}\u0000])?[\p{L}\p{N}]{2,64}(?:[^\p{L}\p{N}\u0000][^\u0000]*)?$", description = "words (runs of 2 to 64 letters or digits) that must all occur in names, references or the reason; at least one"),
     ),
@@ -77,10 +78,10 @@ pub(crate) async fn export(
             _ => filters.push((k, v)),
         }
     }
-    let mut filter = EventFilter::from_query(&filters)?;
+    let mut filter = EventFilter::from_query(&filters, &state.search_key(key.tenant()))?;
     filter.limit = PAGE;
     let tenant = key.tenant().clone();
-    auditable(&key.0, &tenant, &filters)?;
+    auditable(&state.keys(&tenant), &key.0, &tenant, &filters)?;
     // Pin the export to a signed checkpoint (signing one now if the log grew), so the trailer can
     // prove every line against it.
     let checkpoint = match state.inner.log.sign_now(&tenant).await {
@@ -221,6 +222,7 @@ async fn produce(
 /// filter value with a NUL character, or filters too large for one event, made the event fail
 /// envelope validation after the events had gone out, so the export left no record in the log.
 fn auditable(
+    keys: &sealbook_domain::TenantKeys,
     key: &KeyRecord,
     tenant: &TenantId,
     filters: &[(String, String)],
@@ -229,7 +231,7 @@ fn auditable(
     // Count and size as wide as the record ever holds them (2^53-1): the real event is no bigger.
     const WIDEST: u64 = (1 << 53) - 1;
     let event = audit_event(key, tenant, filters, WIDEST as usize, WIDEST, false, now);
-    match crate::audit::event(tenant, &event, now) {
+    match crate::audit::event(keys, tenant, &event, now) {
         Ok(_) => Ok(()),
         Err(e) => {
             let problem = match &e {
@@ -300,7 +302,12 @@ async fn record(
 ) -> Result<Value, ApiError> {
     let now = time::OffsetDateTime::now_utc();
     let event = audit_event(key, tenant, filters, count, size, complete, now);
-    let shaped = vec![crate::audit::event(tenant, &event, now)?];
+    let shaped = vec![crate::audit::event(
+        &state.keys(tenant),
+        tenant,
+        &event,
+        now,
+    )?];
     let receipts = append(state, tenant.clone(), shaped, None).await?;
     let r = receipts
         .first()
@@ -329,15 +336,16 @@ mod tests {
     #[test]
     fn an_export_that_could_not_be_audited_is_refused_before_it_starts() {
         let (k, t) = (key(), TenantId::parse("acme").unwrap());
+        let keys = crate::keyring::Keyring::new([1; 32]).tenant_keys(&t);
         let f = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
             pairs
                 .iter()
                 .map(|(a, b)| (a.to_string(), b.to_string()))
                 .collect()
         };
-        assert!(auditable(&k, &t, &f(&[("actor", "u1"), ("ref", "order:PO-1")])).is_ok());
-        assert!(auditable(&k, &t, &f(&[("q", &"word ".repeat(2000))])).is_ok());
-        match auditable(&k, &t, &f(&[("type", "a.b"), ("actor", "u\u{0}1")])) {
+        assert!(auditable(&keys, &k, &t, &f(&[("actor", "u1"), ("ref", "order:PO-1")])).is_ok());
+        assert!(auditable(&keys, &k, &t, &f(&[("q", &"word ".repeat(2000))])).is_ok());
+        match auditable(&keys, &k, &t, &f(&[("type", "a.b"), ("actor", "u\u{0}1")])) {
             Err(ApiError::BadQuery(e)) => {
                 assert_eq!(e.param, "actor");
                 assert!(e.problem.contains("NUL"), "{e:?}");
@@ -346,7 +354,7 @@ mod tests {
         }
         let big = "x".repeat(60_000);
         assert!(matches!(
-            auditable(&k, &t, &f(&[("q", &big)])),
+            auditable(&keys, &k, &t, &f(&[("q", &big)])),
             Err(ApiError::BadQuery(_))
         ));
     }

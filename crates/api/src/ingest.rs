@@ -1,18 +1,20 @@
 //! `POST /v1/events`: the front door of the write path.
 //!
-//! Order matters here: authenticate and authorise, check the content type, read the body under its
-//! size limit, validate every event (all or nothing), shape each into its leaf, then hand the batch
-//! to the sequencer and answer only once it is durable.
+//! Order matters here: authenticate and authorise, refuse a key that spent its budget of
+//! idempotency conflicts, check the content type, read the body under its size limit, validate
+//! every event (all or nothing; no type in Sealbook's namespaces), redact, shape each into its leaf
+//! with the tenant's keys, then hand the batch to the sequencer and answer only once it is durable.
+//! A conflict is counted against the key that got it (`docs/security/hashing.md`).
 
 use crate::append::append;
 use crate::auth::TenantKey;
 use crate::error::ApiError;
-use crate::state::AppState;
+use crate::state::{AppState, CONFLICTS_PER_MINUTE};
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
-use sealbook_catalog::RESERVED;
+use sealbook_catalog::is_reserved;
 use sealbook_domain::{
     parse_batch, shape_with, BodyFormat, FieldError, Limits, Scope, ShapedEvent,
 };
@@ -48,7 +50,7 @@ pub(crate) struct Receipts {
         (status = 201, description = "stored durably", body = Receipts),
         (status = 200, description = "every event was already stored with identical content; original receipts", body = Receipts),
         (status = 400, response = crate::schema::BadRequest), (status = 401, response = crate::schema::Unauthorized), (status = 403, response = crate::schema::Forbidden),
-        (status = 409, description = "an id is stored with different content", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "an id is stored with different content (a retry compares the redacted event with redacted values masked: docs/security/hashing.md); counted, and each key is answered at most 10 a minute: then 429 for its ingest requests until Retry-After", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 413, response = crate::schema::TooLarge), (status = 415, response = crate::schema::UnsupportedMediaType),
         (status = 422, description = "invalid events (the envelope, an unknown type, the type's schema): `errors` name event, JSON pointer and problem", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 429, response = crate::schema::RateLimited), (status = 503, response = crate::schema::Unavailable),
@@ -60,6 +62,16 @@ pub(crate) async fn ingest(
     body: Body,
 ) -> Result<(StatusCode, Json<Receipts>), ApiError> {
     key.require(Scope::EventsWrite)?;
+    // A key that was answered too many conflicts lately gets no answer about any id: a 200 or a
+    // 409 to a resent id would say whether a guess of its content was right.
+    state
+        .inner
+        .conflicts
+        .check(&key.0.id)
+        .map_err(|retry_after| ApiError::ConflictsLimited {
+            limit: CONFLICTS_PER_MINUTE,
+            retry_after,
+        })?;
     let tenant = key.tenant().clone();
     let format = body_format(&headers)?;
     let limits = state.inner.config.limits;
@@ -73,13 +85,14 @@ pub(crate) async fn ingest(
     let mut problems = Vec::new();
     let mut valid = valid;
     for v in &mut valid {
-        if RESERVED.contains(&v.event_type.as_str()) {
+        if is_reserved(&v.event_type) {
             problems.push(FieldError {
                 event: Some(v.position),
                 path: "/type".into(),
                 problem: format!(
-                    "{} is written by Sealbook itself and cannot be sent",
-                    v.event_type
+                    "{} is written by Sealbook itself and cannot be sent (the namespaces {} are Sealbook's)",
+                    v.event_type,
+                    sealbook_catalog::RESERVED_NAMESPACES.join(", ")
                 ),
             });
             continue;
@@ -113,6 +126,7 @@ pub(crate) async fn ingest(
     let mut entropy = OsEntropy;
     // Secrets go before anything is hashed or stored.
     let redaction_key = state.redaction_key(&tenant);
+    let keys = state.keys(&tenant);
     let none: &[String] = &[];
     let events: Vec<ShapedEvent> = valid
         .into_iter()
@@ -128,10 +142,20 @@ pub(crate) async fn ingest(
             if n > 0 {
                 metrics::counter!("sealbook_values_redacted_total").increment(n as u64);
             }
-            shape_with(v, &tenant, received_at, &mut entropy, personal)
+            shape_with(v, &tenant, received_at, &mut entropy, personal, &keys)
         })
         .collect();
-    let receipts = append(&state, tenant, events, None).await?;
+    let receipts = match append(&state, tenant.clone(), events, None).await {
+        Err(e @ ApiError::IdConflict(_)) => {
+            metrics::counter!("sealbook_idempotency_conflicts_total", "tenant" => tenant.to_string(), "key" => key.0.id.clone()).increment(1);
+            if state.inner.conflicts.spend(&key.0.id) {
+                tracing::warn!(%tenant, key = %key.0.id, limit = CONFLICTS_PER_MINUTE,
+                    "a key spent its budget of idempotency conflicts; its ingest requests answer 429 until it refills");
+            }
+            return Err(e);
+        }
+        r => r?,
+    };
     let status = if receipts.iter().all(|r| r.replayed) {
         StatusCode::OK
     } else {

@@ -6,7 +6,8 @@
 //!
 //! The modules, from the bottom up (each uses only modules above it in this list):
 //! - `error` (the one error-to-HTTP mapping), `extract` (body and path extractors answering in
-//!   problem+json), `secret`, `ratelimit`, `key_cache`, `metrics_layer`,
+//!   problem+json), `secret`, `keyring` (the per-tenant keys), `ratelimit`, `key_cache`,
+//!   `metrics_layer`,
 //!   `schema` (document schemas no handler type carries): no handler, no state;
 //! - `audit` (Sealbook's own records), `catalog_log` (reading a catalog from its log and replaying
 //!   it with `sealbook_catalog::replay`), `catalog_cache` (the catalog copies and their refresh
@@ -42,6 +43,7 @@ mod export;
 mod extract;
 mod ingest;
 mod key_cache;
+mod keyring;
 mod log;
 mod metrics_layer;
 pub mod openapi;

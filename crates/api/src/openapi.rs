@@ -6,8 +6,8 @@
 use crate::schema::{
     Actor, AuditedRefFilter, BadRequest, Batch, Change, Context, EventEnvelope, ExportFormat,
     Forbidden, Impersonation, IntegrityFailure, JsonObject, JsonValue, NotFound, Outcome, Party,
-    PersonalBundle, RateLimited, Reason, RefFilter, Status, TooLarge, TypeDefinition, Unauthorized,
-    Unavailable, Unprocessable, UnsupportedMediaType,
+    PersonalBundle, RateLimited, Reason, RecordedBy, RefFilter, Status, TooLarge, TypeDefinition,
+    Unauthorized, Unavailable, Unprocessable, UnsupportedMediaType,
 };
 use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -142,7 +142,7 @@ impl Modify for Links {
     ),
     components(
         schemas(EventEnvelope, Actor, Party, Impersonation, Reason, Change, Context, JsonValue, JsonObject, crate::error::Problem, crate::log::ProofBody,
-            Batch, Outcome, RefFilter, AuditedRefFilter, ExportFormat, Status, PersonalBundle, TypeDefinition),
+            Batch, Outcome, RecordedBy, RefFilter, AuditedRefFilter, ExportFormat, Status, PersonalBundle, TypeDefinition),
         responses(BadRequest, Unauthorized, Forbidden, NotFound, TooLarge, UnsupportedMediaType, Unprocessable, RateLimited, IntegrityFailure, Unavailable),
     ),
     modifiers(&Security, &Links),
@@ -351,7 +351,7 @@ mod tests {
                 &tenant(),
                 &limits,
             ) {
-                Ok(evs) if sealbook_catalog::RESERVED.contains(&evs[0].event_type.as_str()) => {
+                Ok(evs) if sealbook_catalog::is_reserved(&evs[0].event_type) => {
                     Err("reserved type".into())
                 }
                 Ok(_) => Ok(()),

@@ -88,7 +88,12 @@ pub(crate) async fn match_value(
         "subject": {"type": "event", "id": req.event_id},
         "data": {"path": req.path, "matched": matched},
     });
-    let shaped = vec![crate::audit::event(&tenant, &audit, now)?];
+    let shaped = vec![crate::audit::event(
+        &state.keys(&tenant),
+        &tenant,
+        &audit,
+        now,
+    )?];
     append(&state, tenant, shaped, None).await?;
     Ok(Json(MatchResult { r#match: matched }))
 }

@@ -112,6 +112,12 @@ hand_schema! {
 }
 
 hand_schema! {
+    /// Who recorded an event: `sealbook` (Sealbook's own records, marked `"recorded_by":
+    /// "sealbook"`) or `client` (every event a client sent).
+    RecordedBy => string().enum_values(Some(["sealbook", "client"]))
+}
+
+hand_schema! {
     /// The format of an export.
     ExportFormat => string().enum_values(Some(["jsonl"]))
 }
@@ -237,13 +243,18 @@ fn text(max: usize, nullable: bool) -> serde_json::Value {
     serde_json::json!({"type": t, "minLength": 1, "maxLength": max, "pattern": NO_NUL})
 }
 
+/// The types a client may not send: those in Sealbook's namespaces.
+fn reserved_pattern() -> String {
+    format!("^({})\\.", sealbook_catalog::RESERVED_NAMESPACES.join("|"))
+}
+
 /// The built-in catalog's type names a client may send, as `examples` of `type` (not an enum:
 /// tenants add types).
 fn builtin_type_names() -> Vec<String> {
     let mut names: Vec<String> = sealbook_catalog::Catalog::builtin()
         .types()
         .map(|t| t.name.clone())
-        .filter(|n| !sealbook_catalog::RESERVED.contains(&n.as_str()))
+        .filter(|n| !sealbook_catalog::is_reserved(n))
         .collect();
     names.sort();
     names
@@ -386,9 +397,9 @@ hand_schema! {
             "type": {
                 "type": "string", "maxLength": 128,
                 "pattern": "^[a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)+$",
-                "not": {"enum": sealbook_catalog::RESERVED},
+                "not": {"pattern": reserved_pattern()},
                 "examples": builtin_type_names(),
-                "description": "Dot-separated lower_snake segments, at least two, e.g. `order.status_changed`; a type of the tenant's catalog. Types Sealbook writes itself cannot be sent.",
+                "description": "Dot-separated lower_snake segments, at least two, e.g. `order.status_changed`; a type of the tenant's catalog. Types in the namespaces Sealbook writes itself (`api_key.*`, `audit_log.*`, `catalog.*`, `sealbook.*`) cannot be sent.",
             },
             "schema_version": {
                 "type": "integer", "minimum": 1, "maximum": u32::MAX,

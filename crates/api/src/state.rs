@@ -8,13 +8,20 @@ use crate::catalog_cache::{CatalogCache, Catalogs};
 use crate::catalog_log::CatalogLog;
 use crate::error::ApiError;
 use crate::key_cache::KeyCache;
-use crate::ratelimit::RateLimiter;
+use crate::keyring::Keyring;
+use crate::ratelimit::{Budget, RateLimiter};
 use crate::secret;
 use sealbook_catalog::Catalog;
-use sealbook_domain::{Limits, TenantId};
+use sealbook_domain::{Limits, SearchKey, TenantId, TenantKeys};
 use sealbook_pipeline::{Log, Sequencer};
 use sealbook_store::Store;
 use std::sync::Arc;
+
+/// How many idempotency conflicts (409) one key is answered per minute (refilled continuously);
+/// beyond them its ingest requests answer 429 until the budget refills. A faithful client retries
+/// with the content it sent, so conflicts are rare mistakes; unlimited, they would let a key test
+/// guesses of a stored event's content (`docs/security/hashing.md`).
+pub(crate) const CONFLICTS_PER_MINUTE: u32 = 10;
 
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone, Copy, Default)]
@@ -85,8 +92,10 @@ pub(crate) struct Inner {
     pub(crate) prometheus: Option<metrics_exporter_prometheus::PrometheusHandle>,
     pub(crate) rate: RateLimiter,
     pub(crate) keys: Option<KeyCache>,
-    /// Deployment-wide secret from which each tenant's redaction key is derived.
-    redaction_master: zeroize::Zeroizing<[u8; 32]>,
+    /// Idempotency conflicts (409) each key may be answered per minute ([`CONFLICTS_PER_MINUTE`]).
+    pub(crate) conflicts: Budget,
+    /// The deployment-wide secret and the per-tenant keys derived from it.
+    pub(crate) keyring: Keyring,
     /// The built-in catalog with the deployment's file on top, as read at start.
     pub(crate) startup_catalog: Arc<Catalog>,
     pub(crate) open_types: OpenTypes,
@@ -114,6 +123,7 @@ impl AppState {
             open_types,
             redaction_master,
         } = services;
+        let keyring = Keyring::new(redaction_master);
         AppState {
             inner: Arc::new(Inner {
                 store,
@@ -122,8 +132,13 @@ impl AppState {
                 admin_token_hash: secret::hash(admin_token),
                 rate: RateLimiter::new(config.rate_limit_per_key),
                 keys: config.single_writer.then(KeyCache::new),
-                redaction_master: zeroize::Zeroizing::new(redaction_master),
-                catalogs: CatalogCache::new((*catalog).clone(), config.single_writer),
+                conflicts: Budget::new(CONFLICTS_PER_MINUTE, std::time::Duration::from_secs(60)),
+                catalogs: CatalogCache::new(
+                    (*catalog).clone(),
+                    config.single_writer,
+                    keyring.clone(),
+                ),
+                keyring,
                 startup_catalog: catalog,
                 open_types,
                 catalog_changes: Default::default(),
@@ -133,16 +148,19 @@ impl AppState {
         }
     }
 
-    /// The tenant's redaction key: HMAC-SHA256(master, tenant id). Derived, never stored or
-    /// exported; fingerprints of one tenant are useless against another's.
+    /// The tenant's redaction key (see [`Keyring::redaction`]).
     pub(crate) fn redaction_key(&self, tenant: &TenantId) -> [u8; 32] {
-        use hmac::Mac;
-        let mut mac =
-            <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&*self.inner.redaction_master)
-                .expect("HMAC takes any key length");
-        mac.update(b"sealbook redaction key\0");
-        mac.update(tenant.as_str().as_bytes());
-        mac.finalize().into_bytes().into()
+        self.inner.keyring.redaction(tenant)
+    }
+
+    /// The tenant's keys of postings and content hashes (see [`Keyring::tenant_keys`]).
+    pub(crate) fn keys(&self, tenant: &TenantId) -> TenantKeys {
+        self.inner.keyring.tenant_keys(tenant)
+    }
+
+    /// The tenant's search key: every [`sealbook_domain::EventFilter`] of the tenant is built with it.
+    pub(crate) fn search_key(&self, tenant: &TenantId) -> SearchKey {
+        self.inner.keyring.search(tenant)
     }
 
     /// Both catalogs a request of `tenant` works with.

@@ -18,11 +18,12 @@
 //! so this crate stays free of I/O.
 //!
 //! Ingest MUST check every event with [`Catalog::check`] before it is sequenced, and MUST refuse
-//! a client's event of a [`RESERVED`] type: only Sealbook writes those, and the tenant catalog is
-//! rebuilt from them. Whoever calls [`replay`] MUST pass only the records Sealbook wrote itself,
+//! a client's event of a reserved type ([`is_reserved`]): only Sealbook writes those, and the
+//! tenant catalog is rebuilt from them. A catalog change through the API MUST NOT define one. Whoever calls [`replay`] MUST pass only the records Sealbook wrote itself,
 //! in log order: replay trusts what it is given and decides races by order.
 //!
-//! The public interface is: [`Catalog`], [`TypeInfo`], [`Problem`], [`BUILTIN`], [`RESERVED`],
+//! The public interface is: [`Catalog`], [`TypeInfo`], [`Problem`], [`BUILTIN`],
+//! [`RESERVED_NAMESPACES`], [`is_reserved`],
 //! [`definition_hash`], and for catalogs kept in a log [`replay`], [`Replayed`], [`type_changed`],
 //! [`TYPE_CHANGED`] and [`SETTINGS_CHANGED`].
 
@@ -40,14 +41,20 @@ use std::collections::BTreeMap;
 /// The built-in catalog every tenant inherits.
 pub const BUILTIN: &str = include_str!("builtin.toml");
 
-/// Types only Sealbook itself writes (catalog changes and answers to redaction questions): a client
-/// may not send them, so an event of these types in a log is Sealbook's own record. The tenant
-/// catalog is rebuilt from `catalog.*` events, so a client able to send them could change it.
-pub const RESERVED: &[&str] = &[
-    "catalog.type_changed",
-    "catalog.settings_changed",
-    "audit_log.redaction_matched",
-];
+/// The namespaces of the types Sealbook itself writes: key changes (`api_key.created`,
+/// `api_key.revoked`), records of the log's use (`audit_log.exported`,
+/// `audit_log.redaction_matched`), catalog changes (`catalog.*`), and `sealbook.*` for what comes
+/// next. A client may send no type in them, whatever the catalog or open types say, so an event
+/// of these types in a log is Sealbook's own record and a look-alike cannot be sent (the tenant
+/// catalog is rebuilt from `catalog.*` events: a client able to send them could change it). The
+/// built-in definitions of these types stay; no catalog change through the API may add one.
+pub const RESERVED_NAMESPACES: &[&str] = &["api_key", "audit_log", "catalog", "sealbook"];
+
+/// Whether `event_type` is in a namespace only Sealbook writes (see [`RESERVED_NAMESPACES`]).
+pub fn is_reserved(event_type: &str) -> bool {
+    let namespace = event_type.split('.').next().unwrap_or_default();
+    event_type.contains('.') && RESERVED_NAMESPACES.contains(&namespace)
+}
 
 /// `sha256:<hex>` of a type definition's canonical JSON (RFC 8785): what a `catalog.type_changed`
 /// event names as the definition it replaces.
@@ -151,7 +158,7 @@ pub struct TypeInfo {
     pub secrets: Vec<String>,
     /// Versions: `{version, requires, schema}`.
     pub versions: Vec<serde_json::Value>,
-    /// Only Sealbook writes events of this type (see [`RESERVED`]).
+    /// Only Sealbook writes events of this type (see [`is_reserved`]).
     pub reserved: bool,
 }
 
@@ -376,7 +383,7 @@ impl Catalog {
                 })).collect::<Vec<_>>(),
             });
             let info = TypeInfo {
-                reserved: RESERVED.contains(&name.as_str()),
+                reserved: is_reserved(&name),
                 name: name.clone(),
                 description: t.description,
                 owner: t.owner,
@@ -673,5 +680,37 @@ fn render(view: &Value, path: &str) -> String {
         Some(v) if v.get("$commitment").is_some() => "[erased]".into(),
         Some(Value::Object(_)) | Some(Value::Array(_)) => "…".into(),
         Some(v) => v.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealbooks_namespaces_are_reserved_and_only_they() {
+        for t in [
+            "api_key.created",
+            "api_key.anything_else",
+            "audit_log.exported",
+            "catalog.type_changed",
+            "sealbook.future",
+        ] {
+            assert!(is_reserved(t), "{t}");
+        }
+        for t in [
+            "order.created",
+            "api_keys.created",
+            "my.api_key",
+            "catalog",
+            "apikey.x",
+        ] {
+            assert!(!is_reserved(t), "{t}");
+        }
+        let builtin = Catalog::builtin();
+        assert!(
+            builtin.definition("api_key.created").is_some(),
+            "built-in definitions stay"
+        );
     }
 }

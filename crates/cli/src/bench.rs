@@ -128,6 +128,11 @@ fn rows(n: usize) -> anyhow::Result<Vec<sealbook_domain::ShapedEvent>> {
     let at = sealbook_domain::timestamp::format_utc(now, 3);
     let mut out = Vec::with_capacity(n);
     let mut i = 0;
+    // Fixed keys: the baseline measures the stores, not key derivation.
+    let keys = sealbook_domain::TenantKeys {
+        search: sealbook_domain::SearchKey::new(&[1; 32]),
+        content: sealbook_domain::ContentKey::new(&[2; 32]),
+    };
     while out.len() < n {
         let batch: Vec<serde_json::Value> = (0..1000.min(n - out.len()))
             .map(|_| {
@@ -139,7 +144,7 @@ fn rows(n: usize) -> anyhow::Result<Vec<sealbook_domain::ShapedEvent>> {
             .collect();
         let body = serde_json::to_vec(&batch)?;
         for v in parse_batch(&body, BodyFormat::Json, &tenant, &Limits::default())? {
-            out.push(shape(v, &tenant, now, &mut OsEntropy));
+            out.push(shape(v, &tenant, now, &mut OsEntropy, &keys));
         }
     }
     Ok(out)

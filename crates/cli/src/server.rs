@@ -58,6 +58,7 @@ impl Server {
             }
         };
         let prefix = origin_prefix(&config, &*store).await?;
+        hash_format(&*store).await?;
         let keys = signing_keys(&config)?;
         let log = Arc::new(
             Log::new(store.clone(), keys, &prefix)
@@ -230,6 +231,27 @@ fn admin_token(config: &Config) -> anyhow::Result<String> {
     f.sync_all()?;
     tracing::info!(path = %path.display(), "generated the platform operator token");
     Ok(token)
+}
+
+/// The format of search postings and content hashes this build writes and reads
+/// (`docs/security/hashing.md`).
+const HASH_FORMAT: &str = "hmac-sha256-v1";
+
+/// Refuses data whose postings and content hashes are in another format than [`HASH_FORMAT`]:
+/// searching it would silently miss events and retries of its events would be called conflicts.
+/// The migration to schema version 3 marks a database that held events before as `unkeyed`; a new
+/// one records the format at its first start.
+async fn hash_format(store: &dyn sealbook_store::Store) -> anyhow::Result<()> {
+    let recorded = store
+        .pin_setting("hash_format", HASH_FORMAT)
+        .await
+        .context("reading the format of search postings and content hashes")?;
+    if recorded != HASH_FORMAT {
+        anyhow::bail!(
+            "this data holds search postings and content hashes in the {recorded:?} format of an earlier Sealbook (XXH3 postings and SHA-256 content hashes, readable with a dictionary by whoever reads the database); this build keys them per tenant ({HASH_FORMAT:?}) and would miss search results and call faithful retries conflicts on it. Keep serving it with the earlier build; rebuilding postings and content hashes in place is not available yet (docs/security/hashing.md)"
+        );
+    }
+    Ok(())
 }
 
 /// The log origin prefix: the explicit one must match what the data was created with; without one,

@@ -6,7 +6,10 @@
 #![allow(missing_docs)]
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use sealbook_domain::{canonical_bytes, parse_batch, shape, BodyFormat, Entropy, Limits, TenantId};
+use sealbook_domain::{
+    canonical_bytes, parse_batch, shape, BodyFormat, ContentKey, Entropy, Limits, SearchKey,
+    TenantId, TenantKeys,
+};
 use serde_json::json;
 
 struct Fixed(u8);
@@ -110,12 +113,16 @@ fn benches(c: &mut Criterion) {
         },
     );
     let at = time::OffsetDateTime::now_utc();
+    let keys = TenantKeys {
+        search: SearchKey::new(&[3; 32]),
+        content: ContentKey::new(&[4; 32]),
+    };
     g.bench_function("shape 100 events", |b| {
         b.iter_batched(
             || valid.clone(),
             |v| {
                 v.into_iter()
-                    .map(|e| shape(e, &tenant, at, &mut Fixed(0)))
+                    .map(|e| shape(e, &tenant, at, &mut Fixed(0), &keys))
                     .collect::<Vec<_>>()
             },
             BatchSize::SmallInput,
@@ -145,6 +152,29 @@ fn benches(c: &mut Criterion) {
             |e| shape(e, &tenant, at, &mut Fixed(0)),
             BatchSize::SmallInput,
         )
+    });
+    g.finish();
+
+    // Postings are keyed (HMAC-SHA256 from a state absorbed once per tenant key) instead of XXH3:
+    // the cost per event's dozen terms, side by side.
+    let terms: Vec<String> = (0..12).map(|i| format!("w:term-number-{i}")).collect();
+    let mut g = c.benchmark_group("term keys");
+    g.throughput(Throughput::Elements(12));
+    g.bench_function("12 terms, HMAC-SHA256 (keyed)", |b| {
+        b.iter(|| {
+            terms
+                .iter()
+                .map(|t| keys.search.term_key(t))
+                .fold(0i64, i64::wrapping_add)
+        })
+    });
+    g.bench_function("12 terms, XXH3 (unkeyed, before)", |b| {
+        b.iter(|| {
+            terms
+                .iter()
+                .map(|t| xxhash_rust::xxh3::xxh3_64(t.as_bytes()) as i64)
+                .fold(0i64, i64::wrapping_add)
+        })
     });
     g.finish();
 

@@ -21,47 +21,83 @@ pub(crate) fn canonical_object(map: &Map<String, Value>) -> Vec<u8> {
     out
 }
 
+/// The retry form of a client event: its RFC 8785 encoding with every redacted value written as
+/// `{"$redacted":true}`, without its preview and fingerprint. What idempotency compares: a retry
+/// that differs only in a secret is the same event (the secret was never kept), and the answer to
+/// a retry says nothing about a secret.
+pub(crate) fn retry_form(map: &Map<String, Value>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1024);
+    Writer { mask: true }.object(map, &mut out);
+    out
+}
+
 fn write_value(v: &Value, out: &mut Vec<u8>) {
-    match v {
-        Value::Null => out.extend_from_slice(b"null"),
-        Value::Bool(true) => out.extend_from_slice(b"true"),
-        Value::Bool(false) => out.extend_from_slice(b"false"),
-        Value::Number(n) => write_number(n, out),
-        Value::String(s) => write_string(s, out),
-        Value::Array(items) => {
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_value(item, out);
-            }
-            out.push(b']');
-        }
-        Value::Object(m) => write_object(m, out),
-    }
+    Writer { mask: false }.value(v, out)
 }
 
 fn write_object(m: &Map<String, Value>, out: &mut Vec<u8>) {
-    let mut entries: Vec<(&String, &Value)> = m.iter().collect();
-    // RFC 8785 3.2.3: keys sorted by their UTF-16 code units.
-    entries.sort_unstable_by(|a, b| {
-        if a.0.is_ascii() && b.0.is_ascii() {
-            a.0.as_bytes().cmp(b.0.as_bytes())
-        } else {
-            a.0.encode_utf16().cmp(b.0.encode_utf16())
+    Writer { mask: false }.object(m, out)
+}
+
+/// The encoder; `mask` writes redacted values without their details (see [`retry_form`]).
+#[derive(Clone, Copy)]
+struct Writer {
+    mask: bool,
+}
+
+impl Writer {
+    fn value(self, v: &Value, out: &mut Vec<u8>) {
+        match v {
+            Value::Null => out.extend_from_slice(b"null"),
+            Value::Bool(true) => out.extend_from_slice(b"true"),
+            Value::Bool(false) => out.extend_from_slice(b"false"),
+            Value::Number(n) => write_number(n, out),
+            Value::String(s) => write_string(s, out),
+            Value::Array(items) => {
+                out.push(b'[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    self.value(item, out);
+                }
+                out.push(b']');
+            }
+            Value::Object(m) => self.object(m, out),
         }
-    });
-    out.push(b'{');
-    for (i, (k, v)) in entries.into_iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        write_string(k, out);
-        out.push(b':');
-        write_value(v, out);
     }
-    out.push(b'}');
+
+    fn object(self, m: &Map<String, Value>, out: &mut Vec<u8>) {
+        // Only the exact shape `redact` writes: any other object is the client's content.
+        if self.mask
+            && m.len() == 3
+            && m.get(crate::redact::REDACTED_KEY) == Some(&Value::Bool(true))
+            && m.get("preview").is_some_and(Value::is_string)
+            && m.get("fingerprint").is_some_and(Value::is_string)
+        {
+            out.extend_from_slice(b"{\"$redacted\":true}");
+            return;
+        }
+        let mut entries: Vec<(&String, &Value)> = m.iter().collect();
+        // RFC 8785 3.2.3: keys sorted by their UTF-16 code units.
+        entries.sort_unstable_by(|a, b| {
+            if a.0.is_ascii() && b.0.is_ascii() {
+                a.0.as_bytes().cmp(b.0.as_bytes())
+            } else {
+                a.0.encode_utf16().cmp(b.0.encode_utf16())
+            }
+        });
+        out.push(b'{');
+        for (i, (k, v)) in entries.into_iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_string(k, out);
+            out.push(b':');
+            self.value(v, out);
+        }
+        out.push(b'}');
+    }
 }
 
 /// RFC 8785 3.2.2.2: serde_json's compact string escaping is exactly the JCS one (`"`, `\`, and

@@ -1,6 +1,11 @@
 //! What a search asks for: validated filters, the opaque cursor, and the index terms that both the
 //! ingest side (writing postings) and the search side (looking them up) must spell identically.
+//!
+//! Index keys are keyed hashes (see [`crate::SearchKey`]): a filter is built with the tenant's
+//! search key and carries it, so a store computes the same keys ingest wrote without holding any
+//! key itself.
 
+use crate::keys::SearchKey;
 use crate::timestamp;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -34,6 +39,19 @@ pub struct RefFilter {
     pub value: String,
 }
 
+/// Who recorded an event: the `recorded_by` filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordedBy {
+    /// Sealbook's own records (key changes, exports, catalog changes, redaction questions): the
+    /// events carrying `"recorded_by": "sealbook"`, a field no client can send.
+    Sealbook,
+    /// Everything a client sent.
+    Client,
+}
+
+/// The value of `recorded_by` on Sealbook's own records.
+pub const SEALBOOK: &str = "sealbook";
+
 /// Position in a result list: results continue with indexes strictly below this one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cursor(pub u64);
@@ -52,8 +70,9 @@ impl Cursor {
     }
 }
 
-/// A validated search over one tenant's events, newest (highest index) first.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// A validated search over one tenant's events, newest (highest index) first. Built only by
+/// [`EventFilter::from_query`], with the tenant's search key.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventFilter {
     /// Actor id.
     pub actor: Option<String>,
@@ -77,6 +96,8 @@ pub struct EventFilter {
     pub refs: Vec<RefFilter>,
     /// Every one of these words must occur in names, references or the reason.
     pub words: Vec<String>,
+    /// Sealbook's own records, or clients' events.
+    pub recorded_by: Option<RecordedBy>,
     /// Page size, 1..=1000.
     pub limit: usize,
     /// Continue below this index.
@@ -84,6 +105,8 @@ pub struct EventFilter {
     /// Only indexes above this one: what came since a reader last looked (set by Sealbook itself,
     /// not a query parameter).
     pub after: Option<u64>,
+    /// The tenant's search key: what [`EventFilter::term_keys`] hashes terms with.
+    search: SearchKey,
 }
 
 /// A query parameter that cannot be used.
@@ -104,12 +127,30 @@ fn ferr(param: &str, problem: impl Into<String>) -> FilterError {
 }
 
 impl EventFilter {
-    /// Builds a filter from URL query pairs. Unknown or repeated (other than `ref`) parameters are
-    /// refused, so a typo never silently widens a search.
-    pub fn from_query(pairs: &[(String, String)]) -> Result<EventFilter, FilterError> {
+    /// Builds a filter of the tenant whose search key is `search` from URL query pairs. Unknown or
+    /// repeated (other than `ref`) parameters are refused, so a typo never silently widens a
+    /// search.
+    pub fn from_query(
+        pairs: &[(String, String)],
+        search: &SearchKey,
+    ) -> Result<EventFilter, FilterError> {
         let mut f = EventFilter {
+            actor: None,
+            actor_type: None,
+            subject: None,
+            subject_type: None,
+            event_type: None,
+            outcome: None,
+            since: None,
+            until: None,
+            correlation_id: None,
+            refs: Vec::new(),
+            words: Vec::new(),
+            recorded_by: None,
             limit: DEFAULT_LIMIT,
-            ..EventFilter::default()
+            cursor: None,
+            after: None,
+            search: search.clone(),
         };
         let mut seen = std::collections::HashSet::new();
         for (k, v) in pairs {
@@ -148,6 +189,13 @@ impl EventFilter {
                     }
                 }
                 "correlation_id" => f.correlation_id = Some(v.clone()),
+                "recorded_by" => {
+                    f.recorded_by = Some(match v.as_str() {
+                        SEALBOOK => RecordedBy::Sealbook,
+                        "client" => RecordedBy::Client,
+                        _ => return Err(ferr(k, "must be sealbook or client")),
+                    })
+                }
                 "ref" => {
                     let (key, value) = v
                         .split_once(':')
@@ -187,9 +235,13 @@ impl EventFilter {
         Ok(f)
     }
 
-    /// The index keys every matching event carries, most selective first (see `term_key`).
+    /// The index keys every matching event carries, most selective first: the terms hashed with
+    /// the tenant's search key, as ingest hashed them.
     pub fn term_keys(&self) -> Vec<i64> {
-        self.terms().iter().map(|t| term_key(t)).collect()
+        self.terms()
+            .iter()
+            .map(|t| self.search.term_key(t))
+            .collect()
     }
 
     /// Whether a reader's view of an event (see [`crate::view::event_view`]) satisfies every
@@ -208,6 +260,9 @@ impl EventFilter {
             if !wanted.iter().all(|t| have.contains(t)) {
                 return false;
             }
+        }
+        if self.recorded_by == Some(RecordedBy::Client) && s("/recorded_by") == Some(SEALBOOK) {
+            return false;
         }
         if let Some(TypeFilter::Prefix(p)) = &self.event_type {
             if !s("/type").is_some_and(|t| t.starts_with(p.as_str())) {
@@ -256,14 +311,13 @@ impl EventFilter {
         if let Some(TypeFilter::Exact(ty)) = &self.event_type {
             t.push(term::event_type(ty));
         }
+        // Sealbook's own records are few, so their term is selective; clients' events have none
+        // (a posting on nearly every event would select nothing): that side is the predicate's.
+        if self.recorded_by == Some(RecordedBy::Sealbook) {
+            t.push(term::recorded_by(SEALBOOK));
+        }
         t
     }
-}
-
-/// The index key of a spelled term: its 64-bit XXH3 hash. Stable across builds and platforms,
-/// because stored postings depend on it.
-pub(crate) fn term_key(term: &str) -> i64 {
-    xxhash_rust::xxh3::xxh3_64(term.as_bytes()) as i64
 }
 
 /// Most distinct words taken from one text: an event's names, references and reason (its search
@@ -318,6 +372,10 @@ pub(crate) mod term {
     pub(crate) fn word(w: &str) -> String {
         format!("w:{w}")
     }
+    /// Only Sealbook's own records carry one (see `EventFilter::terms`).
+    pub(crate) fn recorded_by(who: &str) -> String {
+        format!("b:{who}")
+    }
 }
 
 #[cfg(test)]
@@ -329,7 +387,7 @@ mod tests {
             .iter()
             .map(|(a, b)| (a.to_string(), b.to_string()))
             .collect();
-        EventFilter::from_query(&v)
+        EventFilter::from_query(&v, &SearchKey::new(&[1; 32]))
     }
 
     #[test]
@@ -397,17 +455,40 @@ mod matching {
             .iter()
             .map(|(a, b)| (a.to_string(), b.to_string()))
             .collect();
-        EventFilter::from_query(&v).unwrap()
+        EventFilter::from_query(&v, &SearchKey::new(&[1; 32])).unwrap()
     }
 
     #[test]
-    fn term_keys_are_stable() {
-        // Stored postings depend on these values: changing the hash is a schema change.
+    fn term_keys_are_keyed_per_tenant() {
+        let pairs = [("actor".to_string(), "u-7".to_string())];
+        let a = EventFilter::from_query(&pairs, &SearchKey::new(&[1; 32])).unwrap();
+        let b = EventFilter::from_query(&pairs, &SearchKey::new(&[2; 32])).unwrap();
         assert_eq!(
-            term_key("a:u-7"),
-            xxhash_rust::xxh3::xxh3_64(b"a:u-7") as i64
+            a.term_keys(),
+            vec![SearchKey::new(&[1; 32]).term_key("a:u-7")]
         );
-        assert_eq!(term_key(""), 0x2d06800538d394c2_u64 as i64);
+        assert_ne!(a.term_keys(), b.term_keys(), "another key, other postings");
+    }
+
+    #[test]
+    fn recorded_by_selects_sealbooks_records_or_clients_events() {
+        let own = json!({"type": "api_key.created", "recorded_by": "sealbook"});
+        let sent = json!({"type": "api_key.created"});
+        let sealbook = f(&[("recorded_by", "sealbook")]);
+        let client = f(&[("recorded_by", "client")]);
+        assert!(sealbook.matches(&own) && !sealbook.matches(&sent));
+        assert!(client.matches(&sent) && !client.matches(&own));
+        assert_eq!(
+            sealbook.term_keys().len(),
+            1,
+            "Sealbook's records have a posting"
+        );
+        assert!(client.term_keys().is_empty(), "clients' events have none");
+        let bad = EventFilter::from_query(
+            &[("recorded_by".into(), "me".into())],
+            &SearchKey::new(&[1; 32]),
+        );
+        assert_eq!(bad.unwrap_err().param, "recorded_by");
     }
 
     #[test]

@@ -25,7 +25,9 @@
 //! - [`redact`]: secrets and card numbers replaced before anything is hashed or stored;
 //!   [`diff`]: `before`/`after` objects turned into field-level `changes`;
 //! - [`EventFilter`], [`Cursor`], [`TypeFilter`], [`SubjectFilter`], [`RefFilter`],
-//!   [`FilterError`]: what a search asks for;
+//!   [`RecordedBy`] ([`SEALBOOK`]), [`FilterError`]: what a search asks for;
+//! - [`SearchKey`], [`ContentKey`], [`TenantKeys`]: the per-tenant keys of the postings and the
+//!   content hash, which the caller derives and passes in;
 //! - [`timestamp`]: RFC 3339 handling shared by ingest and search.
 
 mod canonical;
@@ -33,6 +35,7 @@ pub mod diff;
 mod envelope;
 mod error;
 mod filter;
+mod keys;
 pub mod redact;
 mod scan;
 mod scope;
@@ -47,7 +50,10 @@ pub use envelope::{
     RESERVED_KEYS,
 };
 pub use error::{BatchError, FieldError};
-pub use filter::{Cursor, EventFilter, FilterError, RefFilter, SubjectFilter, TypeFilter};
+pub use filter::{
+    Cursor, EventFilter, FilterError, RecordedBy, RefFilter, SubjectFilter, TypeFilter, SEALBOOK,
+};
+pub use keys::{ContentKey, SearchKey, TenantKeys};
 pub use scope::{Scope, ScopeError};
 pub use shape::{
     check_commitments, personal_paths, shape, shape_with, Entropy, PersonalValue, ShapedEvent,

@@ -5,9 +5,10 @@
 //! Erasing the value and salt later leaves the commitment, so every proof still verifies (see
 //! `docs/design/personal-data.md`).
 
-use crate::canonical::{canonical_bytes, canonical_object};
+use crate::canonical::{canonical_bytes, canonical_object, retry_form};
 use crate::envelope::ValidEvent;
-use crate::filter::{term, term_key, words};
+use crate::filter::{term, words};
+use crate::keys::TenantKeys;
 use crate::tenant::TenantId;
 use crate::timestamp;
 use sealbook_logmath::{leaf_hash, Hash};
@@ -63,13 +64,16 @@ pub struct ShapedEvent {
     pub leaf: Vec<u8>,
     /// `SHA-256(0x00 || leaf)`.
     pub leaf_hash: Hash,
-    /// Hash of the normalised event as the client sent it: equal hashes mean a faithful retry.
+    /// `HMAC-SHA256(content key, retry form)` of the event as the client sent it, after
+    /// redaction, with redacted values stripped of preview and fingerprint (see
+    /// `canonical::retry_form`): equal hashes mean a faithful retry.
     pub content_hash: [u8; 32],
     /// Personal values and their salts, as the JSON array (of [`PersonalValue`]) the store keeps
     /// beside the event; empty when the event has none. Serialised here, on the parallel part of
     /// ingest, so the single writer only copies bytes.
     pub personal: Vec<u8>,
-    /// Search index keys: the hashes of the event's terms (see `filter::term_key`), sorted, unique.
+    /// Search index keys: the event's terms hashed with the tenant's search key
+    /// ([`crate::SearchKey`]), sorted, unique.
     pub terms: Vec<i64>,
 }
 
@@ -97,14 +101,16 @@ pub fn personal_paths(body: &Map<String, Value>) -> Vec<&'static str> {
     paths
 }
 
-/// Shapes one validated event of `tenant`, received at `received_at`.
+/// Shapes one validated event of `tenant`, received at `received_at`; `keys` are the tenant's
+/// (postings and content hash are keyed with them).
 pub fn shape(
     ev: ValidEvent,
     tenant: &TenantId,
     received_at: OffsetDateTime,
     entropy: &mut dyn Entropy,
+    keys: &TenantKeys,
 ) -> ShapedEvent {
-    shape_with(ev, tenant, received_at, entropy, &[])
+    shape_with(ev, tenant, received_at, entropy, &[], keys)
 }
 
 /// Like [`shape`], with more personal paths (JSON pointers, e.g. `/data/email`) than the
@@ -116,9 +122,13 @@ pub fn shape_with(
     received_at: OffsetDateTime,
     entropy: &mut dyn Entropy,
     extra_personal: &[String],
+    keys: &TenantKeys,
 ) -> ShapedEvent {
-    let content_hash: [u8; 32] = Sha256::digest(canonical_object(&ev.body)).into();
-    let mut terms: Vec<i64> = index_terms(&ev.body).iter().map(|t| term_key(t)).collect();
+    let content_hash = keys.content.hash(&retry_form(&ev.body));
+    let mut terms: Vec<i64> = index_terms(&ev.body)
+        .iter()
+        .map(|t| keys.search.term_key(t))
+        .collect();
     terms.sort_unstable();
     terms.dedup();
     let client_id = ev.id.is_some();
@@ -385,6 +395,9 @@ pub(crate) fn index_terms(body: &Map<String, Value>) -> Vec<String> {
     if let Some(c) = s("/context/correlation_id") {
         terms.push(term::correlation(c));
     }
+    if s("/recorded_by") == Some(crate::filter::SEALBOOK) {
+        terms.push(term::recorded_by(crate::filter::SEALBOOK));
+    }
     let mut text = String::new();
     for p in [
         "/actor/name",
@@ -418,7 +431,7 @@ pub(crate) fn index_terms(body: &Map<String, Value>) -> Vec<String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -452,6 +465,13 @@ mod tests {
         .remove(0)
     }
 
+    pub(crate) fn keys(n: u8) -> TenantKeys {
+        TenantKeys {
+            search: crate::SearchKey::new(&[n; 32]),
+            content: crate::ContentKey::new(&[n.wrapping_add(100); 32]),
+        }
+    }
+
     fn sample() -> Value {
         json!({
             "id": "evt-1",
@@ -473,6 +493,7 @@ mod tests {
             &TenantId::parse("acme").unwrap(),
             received,
             &mut Counter(0),
+            &keys(1),
         );
         let leaf = String::from_utf8(s.leaf.clone()).unwrap();
         for secret in ["u-7", "Ada", "ada@example.com", "u-9", "Grace", "192.0.2.1"] {
@@ -523,10 +544,10 @@ mod tests {
             "t:user.role_assigned",
             "c:req-1",
         ] {
-            assert!(s.terms.contains(&term_key(t)), "{t}");
+            assert!(s.terms.contains(&keys(1).search.term_key(t)), "{t}");
         }
         assert!(
-            !s.terms.contains(&term_key("w:example")),
+            !s.terms.contains(&keys(1).search.term_key("w:example")),
             "e-mail addresses are not names"
         );
     }
@@ -539,12 +560,14 @@ mod tests {
             &t,
             time::macros::datetime!(2026-01-31 10:00 UTC),
             &mut Counter(0),
+            &keys(1),
         );
         let b = shape(
             valid(sample()),
             &t,
             time::macros::datetime!(2026-02-01 10:00 UTC),
             &mut Counter(99),
+            &keys(1),
         );
         assert_eq!(a.content_hash, b.content_hash);
         assert_ne!(a.leaf, b.leaf);
@@ -555,8 +578,79 @@ mod tests {
             &t,
             time::macros::datetime!(2026-01-31 10:00 UTC),
             &mut Counter(0),
+            &keys(1),
         );
         assert_ne!(a.content_hash, c.content_hash);
+    }
+
+    fn shaped(ev: ValidEvent, k: &TenantKeys) -> ShapedEvent {
+        let at = time::macros::datetime!(2026-01-31 10:00 UTC);
+        shape(
+            ev,
+            &TenantId::parse("acme").unwrap(),
+            at,
+            &mut Counter(0),
+            k,
+        )
+    }
+
+    /// The sample with a secret in `data`, changed by `edit`, then redacted.
+    fn with_secret(secret: &str, edit: impl FnOnce(&mut Value)) -> ValidEvent {
+        let mut v = sample();
+        v["data"] = json!({"password": secret, "kept": 1});
+        edit(&mut v);
+        let mut ev = valid(v);
+        crate::redact::redact(&mut ev.body, &[9; 32], &[]);
+        ev
+    }
+
+    #[test]
+    fn hashes_are_keyed_per_tenant() {
+        let (a, b) = (
+            shaped(valid(sample()), &keys(1)),
+            shaped(valid(sample()), &keys(2)),
+        );
+        assert_ne!(a.content_hash, b.content_hash, "another tenant's key");
+        assert!(
+            a.terms.iter().all(|t| !b.terms.contains(t)),
+            "no shared posting"
+        );
+        let unkeyed: [u8; 32] = Sha256::digest(canonical_object(&valid(sample()).body)).into();
+        assert_ne!(
+            a.content_hash, unkeyed,
+            "no dictionary check without the key"
+        );
+    }
+
+    #[test]
+    fn a_retry_that_differs_only_in_a_secret_is_the_same_event() {
+        let none = |_: &mut Value| {};
+        let (one, two) = (with_secret("hunter2", none), with_secret("letmein", none));
+        assert_ne!(
+            one.body["data"]["password"]["fingerprint"],
+            two.body["data"]["password"]["fingerprint"]
+        );
+        let k = keys(1);
+        let first = shaped(one, &k).content_hash;
+        assert_eq!(first, shaped(two, &k).content_hash);
+        let other = with_secret("hunter2", |v| v["data"]["kept"] = json!(2));
+        assert_ne!(first, shaped(other, &k).content_hash);
+        // A personal value is still part of what a retry compares (keyed: no offline check).
+        let email = with_secret("hunter2", |v| {
+            v["actor"]["email"] = json!("grace@example.com")
+        });
+        assert_ne!(first, shaped(email, &k).content_hash);
+        // (A client cannot send an object that looks redacted: validation refuses `$redacted`.)
+    }
+
+    #[test]
+    fn sealbooks_records_carry_the_recorded_by_term() {
+        let mut own = valid(sample());
+        own.body.insert("recorded_by".into(), json!("sealbook"));
+        let k = keys(1);
+        let b = k.search.term_key("b:sealbook");
+        assert!(shaped(own, &k).terms.contains(&b));
+        assert!(!shaped(valid(sample()), &k).terms.contains(&b));
     }
 
     #[test]
@@ -568,6 +662,7 @@ mod tests {
             &TenantId::parse("acme").unwrap(),
             OffsetDateTime::UNIX_EPOCH,
             &mut Counter(0),
+            &keys(1),
         );
         let id = uuid::Uuid::parse_str(&s.id).unwrap();
         assert_eq!(id.get_version_num(), 7);

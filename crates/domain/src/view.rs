@@ -157,7 +157,13 @@ mod tests {
         )
         .unwrap()
         .remove(0);
-        let s = shape(v, &t, time::OffsetDateTime::UNIX_EPOCH, &mut Counter(0));
+        let s = shape(
+            v,
+            &t,
+            time::OffsetDateTime::UNIX_EPOCH,
+            &mut Counter(0),
+            &crate::shape::tests::keys(1),
+        );
         let personal: Vec<PersonalValue> = serde_json::from_slice(&s.personal).unwrap();
         let line = export_line(&s.leaf, &personal, 7, &s.leaf_hash.to_hex());
         assert_eq!(

@@ -95,6 +95,6 @@ proptest! {
 
     #[test]
     fn arbitrary_query_parameters_never_panic(pairs in prop::collection::vec(("\\PC{0,10}", "\\PC{0,20}"), 0..6)) {
-        let _ = EventFilter::from_query(&pairs);
+        let _ = EventFilter::from_query(&pairs, &sealbook_domain::SearchKey::new(&[1; 32]));
     }
 }

@@ -36,9 +36,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 /// The schema version this build writes and understands.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 /// Forward-only migrations: (version reached, SQL). A new database runs the base and all of them.
-const MIGRATIONS: &[(u32, &str)] = &[(2, include_str!("migrations/0002_checkpoints.sql"))];
+const MIGRATIONS: &[(u32, &str)] = &[
+    (2, include_str!("migrations/0002_checkpoints.sql")),
+    (3, include_str!("migrations/0003_keyed_hashes.sql")),
+];
 const READERS: usize = 4;
 
 /// Choices fixed when a database is created and recorded in it.

@@ -5,7 +5,8 @@
 //! names the backend and the behaviour.
 
 use sealbook_domain::{
-    parse_batch, shape, BodyFormat, Entropy, EventFilter, Limits, Scope, ShapedEvent, TenantId,
+    parse_batch, shape, BodyFormat, ContentKey, Entropy, EventFilter, Limits, Scope, SearchKey,
+    ShapedEvent, TenantId, TenantKeys,
 };
 use sealbook_store::{
     AppendOutcome, AppendRequest, Corruption, KeyEffect, KeyRecord, NewKey, Place, Store,
@@ -46,6 +47,7 @@ macro_rules! store_conformance {
             idempotency,
             conflict_isolated_within_group,
             filters_and_pagination,
+            recorded_by_filter,
             tenant_isolation,
             durability_across_reopen,
             key_effects_commit_with_events,
@@ -85,9 +87,45 @@ fn tenant(s: &str) -> TenantId {
     TenantId::parse(s).unwrap()
 }
 
+/// Fixed test keys of `t` (the API derives real ones from the deployment's secret): each tenant's
+/// differ, as in production.
+pub fn keys(t: &TenantId) -> TenantKeys {
+    let bytes = |purpose: &str| {
+        let mut k = [0u8; 32];
+        for (i, b) in format!("{purpose}:{t}").bytes().enumerate() {
+            k[i % 32] ^= b;
+        }
+        k
+    };
+    TenantKeys {
+        search: SearchKey::new(&bytes("search")),
+        content: ContentKey::new(&bytes("content")),
+    }
+}
+
+/// A filter of `t` from query pairs, keyed with `t`'s test key.
+pub fn filter(t: &TenantId, pairs: &[(&str, &str)]) -> EventFilter {
+    let v: Vec<(String, String)> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    EventFilter::from_query(&v, &keys(t).search).expect("fixture filters are valid")
+}
+
 /// Builds shaped events from JSON, as ingest would.
 pub fn events(t: &TenantId, json: serde_json::Value) -> Vec<ShapedEvent> {
+    events_marked(t, json, &[])
+}
+
+/// Like [`events`], with the events at `sealbooks` (positions) marked as Sealbook's own records
+/// (`"recorded_by": "sealbook"`, which only Sealbook adds, after validation).
+pub fn events_marked(
+    t: &TenantId,
+    json: serde_json::Value,
+    sealbooks: &[usize],
+) -> Vec<ShapedEvent> {
     let mut e = Fixed(7);
+    let k = keys(t);
     parse_batch(
         json.to_string().as_bytes(),
         BodyFormat::Json,
@@ -96,7 +134,14 @@ pub fn events(t: &TenantId, json: serde_json::Value) -> Vec<ShapedEvent> {
     )
     .expect("fixture events are valid")
     .into_iter()
-    .map(|v| shape(v, t, time::OffsetDateTime::now_utc(), &mut e))
+    .enumerate()
+    .map(|(i, mut v)| {
+        if sealbooks.contains(&i) {
+            v.body
+                .insert("recorded_by".into(), sealbook_domain::SEALBOOK.into());
+        }
+        shape(v, t, time::OffsetDateTime::now_utc(), &mut e, &k)
+    })
     .collect()
 }
 
@@ -322,13 +367,7 @@ pub async fn filters_and_pagination(h: &dyn Harness) {
         batch.push(e);
     }
     send(&*s, &a, serde_json::Value::Array(batch)).await;
-    let q = |pairs: &[(&str, &str)]| {
-        let v: Vec<(String, String)> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        EventFilter::from_query(&v).unwrap()
-    };
+    let q = |pairs: &[(&str, &str)]| filter(&a, pairs);
     let idx =
         |r: Vec<sealbook_store::StoredEvent>| r.into_iter().map(|e| e.index).collect::<Vec<_>>();
     assert_eq!(
@@ -460,6 +499,68 @@ pub async fn filters_and_pagination(h: &dyn Harness) {
     assert_eq!(seen, (0..30).rev().collect::<Vec<u64>>());
 }
 
+/// `recorded_by`: Sealbook's own records, or clients' events, alone or with other filters, across
+/// pages. Only Sealbook's records carry a posting for it; the client side is the predicate's.
+pub async fn recorded_by_filter(h: &dyn Harness) {
+    let s = setup(h, &["a"]).await;
+    let a = tenant("a");
+    let batch: Vec<serde_json::Value> = (0..8)
+        .map(|i| {
+            let ty = if i % 2 == 0 {
+                "api_key.created"
+            } else {
+                "order.created"
+            };
+            ev(
+                &format!("r{i}"),
+                ty,
+                &format!("u{}", i % 2),
+                "2026-01-01T00:00:00Z",
+            )
+        })
+        .collect();
+    let marked = events_marked(&a, serde_json::Value::Array(batch), &[2, 5, 6]);
+    one(&*s, req(&a, marked)).await;
+    let idx = |f: EventFilter| {
+        let s = s.clone();
+        let a = a.clone();
+        async move {
+            let r = s.query(&a, &f).await.unwrap();
+            r.into_iter().map(|e| e.index).collect::<Vec<u64>>()
+        }
+    };
+    assert_eq!(
+        idx(filter(&a, &[("recorded_by", "sealbook")])).await,
+        [6, 5, 2]
+    );
+    assert_eq!(
+        idx(filter(&a, &[("recorded_by", "client")])).await,
+        [7, 4, 3, 1, 0]
+    );
+    assert_eq!(
+        idx(filter(
+            &a,
+            &[("recorded_by", "client"), ("type", "api_key.created")]
+        ))
+        .await,
+        [4, 0],
+        "a client's look-alike of Sealbook's record"
+    );
+    assert_eq!(
+        idx(filter(
+            &a,
+            &[("recorded_by", "sealbook"), ("type", "api_key.*")]
+        ))
+        .await,
+        [6, 2]
+    );
+    assert_eq!(
+        idx(filter(&a, &[("recorded_by", "client"), ("limit", "2")])).await,
+        [7, 4],
+        "a page skips Sealbook's records without coming up short"
+    );
+}
+
 /// One tenant's calls never see another's events or keys.
 pub async fn tenant_isolation(h: &dyn Harness) {
     let s = setup(h, &["a", "b"]).await;
@@ -471,16 +572,9 @@ pub async fn tenant_isolation(h: &dyn Harness) {
     )
     .await;
     assert!(s.event(&b, "secret").await.unwrap().is_none());
+    assert!(s.query(&b, &filter(&b, &[])).await.unwrap().is_empty());
     assert!(s
-        .query(&b, &EventFilter::from_query(&[]).unwrap())
-        .await
-        .unwrap()
-        .is_empty());
-    assert!(s
-        .query(
-            &b,
-            &EventFilter::from_query(&[("actor".into(), "u".into())]).unwrap()
-        )
+        .query(&b, &filter(&b, &[("actor", "u")]))
         .await
         .unwrap()
         .is_empty());
@@ -718,7 +812,7 @@ pub async fn tree_matches_events(h: &dyn Harness) {
     assert_eq!(head.size, n);
     assert_eq!(s.log_size(&a).await.unwrap(), n);
     let mut leaves: Vec<(u64, Hash)> = Vec::new();
-    let mut f = EventFilter::from_query(&[("limit".into(), "1000".into())]).unwrap();
+    let mut f = filter(&a, &[("limit", "1000")]);
     loop {
         let page = s.query(&a, &f).await.unwrap();
         let Some(last) = page.last() else { break };

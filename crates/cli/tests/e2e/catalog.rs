@@ -348,7 +348,11 @@ fn clients_cannot_forge_sealbook_records() {
     assert_eq!(
         reserved,
         [
+            "api_key.created",
+            "api_key.revoked",
+            "audit_log.exported",
             "audit_log.redaction_matched",
+            "audit_log.viewed",
             "catalog.settings_changed",
             "catalog.type_changed"
         ]
@@ -822,4 +826,61 @@ fn sealbooks_own_records_follow_the_published_catalog() {
         .remove(0);
         assert_eq!(catalog.check(&valid), Ok(true), "{e}");
     }
+}
+
+/// Sealbook's namespaces (`api_key.*`, `audit_log.*`, `catalog.*`, `sealbook.*`) are reserved:
+/// a client can send no look-alike of Sealbook's records, neither a built-in type Sealbook writes
+/// nor an open type in those namespaces, and no catalog change may define a type there (the
+/// tenant's nor the operator's). Nothing is stored; Sealbook's own records still carry the types.
+#[test]
+fn sealbooks_namespaces_are_reserved() {
+    let dir = tempdir();
+    let s = Server::start_with(dir.path(), &["--open-types", "*"]);
+    s.create_tenant("acme");
+    let (_, writer) = s.create_key("acme", &["events:write", "events:read"]);
+    let (_, admin) = s.create_key("acme", &["tenant:admin", "events:read"]);
+    let look_alikes = [
+        "api_key.created",
+        "api_key.revoked",
+        "audit_log.exported",
+        "api_key.rotated",
+        "sealbook.anything",
+        "catalog.made_up",
+    ];
+    let batch: Vec<Value> = look_alikes
+        .iter()
+        .enumerate()
+        .map(|(i, t)| base(&format!("l{i}"), t))
+        .collect();
+    let r = s.post_json("/v1/events", &writer, &json!(batch));
+    assert_eq!(r.status(), 422, "even with open types");
+    let p: Value = r.json().unwrap();
+    for (i, t) in look_alikes.iter().enumerate() {
+        assert!(
+            p["errors"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["event"] == i
+                    && e["path"] == "/type"
+                    && e["problem"].as_str().unwrap().contains(t)),
+            "{t}: {p}"
+        );
+    }
+    assert!(
+        s.all_events(&admin, "&recorded_by=client").is_empty(),
+        "nothing stored"
+    );
+    for name in [
+        "api_key.rotated",
+        "sealbook.thing",
+        "audit_log.viewed_twice",
+    ] {
+        let r = put_type(&s, &admin, name, &invoice_type(json!([v1()])));
+        assert_eq!(r.status(), 422, "{name}");
+        let r = put_type(&s, &s.admin, name, &invoice_type(json!([v1()])));
+        assert_eq!(r.status(), 422, "{name}, by the operator");
+    }
+    let own = s.all_events(&admin, "&type=api_key.created&recorded_by=sealbook");
+    assert_eq!(own.len(), 2, "Sealbook still records its own");
 }

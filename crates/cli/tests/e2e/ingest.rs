@@ -342,3 +342,113 @@ fn eight_clients_get_one_gap_free_sequence() {
     let listed: Vec<u64> = all.iter().map(|e| e["index"].as_u64().unwrap()).collect();
     assert_eq!(listed, (0..base + 8000).rev().collect::<Vec<u64>>());
 }
+
+/// A retry compares the redacted event with its redacted values masked: resending a known id with
+/// another secret is a faithful retry (the secret was never kept), so the answer says nothing
+/// about the stored secret. Any other difference is still a conflict.
+#[test]
+fn a_retry_that_differs_only_in_a_secret_is_faithful() {
+    let dir = tempdir();
+    let s = Server::start(dir.path());
+    let key = s.tenant_with_key("acme");
+    let with = |password: &str| {
+        let mut e = event("pw");
+        e["data"] = json!({"password": password, "mode": "live"});
+        e
+    };
+    let first = s.post_json("/v1/events", &key, &with("correct horse"));
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().unwrap();
+    let guess = s.post_json("/v1/events", &key, &with("a wrong guess"));
+    assert_eq!(guess.status(), 200, "a guessed secret confirms nothing");
+    assert_eq!(
+        guess.json::<Value>().unwrap(),
+        first,
+        "the original receipt"
+    );
+    let mut other = with("correct horse");
+    other["data"]["mode"] = json!("test");
+    let r = s.post_json("/v1/events", &key, &other);
+    let p = problem(r, 409, "id-conflict");
+    assert!(has_error(&p, Some(0), "/id"), "{p}");
+    let stored: Value = s.get("/v1/events/pw", &key).json().unwrap();
+    assert_eq!(stored["data"]["mode"], "live", "the original is untouched");
+}
+
+/// Idempotency conflicts are counted per key: after ten within a minute, the key's ingest
+/// requests answer 429 with `Retry-After`, faithful retries and new events alike, so resending a
+/// known id with guessed content cannot go on. Another key is not affected.
+#[test]
+fn conflicts_are_limited_per_key() {
+    let dir = tempdir();
+    let s = Server::start(dir.path());
+    let key = s.tenant_with_key("acme");
+    let (_, other_key) = s.create_key("acme", &["events:write"]);
+    s.ingest(&key, &event("known"));
+    let guess = |n: usize| {
+        let mut e = event("known");
+        e["actor"]["email"] = json!(format!("guess-{n}@example.com"));
+        e
+    };
+    for n in 0..10 {
+        let r = s.post_json("/v1/events", &key, &guess(n));
+        problem(r, 409, "id-conflict");
+    }
+    for body in [guess(10), event("known"), event("fresh")] {
+        let r = s.post_json("/v1/events", &key, &body);
+        let retry: u64 = r.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=60).contains(&retry), "{retry}");
+        let p = problem(r, 429, "rate-limited");
+        assert!(p["detail"].as_str().unwrap().contains("conflicts"), "{p}");
+    }
+    assert_eq!(
+        s.get("/v1/events/fresh", &key).status(),
+        404,
+        "nothing stored"
+    );
+    let r = s.post_json("/v1/events", &other_key, &event("known"));
+    assert_eq!(r.status(), 200, "another key's budget is its own");
+}
+
+/// Postings and content hashes are keyed per tenant: the same event in two tenants leaves no
+/// posting key and no content hash in common, so whoever reads the database file cannot confirm
+/// a guessed value by hashing it (nor compare tenants).
+#[test]
+fn postings_and_content_hashes_are_keyed_per_tenant() {
+    let dir = tempdir();
+    let s = Server::start(dir.path());
+    let a = s.tenant_with_key("acme");
+    let b = s.tenant_with_key("beta");
+    s.ingest(&a, &event("same"));
+    s.ingest(&b, &event("same"));
+    let found = s.all_events(&b, "&actor=u-42&q=lovelace&ref=order_number:PO-1001");
+    assert_eq!(found.len(), 1, "search still finds it");
+    drop(s);
+    let db = rusqlite::Connection::open(dir.path().join("data/sealbook.db")).unwrap();
+    let tenant_no = |t: &str| -> i64 {
+        db.query_row("SELECT no FROM tenants WHERE id = ?1", [t], |r| r.get(0))
+            .unwrap()
+    };
+    let (na, nb) = (tenant_no("acme"), tenant_no("beta"));
+    let shared: i64 = db
+        .query_row(
+            "SELECT count(*) FROM terms x JOIN terms y ON x.term = y.term WHERE x.tenant_no = ?1 AND y.tenant_no = ?2",
+            [na, nb],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(shared, 0, "no posting key in common");
+    let hashes: Vec<Vec<u8>> = db
+        .prepare("SELECT content_hash FROM events WHERE event_id = 'same' ORDER BY tenant_no")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(hashes.len(), 2);
+    assert_ne!(hashes[0], hashes[1], "no content hash in common");
+}

@@ -250,3 +250,93 @@ fn a_revoked_key_fails_on_the_next_request() {
         "listing never shows secrets"
     );
 }
+
+/// `recorded_by` tells Sealbook's own records from clients' events in a search and an export:
+/// `sealbook` lists only what Sealbook wrote (here the key's creation), `client` only what clients
+/// sent; any other value is refused and names the parameter.
+#[test]
+fn recorded_by_filters_sealbooks_records_from_clients_events() {
+    let dir = tempdir();
+    let s = Server::start(dir.path());
+    let key = s.tenant_with_key("acme");
+    s.ingest(&key, &json!([event("c1"), event("c2")]));
+    let own = s.all_events(&key, "&recorded_by=sealbook");
+    assert!(!own.is_empty());
+    assert!(
+        own.iter().all(|e| e["recorded_by"] == "sealbook"),
+        "{own:?}"
+    );
+    assert!(own.iter().any(|e| e["type"] == "api_key.created"));
+    assert_eq!(ids(&s, &key, "recorded_by=client"), ["c2", "c1"]);
+    assert_eq!(
+        ids(&s, &key, "recorded_by=client&type=api_key.created"),
+        Vec::<String>::new()
+    );
+    let r = s.get("/v1/events?recorded_by=me", &key);
+    assert_eq!(r.status(), 400);
+    let p: Value = r.json().unwrap();
+    assert!(p["detail"].as_str().unwrap().contains("recorded_by"), "{p}");
+    let (_, exporter) = s.create_key("acme", &["events:export"]);
+    let r = s.get("/v1/exports/events?recorded_by=client", &exporter);
+    assert_eq!(r.status(), 200);
+    let text = r.text().unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let exported: Vec<&str> = lines[1..lines.len() - 1]
+        .iter()
+        .map(|l| l["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(exported, ["c2", "c1"], "{text}");
+}
+
+/// A database written before postings and content hashes were keyed (schema version 2, XXH3
+/// postings) is marked by the migration, and the upgraded server refuses to start on it with a
+/// message that says why, instead of serving searches that silently miss its events.
+#[test]
+fn an_upgraded_server_refuses_unkeyed_postings() {
+    let dir = tempdir();
+    let s = Server::start(dir.path());
+    let key = s.tenant_with_key("acme");
+    s.ingest(&key, &event("old"));
+    drop(s);
+    let path = dir.path().join("data/sealbook.db");
+    {
+        // As the build before this change left it.
+        let db = rusqlite::Connection::open(&path).unwrap();
+        db.execute_batch(
+            "UPDATE meta SET value = '2' WHERE key = 'schema_version';
+             DELETE FROM meta WHERE key = 'setting:hash_format';",
+        )
+        .unwrap();
+    }
+    let config = sealbook::ServeArgs::parse_flags(vec![
+        "--data-dir".to_owned(),
+        dir.path().join("data").display().to_string(),
+        "--listen".to_owned(),
+        "127.0.0.1:0".to_owned(),
+    ])
+    .unwrap()
+    .resolve()
+    .unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let err = runtime
+        .block_on(sealbook::Server::build(config, None))
+        .err()
+        .expect("the server refuses the unkeyed data");
+    let text = format!("{err:#}");
+    assert!(
+        text.contains("\"unkeyed\" format") && text.contains("would miss search results"),
+        "{text}"
+    );
+    let db = rusqlite::Connection::open(&path).unwrap();
+    let mark: String = db
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'setting:hash_format'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(mark, "unkeyed", "the migration marked it");
+}
