@@ -346,14 +346,20 @@ mod tests {
         ] {
             assert!(parse_strict(bad).is_err(), "{bad}");
         }
-        assert!(serde_json::from_str::<Value>(r#"{"a":1,"a":2}"#).is_ok(), "what it guards against");
+        assert!(
+            serde_json::from_str::<Value>(r#"{"a":1,"a":2}"#).is_ok(),
+            "what it guards against"
+        );
     }
 
     #[test]
     fn claims_round_trip_only_in_canonical_form() {
         let c = ExportClaims {
             tenant: "acme".into(),
-            filters: vec![("actor".into(), "u-1".into()), ("ref".into(), "po:1".into())],
+            filters: vec![
+                ("actor".into(), "u-1".into()),
+                ("ref".into(), "po:1".into()),
+            ],
             size: 10,
             count: 2,
             first: Some(3),
