@@ -423,7 +423,7 @@ mod tests {
     /// Card numbers and values under secret ref keys never reach the record, wherever they sit.
     #[test]
     fn recorded_filters_are_redacted() {
-        let rec = recorded_filters(
+        let rec = crate::audit::recorded_filters(
             &[7; 32],
             &f(&[
                 ("ref", "card:4242 4242 4242 4242"),
