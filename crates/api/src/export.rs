@@ -9,9 +9,9 @@
 //! signs the tenant's checkpoints. `sealbook verify-export` checks it offline with a verifier key.
 //!
 //! Every export is audited, fail closed: the `audit_log.exported` event (the key, the filters with
-//! secrets and card numbers redacted as in events, the format) is committed before the first byte
-//! is sent; if it cannot be, the export is a problem and sends nothing. The checkpoint the export
-//! is proven against is signed after it, so it covers the export's own record.
+//! secrets and card numbers redacted as in events, how many events the export holds, the
+//! checkpoint size it is pinned to) is committed before the first byte is sent; if it cannot be,
+//! the export is a problem and sends nothing.
 //!
 //! Exports are bounded: at most `ReadLimits::export_concurrency_per_tenant` run at once per tenant
 //! on a node (one more is a 429 with `Retry-After`), and an export whose client accepts no data
@@ -100,13 +100,16 @@ pub(crate) async fn export(
     recordable(&filters)?;
     let tenant = key.tenant().clone();
     let permit = slot(&state, &tenant)?;
-    // Fail closed: the record is durable before the first byte leaves. A failure here is the
-    // export's answer, and nothing has been sent.
-    let audit = record(&state, &key.0, &tenant, &filters).await?;
-    // Pin the export to a checkpoint signed now, after the record: it covers the record, and the
-    // trailer proves every line against it.
+    // Pin the export to a checkpoint signed now (if the log grew), so the trailer can prove every
+    // line against it.
     let checkpoint = state.inner.log.sign_now(&tenant).await?;
     let size = checkpoint.size;
+    // Fail closed: the record, with how many events the export holds, is durable before the first
+    // byte leaves. A failure here is the export's answer, and nothing has been sent. Counting
+    // reads the selection once more than streaming it would; an export is rare and audited, and
+    // its record is then exact.
+    let count = count(&state, &tenant, &filter, size).await?;
+    let audit = record(&state, &key.0, &tenant, &filters, count, size).await?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     let header = json!({
         "sealbook_export": 1,
@@ -180,6 +183,26 @@ fn recordable(filters: &[(String, String)]) -> Result<(), ApiError> {
         return Err(bad("ref", "an export takes at most 8 ref filters"));
     }
     Ok(())
+}
+
+/// How many events below `size` the filter selects.
+async fn count(
+    state: &AppState,
+    tenant: &TenantId,
+    filter: &EventFilter,
+    size: u64,
+) -> Result<u64, ApiError> {
+    let mut filter = filter.clone();
+    filter.cursor = Some(Cursor(size));
+    let mut n = 0u64;
+    loop {
+        let page = state.inner.store.query(tenant, &filter).await?;
+        let Some(last) = page.last() else {
+            return Ok(n);
+        };
+        filter.cursor = Some(Cursor(last.index));
+        n += page.len() as u64;
+    }
 }
 
 /// One of the tenant's export slots on this node, or a 429.
@@ -311,11 +334,14 @@ impl Job {
     }
 }
 
-/// The `audit_log.exported` event of an export.
+/// The `audit_log.exported` event of an export (version 1 of the built-in type: `count` is
+/// required).
 fn audit_event(
     key: &KeyRecord,
     tenant: &TenantId,
     filters: Value,
+    count: u64,
+    size: u64,
     now: time::OffsetDateTime,
 ) -> Value {
     json!({
@@ -326,6 +352,8 @@ fn audit_event(
         "data": {
             "format": "jsonl",
             "filters": filters,
+            "count": count,
+            "checkpoint_size": size,
         },
     })
 }
@@ -336,10 +364,12 @@ async fn record(
     key: &KeyRecord,
     tenant: &TenantId,
     filters: &[(String, String)],
+    count: u64,
+    size: u64,
 ) -> Result<sealbook_store::Receipt, ApiError> {
     let now = time::OffsetDateTime::now_utc();
     let filters = crate::audit::recorded_filters(&state.redaction_key(tenant), filters);
-    let event = audit_event(key, tenant, filters, now);
+    let event = audit_event(key, tenant, filters, count, size, now);
     let shaped = vec![crate::audit::event(tenant, &event, now)?];
     append(state, tenant.clone(), shaped, None)
         .await?
@@ -399,7 +429,9 @@ mod tests {
             all.push(("ref".into(), format!("k{i}:{value}")));
         }
         assert!(recordable(&all).is_ok());
-        let event = audit_event(&k, &t, crate::audit::recorded_filters(&[7; 32], &all), now);
+        const WIDEST: u64 = (1 << 53) - 1;
+        let filters = crate::audit::recorded_filters(&[7; 32], &all);
+        let event = audit_event(&k, &t, filters, WIDEST, WIDEST, now);
         assert!(crate::audit::event(&t, &event, now).is_ok());
 
         for bad in [

@@ -167,7 +167,8 @@ pub struct ExportClaims {
     pub last: Option<u64>,
     /// The id of the `audit_log.exported` event recording this export.
     pub audit_event: String,
-    /// Its index in the tenant's log (below `size`: the checkpoint covers it).
+    /// Its index in the tenant's log (at or above `size`: it is written after the checkpoint the
+    /// export is pinned to, with the count it states).
     pub audit_index: u64,
 }
 
