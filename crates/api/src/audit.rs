@@ -1,6 +1,7 @@
-//! Sealbook's own audit events (key changes, exports, redaction questions, catalog changes): built
-//! as JSON, then validated and shaped exactly like ingested events, so they are ordinary leaves of
-//! the tenant's log.
+//! Sealbook's own audit events (key changes, exports, reads of personal values, bulk searches,
+//! redaction questions, catalog changes): built as JSON, then validated and shaped exactly like
+//! ingested events, so they are ordinary leaves of the tenant's log. Query filters go into a record
+//! only through [`recorded_filters`], which redacts them like event values.
 //!
 //! Each carries `"recorded_by": "sealbook"`, a field the envelope refuses from clients: a reader
 //! (and the catalog loader, and the `recorded_by` search filter) tells Sealbook's own records from
@@ -47,4 +48,58 @@ pub(crate) fn event(
         .ok_or_else(|| ApiError::Malformed("an audit event is missing".into()))?;
     v.body.insert(RECORDED_BY.into(), SEALBOOK.into());
     Ok(shape(v, tenant, at, &mut OsEntropy, keys))
+}
+
+/// Query filters as an audit event records them (exports, bulk reads): each value through the same redaction as an
+/// event's (`sealbook_domain::redact`), a `ref` as its key and value (a secret key such as
+/// `password` masks its value), and any value holding a card number masked whole. Control
+/// characters are dropped and each value cut at 256 characters, so the record always validates
+/// (an export refuses such filters before this; a search records what it can).
+pub(crate) fn recorded_filters(
+    redaction_key: &[u8; 32],
+    filters: &[(String, String)],
+) -> serde_json::Value {
+    use sealbook_domain::redact::{card_digits, redact};
+    // A value that is a card number is found by the event redaction itself (with the card's
+    // preview); one that holds a card among other text is masked whole.
+    let holds_card = |v: &str| {
+        card_digits(v).is_none()
+            && v.split(|c: char| !(c.is_ascii_digit() || c == ' ' || c == '-'))
+                .chain(v.split_whitespace())
+                .any(|run| card_digits(run).is_some())
+    };
+    let one = |section: &str, name: &str, value: &str| -> serde_json::Value {
+        let mut inner = serde_json::Map::new();
+        inner.insert(name.to_owned(), serde_json::Value::String(value.to_owned()));
+        let mut body = serde_json::Map::new();
+        body.insert(section.into(), serde_json::Value::Object(inner));
+        let whole = format!("/{section}/{}", name.replace('~', "~0").replace('/', "~1"));
+        let paths = if holds_card(value) {
+            vec![whole]
+        } else {
+            vec![]
+        };
+        redact(&mut body, redaction_key, &paths);
+        body[section][name].take()
+    };
+    serde_json::Value::Array(
+        filters
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k,
+                    v.chars()
+                        .filter(|c| !c.is_control())
+                        .take(256)
+                        .collect::<String>(),
+                )
+            })
+            .map(|(k, v)| match (k.as_str(), v.split_once(':')) {
+                ("ref", Some((rk, rv))) => {
+                    serde_json::json!({"name": "ref", "key": rk, "value": one("refs", rk, rv)})
+                }
+                _ => serde_json::json!({"name": k, "value": one("data", "value", &v)}),
+            })
+            .collect(),
+    )
 }

@@ -1,5 +1,11 @@
 //! Reading events: search with filters and cursor paging, and fetch by id. Both are scoped to the
 //! key's tenant; another tenant's id answers exactly like an id that does not exist.
+//!
+//! A reader without `tenant:admin` sees redacted values without their keyed fingerprints. Search
+//! is a read, not an export, but paging through it can dump the log: the events each key reads
+//! are counted per UTC day on this node, and once a key is over
+//! `ReadLimits::bulk_read_audit_events`, every further page is recorded as an
+//! `audit_log.bulk_read` event before it is answered (`docs/security/roles.md`).
 
 use crate::auth::TenantKey;
 use crate::catalog_cache::Catalogs;
@@ -9,7 +15,8 @@ use crate::state::AppState;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::Json;
-use sealbook_domain::{view::event_view, Cursor, EventFilter, Scope};
+use sealbook_domain::view::{event_view, hide_fingerprints};
+use sealbook_domain::{Cursor, EventFilter, Scope};
 use sealbook_store::StoredEvent;
 
 /// A page of events.
@@ -23,9 +30,13 @@ pub(crate) struct EventPage {
     next_cursor: Option<String>,
 }
 
-/// The event as a reader sees it, with its rendered label (never showing a redacted value).
-fn view(catalogs: &Catalogs, e: &StoredEvent) -> serde_json::Value {
+/// The event as a reader sees it, with its rendered label (never showing a redacted value), and
+/// without redaction fingerprints unless the key has `tenant:admin`.
+fn view(catalogs: &Catalogs, e: &StoredEvent, key: &TenantKey) -> serde_json::Value {
     let mut v = event_view(&e.leaf, &e.personal, e.index, &e.leaf_hash.to_hex());
+    if !key.0.scopes.contains(&Scope::TenantAdmin) {
+        hide_fingerprints(&mut v);
+    }
     if let Some(label) = catalogs.label(&v) {
         if let Some(m) = v.as_object_mut() {
             m.insert("label".into(), serde_json::Value::String(label));
@@ -73,10 +84,62 @@ pub(crate) async fn search(
     } else {
         None
     };
+    bulk_read(&state, &key, &pairs, found.len()).await?;
     Ok(Json(EventPage {
-        events: found.iter().map(|e| view(&catalogs, e)).collect(),
+        events: found.iter().map(|e| view(&catalogs, e, &key)).collect(),
         next_cursor,
     }))
+}
+
+/// Counts a page of `events` against the key's reads of today (UTC) and, over the threshold,
+/// records the page as an `audit_log.bulk_read` event before it is answered (fail closed). The
+/// counter is per node and holds one entry per key that searched today: bounded by the keys.
+async fn bulk_read(
+    state: &AppState,
+    key: &TenantKey,
+    query: &[(String, String)],
+    events: usize,
+) -> Result<(), ApiError> {
+    let threshold = state.inner.config.reads.bulk_read_audit_events;
+    let now = time::OffsetDateTime::now_utc();
+    let day = now.date().to_julian_day();
+    let total = {
+        let mut reads = state
+            .inner
+            .bulk_reads
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        reads.retain(|_, (d, _)| *d == day);
+        let entry = reads.entry(key.0.id.clone()).or_insert((day, 0));
+        entry.1 += events as u64;
+        entry.1
+    };
+    if total <= threshold || events == 0 {
+        return Ok(());
+    }
+    let tenant = key.tenant().clone();
+    // The query as the page was asked for, minus the cursor and the limit, redacted and bounded.
+    let query: Vec<(String, String)> = query
+        .iter()
+        .filter(|(k, _)| k != "cursor" && k != "limit")
+        .cloned()
+        .collect();
+    let query = crate::audit::recorded_filters(&state.redaction_key(&tenant), &query);
+    let audit = serde_json::json!({
+        "type": "audit_log.bulk_read",
+        "occurred_at": sealbook_domain::timestamp::format_utc(now, 6),
+        "actor": {"type": "api_key", "id": key.0.id, "name": key.0.name},
+        "subject": {"type": "audit_log", "id": tenant.as_str()},
+        "data": {"events": events, "events_today": total, "threshold": threshold, "query": query},
+    });
+    let shaped = vec![crate::audit::event(
+        &state.keys(&tenant),
+        &tenant,
+        &audit,
+        now,
+    )?];
+    crate::append::append(state, tenant, shaped, None).await?;
+    Ok(())
 }
 
 /// One event by id.
@@ -96,5 +159,5 @@ pub(crate) async fn get_event(
         .await?
         .ok_or(ApiError::NotFound)?;
     let catalogs = state.catalogs(key.tenant()).await?;
-    Ok(Json(view(&catalogs, &e)))
+    Ok(Json(view(&catalogs, &e, &key)))
 }

@@ -55,7 +55,7 @@ pub mod secret;
 mod state;
 
 pub use catalog_sync::{CatalogSource, CatalogSync, CatalogSyncError};
-pub use state::{ApiConfig, AppState, OpenTypes, Services};
+pub use state::{ApiConfig, AppState, OpenTypes, ReadLimits, Services};
 
 use axum::handler::Handler;
 use axum::http::Method;

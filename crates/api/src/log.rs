@@ -1,6 +1,11 @@
 //! The tenant's verifiable log over HTTP: the signed checkpoint, C2SP tiles and entry bundles,
 //! inclusion and consistency proofs, and the verifier keys. The tenant comes from the key; every
 //! answer is bounded by the latest signed checkpoint so a client can check it against a signature.
+//!
+//! Entry bundles hold the leaves, which carry salted commitments instead of personal values, so
+//! `events:read` serves verifiers. The personal values with their salts are a bulk export of
+//! personal data: `/v1/log/personal/…` needs `events:export`, and every answer is recorded as an
+//! `audit_log.personal_read` event before it is sent (`docs/security/roles.md`).
 
 use crate::auth::TenantKey;
 use crate::error::ApiError;
@@ -176,7 +181,9 @@ pub(crate) async fn tile(
 
 /// Personal values and salts of the events in entry bundle `<N>[.p/<W>]`, so a verifier can check
 /// each against the salted commitment in its leaf.
-#[utoipa::path(get, path = "/v1/log/personal/{path}", tag = "log", security(("tenant_key" = ["events:read"])),
+/// Needs `events:export`; recorded (`audit_log.personal_read`: key, bundle, events) before it is
+/// answered, fail closed.
+#[utoipa::path(get, path = "/v1/log/personal/{path}", tag = "log", security(("tenant_key" = ["events:export"])),
     params(("path" = String, Path, pattern = r"^(?:x(?:00[1-9]|0[1-9][0-9]|[1-9][0-9]{2})/(?:x[0-9]{3}/){0,5})?[0-9]{3}(?:\.p/(?:[1-9]|[1-9][0-9]|1[0-9]{2}|2[0-4][0-9]|25[0-5]))?$", description = "`<N>[.p/<W>]` as for entry bundles")),
     responses((status = 200, description = "the personal values and salts of each event in the bundle", body = PersonalBundle),
         (status = 400, description = "a path that names no bundle, or a bundle beyond the latest checkpoint", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -186,9 +193,26 @@ pub(crate) async fn personal(
     key: TenantKey,
     PathParams(path): PathParams<String>,
 ) -> Result<Response, ApiError> {
-    key.require(Scope::EventsRead)?;
+    key.require(Scope::EventsExport)?;
     let (n, w) = number_and_width(&path)?;
-    let rows = state.inner.log.personal(key.tenant(), n, w).await?;
+    let tenant = key.tenant().clone();
+    let rows = state.inner.log.personal(&tenant, n, w).await?;
+    // Fail closed: the read is durable in the log before any value leaves.
+    let now = time::OffsetDateTime::now_utc();
+    let audit = serde_json::json!({
+        "type": "audit_log.personal_read",
+        "occurred_at": sealbook_domain::timestamp::format_utc(now, 6),
+        "actor": {"type": "api_key", "id": key.0.id, "name": key.0.name},
+        "subject": {"type": "audit_log", "id": tenant.as_str()},
+        "data": {"bundle": path, "events": rows.len()},
+    });
+    let shaped = vec![crate::audit::event(
+        &state.keys(&tenant),
+        &tenant,
+        &audit,
+        now,
+    )?];
+    crate::append::append(&state, tenant, shaped, None).await?;
     // The stored values are spliced in as they are: re-encoding them would cost more than the
     // whole request, and a verifier checks every byte anyway.
     let mut body = Vec::with_capacity(rows.iter().map(|(_, r)| r.len() + 32).sum::<usize>() + 16);

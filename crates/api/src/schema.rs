@@ -128,8 +128,9 @@ hand_schema! {
 }
 
 hand_schema! {
-    /// A `ref` filter of an export, `key:value`, recorded in the export's audit event: no NUL.
-    AuditedRefFilter => string().pattern(Some("^[^\\u0000]*:[^\\u0000]*$"))
+    /// A `ref` filter of an export, `key:value`, recorded in the export's audit event: no control
+    /// character, at most 256 characters.
+    AuditedRefFilter => string().max_length(Some(256)).pattern(Some("^[^\\u0000-\\u001F\\u007F-\\u009F]*:[^\\u0000-\\u001F\\u007F-\\u009F]*$"))
 }
 
 hand_schema! {

@@ -15,6 +15,7 @@ use sealbook_catalog::Catalog;
 use sealbook_domain::{Limits, SearchKey, TenantId, TenantKeys};
 use sealbook_pipeline::{Log, Sequencer};
 use sealbook_store::Store;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// How many idempotency conflicts (409) one key is answered per minute (refilled continuously);
@@ -36,6 +37,31 @@ pub struct ApiConfig {
     /// Callers MUST NOT set it when another process writes the same store: revocations and catalog
     /// changes made there would go unnoticed here.
     pub single_writer: bool,
+    /// Limits on exports and bulk reads.
+    pub reads: ReadLimits,
+}
+
+/// Limits on exports and bulk reads (`docs/security/roles.md`).
+#[derive(Debug, Clone, Copy)]
+pub struct ReadLimits {
+    /// Exports of one tenant running at once on this node; one more is a 429 with `Retry-After`.
+    pub export_concurrency_per_tenant: u32,
+    /// An export whose client accepts no data for this long is ended: its work stops and its
+    /// slot is released.
+    pub export_idle_timeout: std::time::Duration,
+    /// Events a key may read through search (`GET /v1/events`) per UTC day before every further
+    /// page is recorded as an `audit_log.bulk_read` event; 0 records every page.
+    pub bulk_read_audit_events: u64,
+}
+
+impl Default for ReadLimits {
+    fn default() -> ReadLimits {
+        ReadLimits {
+            export_concurrency_per_tenant: 10,
+            export_idle_timeout: std::time::Duration::from_secs(30),
+            bulk_read_audit_events: 10_000,
+        }
+    }
 }
 
 /// Which tenants may send event types the catalog does not know (stored, marked uncatalogued).
@@ -103,6 +129,10 @@ pub(crate) struct Inner {
     catalogs: CatalogCache,
     /// One catalog change at a time in this process, so a change reads the state it replaces.
     pub(crate) catalog_changes: tokio::sync::Mutex<()>,
+    /// Running exports per tenant (one semaphore per tenant that ever exported on this node).
+    pub(crate) exports: std::sync::Mutex<HashMap<TenantId, Arc<tokio::sync::Semaphore>>>,
+    /// Events each key read through search today (UTC), per node: key id to (day, events).
+    pub(crate) bulk_reads: std::sync::Mutex<HashMap<String, (i32, u64)>>,
 }
 
 impl AppState {
@@ -142,6 +172,8 @@ impl AppState {
                 startup_catalog: catalog,
                 open_types,
                 catalog_changes: Default::default(),
+                exports: Default::default(),
+                bulk_reads: Default::default(),
                 config,
                 prometheus,
             }),

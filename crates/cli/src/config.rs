@@ -96,6 +96,29 @@ struct FileConfig {
     limits: Limits,
     #[serde(default)]
     sequencer: SequencerFile,
+    #[serde(default)]
+    reads: ReadsFile,
+}
+
+/// `[reads]`: exports and bulk reads (`docs/security/roles.md`).
+#[derive(serde::Deserialize, Debug)]
+#[serde(deny_unknown_fields, default)]
+struct ReadsFile {
+    export_concurrency_per_tenant: u32,
+    #[serde(with = "humantime_serde_opt")]
+    export_idle_timeout: Option<std::time::Duration>,
+    bulk_read_audit_events: u64,
+}
+
+impl Default for ReadsFile {
+    fn default() -> Self {
+        let d = sealbook_api::ReadLimits::default();
+        ReadsFile {
+            export_concurrency_per_tenant: d.export_concurrency_per_tenant,
+            export_idle_timeout: None,
+            bulk_read_audit_events: d.bulk_read_audit_events,
+        }
+    }
 }
 
 #[derive(serde::Deserialize, Debug)]
@@ -244,6 +267,26 @@ impl ServeArgs {
                     .or(file.rate_limit_per_key)
                     .unwrap_or(0),
                 single_writer: database_url.is_none(),
+                reads: {
+                    let r = &file.reads;
+                    anyhow::ensure!(
+                        r.export_concurrency_per_tenant >= 1,
+                        "reads.export_concurrency_per_tenant must be at least 1"
+                    );
+                    let idle = r
+                        .export_idle_timeout
+                        .unwrap_or(sealbook_api::ReadLimits::default().export_idle_timeout);
+                    anyhow::ensure!(
+                        idle >= std::time::Duration::from_millis(100)
+                            && idle <= std::time::Duration::from_secs(3600),
+                        "reads.export_idle_timeout must be between 100ms and 1h"
+                    );
+                    sealbook_api::ReadLimits {
+                        export_concurrency_per_tenant: r.export_concurrency_per_tenant,
+                        export_idle_timeout: idle,
+                        bulk_read_audit_events: r.bulk_read_audit_events,
+                    }
+                },
             },
             database_url,
             database_owner_url,

@@ -27,6 +27,10 @@ pub(crate) struct VerifyArgs {
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
+    /// Also fetch every personal value and check it against its commitment. Needs a key with
+    /// `events:export`: the server records each bundle of personal values it serves.
+    #[arg(long)]
+    personal_values: bool,
 }
 
 /// Exit code 2 with a message: the check could not run.
@@ -83,7 +87,8 @@ pub(crate) async fn run(args: VerifyArgs) -> ExitCode {
         _ => None,
     };
     let started = std::time::Instant::now();
-    let report = match verify_log(&client, &verifiers, saved.as_deref()).await {
+    let report = match verify_log(&client, &verifiers, saved.as_deref(), args.personal_values).await
+    {
         Ok(r) => r,
         Err(VerifyError::Failed(f)) => {
             if args.json {
@@ -111,7 +116,7 @@ pub(crate) async fn run(args: VerifyArgs) -> ExitCode {
                 "verified": true,
                 "origin": report.checkpoint.origin,
                 "size": report.checkpoint.size,
-                "personal_values": report.personal_values,
+                "personal_values": args.personal_values.then_some(report.personal_values),
                 "consistent_with": report.consistent_with,
                 "seconds": secs,
                 "events_per_sec": rate,
@@ -119,11 +124,15 @@ pub(crate) async fn run(args: VerifyArgs) -> ExitCode {
         );
     } else {
         println!(
-            "verified {} events of {} (root {}), {} personal values; {}",
+            "verified {} events of {} (root {}), {}; {}",
             report.events,
             report.checkpoint.origin,
             report.checkpoint.root.to_hex(),
-            report.personal_values,
+            if args.personal_values {
+                format!("{} personal values", report.personal_values)
+            } else {
+                "personal values not checked (--personal-values)".to_owned()
+            },
             match report.consistent_with {
                 Some(s) => format!("consistent with the saved checkpoint of size {s}"),
                 None if args.state.is_some() => "first use: state saved".to_owned(),
@@ -166,26 +175,42 @@ pub(crate) fn run_export(args: VerifyExportArgs) -> ExitCode {
     match verify_export(reader, &verifiers) {
         Ok(r) => {
             let secs = started.elapsed().as_secs_f64();
+            // Everything printed is signed (the checkpoint or the export's claims); nothing is
+            // taken from the file's unsigned header.
+            let c = &r.claims;
             if args.json {
                 println!(
                     "{}",
                     serde_json::json!({
                         "verified": true,
-                        "tenant": r.tenant,
                         "events": r.events,
-                        "size": r.checkpoint.size,
-                        "filters": r.filters,
-                        "export_event": r.export_event,
+                        "signed": {
+                            "tenant": c.tenant,
+                            "origin": r.checkpoint.origin,
+                            "size": c.size,
+                            "count": c.count,
+                            "first": c.first,
+                            "last": c.last,
+                            "filters": c.filters.iter().map(|(k, v)| serde_json::json!({"name": k, "value": v})).collect::<Vec<_>>(),
+                            "export_event": {"id": c.audit_event, "index": c.audit_index},
+                        },
                         "seconds": secs,
                     })
                 );
             } else {
                 println!(
-                    "verified {} exported events of {} against its checkpoint of size {} (root {})",
+                    "verified {} exported events of {} against its checkpoint of size {} (root {}); signed filters: {}; recorded as event {} (index {})",
                     r.events,
                     r.checkpoint.origin,
                     r.checkpoint.size,
-                    r.checkpoint.root.to_hex()
+                    r.checkpoint.root.to_hex(),
+                    if c.filters.is_empty() {
+                        "none (the whole log)".to_owned()
+                    } else {
+                        c.filters.iter().map(|(k, v)| format!("{k}={v:?}")).collect::<Vec<_>>().join(" ")
+                    },
+                    c.audit_event,
+                    c.audit_index,
                 );
             }
             ExitCode::SUCCESS

@@ -3,8 +3,9 @@
 //! [`verify_log`] fetches the latest signed checkpoint, checks its signature and origin against the
 //! caller's verifier keys, then fetches every entry bundle and tile the checkpoint covers and
 //! recomputes the whole tree from the event bytes: every leaf hash, every stored tile hash, and
-//! the root. It checks each personal value served beside an event against the salted commitment in
-//! its leaf. Given the checkpoint saved by a previous run, it also proves the new tree extends the
+//! the root. Asked to (with an `events:export` key: reading personal values is an audited export),
+//! it checks each personal value served beside an event against the salted commitment in its
+//! leaf. Given the checkpoint saved by a previous run, it also proves the new tree extends the
 //! old one (trust on first use). The first disagreement is reported with the log index it concerns.
 //!
 //! The server is treated as an adversary throughout: every byte it serves is recomputed or checked
@@ -13,6 +14,7 @@
 use crate::{Client, ClientError};
 use base64::{engine::general_purpose::STANDARD, Engine};
 use futures_util::StreamExt;
+use sealbook_domain::view::ExportClaims;
 use sealbook_domain::{check_commitments, PersonalValue};
 use sealbook_logmath::note::{open, Checkpoint, NoteVerifier};
 use sealbook_logmath::tile::{RightEdge, Tile, TILE_WIDTH};
@@ -121,7 +123,7 @@ struct Bundle {
     width: u64,
     entries: bytes::Bytes,
     tile: Result<bytes::Bytes, VerifyError>,
-    personal: bytes::Bytes,
+    personal: Option<bytes::Bytes>,
 }
 
 fn suffix(t: &Tile) -> String {
@@ -132,7 +134,12 @@ fn suffix(t: &Tile) -> String {
         .to_owned()
 }
 
-async fn fetch(client: &Client, number: u64, size: u64) -> Result<Bundle, VerifyError> {
+async fn fetch(
+    client: &Client,
+    number: u64,
+    size: u64,
+    personal: bool,
+) -> Result<Bundle, VerifyError> {
     let width = (size - number * TILE_WIDTH).min(TILE_WIDTH);
     let t = Tile {
         level: 0,
@@ -158,9 +165,13 @@ async fn fetch(client: &Client, number: u64, size: u64) -> Result<Bundle, Verify
             )
         },
         async {
+            if !personal {
+                return Ok(None);
+            }
             client
                 .log_personal(&suffix(&t))
                 .await
+                .map(Some)
                 .map_err(|e| server(first, e))
         },
     )?;
@@ -259,16 +270,22 @@ fn check_bundle(b: Bundle) -> Result<(Vec<Hash>, u64), VerifyError> {
             "the stored log holds more events than the tree",
         ));
     }
-    let personal = check_personal(&b.personal, &leaves, first)?;
+    let personal = match &b.personal {
+        Some(p) => check_personal(p, &leaves, first)?,
+        None => 0,
+    };
     Ok((computed, personal))
 }
 
 /// Verifies the key's tenant log served at `client` (see the module docs). `saved` is the signed
-/// checkpoint a previous run returned in [`Report::note`], if any.
+/// checkpoint a previous run returned in [`Report::note`], if any. With `personal_values`, the
+/// personal values are fetched and checked too: that needs `events:export`, and the server records
+/// every bundle of them it serves.
 pub async fn verify_log(
     client: &Client,
     verifiers: &[NoteVerifier],
     saved: Option<&str>,
+    personal_values: bool,
 ) -> Result<Report, VerifyError> {
     if verifiers.is_empty() {
         return Err(VerifyError::Usage(
@@ -308,7 +325,7 @@ pub async fn verify_log(
     // the blocking pool, so it uses every core); growing our own tree stays in order.
     let mut stream = futures_util::stream::iter(0..bundles)
         .map(|n| async move {
-            let b = fetch(client, n, size).await?;
+            let b = fetch(client, n, size, personal_values).await?;
             tokio::task::spawn_blocking(move || check_bundle(b))
                 .await
                 .map_err(|e| VerifyError::Usage(format!("verifier task failed: {e}")))?
@@ -457,41 +474,41 @@ fn check_personal(served: &[u8], leaves: &[&[u8]], first: u64) -> Result<u64, Ve
     Ok(n)
 }
 
-/// What a successful export verification established.
+/// What a successful export verification established. Every field comes from what the log's key
+/// signed (the checkpoint and the export's claims), never from an unsigned line of the file.
 #[derive(Debug, Clone)]
 pub struct ExportReport {
     /// The checkpoint the export is proven against.
     pub checkpoint: Checkpoint,
-    /// The tenant named by the export.
-    pub tenant: String,
-    /// The filters the export was made with, as its header states them.
-    pub filters: serde_json::Value,
+    /// The signed claims: tenant, filters, size, count, first and last index, audit event.
+    pub claims: ExportClaims,
     /// Events verified.
     pub events: u64,
-    /// The `audit_log.exported` event that recorded the export (id and index).
-    pub export_event: serde_json::Value,
 }
 
-/// Verifies an export file offline (see `GET /v1/exports/events`): every line's leaf is rebuilt
-/// from the values and salts shown and must hash to the line's leaf hash; the trailer's checkpoint
-/// must verify under `verifiers` and name the export's tenant; and the trailer's batch proof must
-/// put every exported leaf, at its index, under the checkpoint's root.
+/// Verifies an export file offline (see `GET /v1/exports/events`). Every line is parsed strictly
+/// (a key twice in one object is refused); every event line's leaf is rebuilt from the values and
+/// salts shown and must hash to the line's leaf hash; the trailer's checkpoint and the export's
+/// claims must verify under `verifiers` and name the export's tenant; the claims must match the
+/// file (header filters, count, first and last index, size, the audit event); an export without filters must hold every index below the size; and the
+/// trailer's batch proof must put every exported leaf, at its index, under the checkpoint's root.
 pub fn verify_export(
     reader: impl std::io::BufRead,
     verifiers: &[NoteVerifier],
 ) -> Result<ExportReport, VerifyError> {
-    use sealbook_domain::view::rebuild_leaf;
+    use sealbook_domain::view::{parse_strict, rebuild_leaf};
     if verifiers.is_empty() {
         return Err(VerifyError::Usage(
             "at least one verifier key is needed".into(),
         ));
     }
     let at = |n: usize, index: Option<u64>, why: &str| fail(index, format!("line {n}: {why}"));
+    let strict = |n: usize, l: &str| {
+        parse_strict(l).map_err(|e| at(n, None, &format!("not strict JSON ({e})")))
+    };
     let mut lines = reader.lines().enumerate().map(|(i, l)| (i + 1, l));
-    let header: serde_json::Value = match lines.next() {
-        Some((_, Ok(l))) => {
-            serde_json::from_str(&l).map_err(|_| at(1, None, "the header is not JSON"))?
-        }
+    let header = match lines.next() {
+        Some((_, Ok(l))) => strict(1, &l)?,
         Some((_, Err(e))) => return Err(VerifyError::Usage(format!("reading the export: {e}"))),
         None => return Err(at(1, None, "the file is empty")),
     };
@@ -513,7 +530,7 @@ pub fn verify_export(
                 &format!("content after the trailer (line {t})"),
             ));
         }
-        let v: serde_json::Value = serde_json::from_str(&l).map_err(|_| at(n, None, "not JSON"))?;
+        let v = strict(n, &l)?;
         if let Some(t) = v.get("trailer") {
             trailer = Some((n, t.clone()));
             continue;
@@ -546,20 +563,46 @@ pub fn verify_export(
     if !cp.origin.ends_with(&format!("/{tenant}")) {
         return Err(at(tn, None, "the checkpoint is of another tenant's log"));
     }
-    if t["size"] != cp.size || header["checkpoint_size"] != cp.size {
+    let claims = open_claims(&t, verifiers, &cp).map_err(|why| at(tn, None, &why))?;
+    if claims.tenant != tenant {
+        return Err(at(
+            1,
+            None,
+            "the header names another tenant than the signed claims",
+        ));
+    }
+    let header_filters: Option<Vec<(String, String)>> =
+        header["filters"].as_array().and_then(|a| {
+            a.iter()
+                .map(|f| {
+                    Some((
+                        f["name"].as_str()?.to_owned(),
+                        f["value"].as_str()?.to_owned(),
+                    ))
+                })
+                .collect()
+        });
+    if header_filters.as_ref() != Some(&claims.filters) {
+        return Err(at(
+            1,
+            None,
+            "the header's filters are not the ones the export's claims sign",
+        ));
+    }
+    if claims.size != cp.size || header["checkpoint_size"] != cp.size || t["size"] != cp.size {
         return Err(at(
             tn,
             None,
-            "the header, trailer and checkpoint disagree on the tree size",
+            "the header, trailer, claims and checkpoint disagree on the tree size",
         ));
     }
-    if t["count"] != leaves.len() as u64 {
+    if claims.count != leaves.len() as u64 {
         return Err(at(
             tn,
             None,
             &format!(
-                "the trailer counts {} events, the file holds {}",
-                t["count"],
+                "the signed claims count {} events, the file holds {}",
+                claims.count,
                 leaves.len()
             ),
         ));
@@ -578,6 +621,30 @@ pub fn verify_export(
     if let Some(l) = leaves.last().filter(|l| l.0 >= cp.size) {
         return Err(fail(Some(l.0), "the event is beyond the checkpoint's tree"));
     }
+    if (leaves.first().map(|l| l.0), leaves.last().map(|l| l.0)) != (claims.first, claims.last) {
+        return Err(at(
+            tn,
+            None,
+            "the file's first and last index are not the ones the claims sign",
+        ));
+    }
+    // Without filters the export is the whole log at its size: no index may be missing (no
+    // duplicates and all below the size, so the count alone says it).
+    if claims.filters.is_empty() && leaves.len() as u64 != cp.size {
+        let missing = (0..cp.size)
+            .zip(
+                leaves
+                    .iter()
+                    .map(|l| l.0)
+                    .chain(std::iter::repeat(u64::MAX)),
+            )
+            .find(|(want, got)| want != got)
+            .map(|(want, _)| want);
+        return Err(fail(
+            missing,
+            "the export has no filters but does not hold every event of the log: the event is missing",
+        ));
+    }
     if !leaves.is_empty() {
         sealbook_logmath::verify_batch(&leaves, cp.size, &proof, &cp.root).map_err(|e| {
             fail(
@@ -590,9 +657,29 @@ pub fn verify_export(
     }
     Ok(ExportReport {
         checkpoint: cp,
-        tenant,
-        filters: header["filters"].clone(),
+        claims,
         events: leaves.len() as u64,
-        export_event: t["export_event"].clone(),
     })
+}
+
+/// Opens the trailer's signed claims with `verifiers` and checks them against the trailer's own
+/// statements of the audit event (which the claims must sign).
+fn open_claims(
+    trailer: &serde_json::Value,
+    verifiers: &[NoteVerifier],
+    cp: &Checkpoint,
+) -> Result<ExportClaims, String> {
+    let note = trailer["claims"]
+        .as_str()
+        .ok_or("the trailer holds no signed claims")?;
+    let text = open(note, verifiers).map_err(|e| format!("the claims' signature: {e}"))?;
+    let (origin, claims) = ExportClaims::from_note_text(text)?;
+    if origin != cp.origin {
+        return Err("the claims are signed for another log than the checkpoint".into());
+    }
+    let event = &trailer["export_event"];
+    if event["id"] != claims.audit_event.as_str() || event["index"] != claims.audit_index {
+        return Err("the trailer's export event is not the one the claims sign".into());
+    }
+    Ok(claims)
 }

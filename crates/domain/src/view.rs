@@ -1,6 +1,8 @@
 //! The reader's view of a stored event (the leaf with each commitment replaced by the value kept
-//! beside it, plus the event's place in the log), and the lines of a verifiable export, which can
-//! be turned back into the exact leaf bytes offline.
+//! beside it, plus the event's place in the log), the lines of a verifiable export, which can be
+//! turned back into the exact leaf bytes offline, the signed claims of an export
+//! ([`ExportClaims`]), and the strict JSON reading a verifier MUST use for export files
+//! ([`parse_strict`]).
 
 use crate::canonical::canonical_bytes;
 use crate::shape::{commitment, PersonalValue, COMMITMENT_KEY};
@@ -123,6 +125,150 @@ pub fn rebuild_leaf(line: &Value) -> Result<RebuiltLeaf, String> {
     })
 }
 
+/// Removes the keyed fingerprint from every redacted value of a view (`{"$redacted": true,
+/// "preview", "fingerprint"}` keeps its mask and preview). For readers without `tenant:admin`:
+/// the fingerprint lets its holder tell which events carry the same secret. The leaf itself still
+/// holds it (it is hashed), so entry bundles and exports, which must rebuild the leaf, keep it.
+pub fn hide_fingerprints(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            if m.contains_key(crate::redact::REDACTED_KEY) {
+                m.remove("fingerprint");
+            } else {
+                m.values_mut().for_each(hide_fingerprints);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(hide_fingerprints),
+        _ => {}
+    }
+}
+
+/// The second line of an export's signed claims: what the note is, and its version.
+pub const EXPORT_CLAIMS: &str = "sealbook-export/v1";
+
+/// What a verifiable export claims, signed in its trailer by the key that signs the tenant's
+/// checkpoints, so that nothing the verifier reports rests on an unsigned field. The note text is
+/// the log's origin, [`EXPORT_CLAIMS`], then one line of canonical JSON (RFC 8785) of this value.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportClaims {
+    /// The tenant exported.
+    pub tenant: String,
+    /// The filters, as the request gave them: `[name, value]` pairs in request order. Empty for an
+    /// export of the whole log, which MUST then hold every index below `size`.
+    pub filters: Vec<(String, String)>,
+    /// The tree size (of the checkpoint in the trailer) every line is proven against.
+    pub size: u64,
+    /// How many event lines the export holds.
+    pub count: u64,
+    /// The lowest and highest index exported; absent when `count` is 0.
+    pub first: Option<u64>,
+    /// See `first`.
+    pub last: Option<u64>,
+    /// The id of the `audit_log.exported` event recording this export.
+    pub audit_event: String,
+    /// Its index in the tenant's log (at or above `size`: it is written after the checkpoint the
+    /// export is pinned to, with the count it states).
+    pub audit_index: u64,
+}
+
+impl ExportClaims {
+    /// The note body to sign (without the origin line the signer puts first).
+    pub fn note_body(&self) -> String {
+        let json = serde_json::to_value(self).expect("claims serialize");
+        format!(
+            "{EXPORT_CLAIMS}\n{}\n",
+            String::from_utf8(canonical_bytes(&json)).expect("canonical JSON is UTF-8")
+        )
+    }
+
+    /// Reads the claims from an opened note's text (origin line first): exactly three lines, the
+    /// claims line in canonical form.
+    pub fn from_note_text(text: &str) -> Result<(String, ExportClaims), String> {
+        let mut lines = text.strip_suffix('\n').unwrap_or(text).split('\n');
+        let (Some(origin), Some(kind), Some(json), None) =
+            (lines.next(), lines.next(), lines.next(), lines.next())
+        else {
+            return Err("the claims note does not have three lines".into());
+        };
+        if kind != EXPORT_CLAIMS {
+            return Err(format!("the note is not {EXPORT_CLAIMS} claims"));
+        }
+        let value = parse_strict(json)?;
+        if canonical_bytes(&value) != json.as_bytes() {
+            return Err("the claims are not in canonical form".into());
+        }
+        let claims: ExportClaims =
+            serde_json::from_value(value).map_err(|e| format!("the claims are malformed: {e}"))?;
+        Ok((origin.to_owned(), claims))
+    }
+}
+
+/// Parses one JSON text strictly: like `serde_json::from_str`, but an object that names a key
+/// twice is an error (serde_json keeps the last one silently, so a file could show one value to a
+/// person and another to a program).
+pub fn parse_strict(text: &str) -> Result<Value, String> {
+    use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+    struct Strict;
+    impl<'de> DeserializeSeed<'de> for Strict {
+        type Value = Value;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Strict {
+        type Value = Value;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a JSON value")
+        }
+        fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
+            Ok(Value::Bool(b))
+        }
+        fn visit_i64<E>(self, n: i64) -> Result<Value, E> {
+            Ok(Value::from(n))
+        }
+        fn visit_u64<E>(self, n: u64) -> Result<Value, E> {
+            Ok(Value::from(n))
+        }
+        fn visit_f64<E>(self, n: f64) -> Result<Value, E> {
+            Ok(Value::from(n))
+        }
+        fn visit_str<E>(self, s: &str) -> Result<Value, E> {
+            Ok(Value::String(s.to_owned()))
+        }
+        fn visit_string<E>(self, s: String) -> Result<Value, E> {
+            Ok(Value::String(s))
+        }
+        fn visit_unit<E>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(v) = seq.next_element_seed(Strict)? {
+                out.push(v);
+            }
+            Ok(Value::Array(out))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+            let mut out = Map::new();
+            while let Some(k) = map.next_key::<String>()? {
+                if out.contains_key(&k) {
+                    return Err(serde::de::Error::custom(format!(
+                        "the key {k:?} appears twice in one object"
+                    )));
+                }
+                let v = map.next_value_seed(Strict)?;
+                out.insert(k, v);
+            }
+            Ok(Value::Object(out))
+        }
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    let v = Strict.deserialize(&mut de).map_err(|e| e.to_string())?;
+    de.end().map_err(|e| e.to_string())?;
+    Ok(v)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,5 +336,63 @@ mod tests {
         let mut changed = parsed;
         changed["salts"]["/nowhere"] = Value::String("00".repeat(16));
         assert!(rebuild_leaf(&changed).is_err());
+    }
+
+    #[test]
+    fn strict_parsing_refuses_duplicate_keys_anywhere() {
+        assert_eq!(
+            parse_strict(r#"{"a":1,"b":[{"c":null}]}"#).unwrap(),
+            serde_json::json!({"a": 1, "b": [{"c": null}]})
+        );
+        for bad in [
+            r#"{"a":1,"a":1}"#,
+            r#"{"x":{"index":1,"index":2}}"#,
+            r#"[{"k":"v","k":"w"}]"#,
+            r#"{"a":1} {"a":2}"#,
+            r#"{"a":1"#,
+        ] {
+            assert!(parse_strict(bad).is_err(), "{bad}");
+        }
+        assert!(
+            serde_json::from_str::<Value>(r#"{"a":1,"a":2}"#).is_ok(),
+            "what it guards against"
+        );
+    }
+
+    #[test]
+    fn claims_round_trip_only_in_canonical_form() {
+        let c = ExportClaims {
+            tenant: "acme".into(),
+            filters: vec![
+                ("actor".into(), "u-1".into()),
+                ("ref".into(), "po:1".into()),
+            ],
+            size: 10,
+            count: 2,
+            first: Some(3),
+            last: Some(7),
+            audit_event: "01890000-0000-7000-8000-000000000000".into(),
+            audit_index: 9,
+        };
+        let text = format!("log.example/acme\n{}", c.note_body());
+        let (origin, back) = ExportClaims::from_note_text(&text).unwrap();
+        assert_eq!((origin.as_str(), &back), ("log.example/acme", &c));
+        let spaced = text.replace(r#""count":2"#, r#""count": 2"#);
+        assert!(ExportClaims::from_note_text(&spaced).is_err());
+        let extra = format!("{text}more\n");
+        assert!(ExportClaims::from_note_text(&extra).is_err());
+    }
+
+    #[test]
+    fn fingerprints_come_off_views_only() {
+        let mut v = serde_json::json!({"data": {"card": {"$redacted": true, "preview": "****4242",
+            "fingerprint": "hmac-sha256:00"}, "list": [{"$redacted": true, "fingerprint": "f"}],
+            "fingerprint": "not a redaction"}});
+        hide_fingerprints(&mut v);
+        assert_eq!(
+            v,
+            serde_json::json!({"data": {"card": {"$redacted": true, "preview": "****4242"},
+                "list": [{"$redacted": true}], "fingerprint": "not a redaction"}})
+        );
     }
 }

@@ -320,6 +320,24 @@ impl Log {
         }
     }
 
+    /// Signs a statement about a tenant's log with the keys that sign its checkpoints: the note
+    /// text is the log's origin line, then `body` (which MUST end with a newline), so a verifier
+    /// key of the log (`--vkey`) opens it and its key name names the log. Used for the claims of an
+    /// export. A body whose first line is a number is refused: the note could then read as a
+    /// checkpoint, and this key MUST never vouch for a tree it has not recomputed.
+    pub fn sign_note(&self, tenant: &TenantId, body: &str) -> Result<String, LogError> {
+        let first = body.split('\n').next().unwrap_or("");
+        if first.is_empty() || first.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(LogError::Key(
+                "a signed statement must not begin like a checkpoint".into(),
+            ));
+        }
+        let origin = self.origin(tenant);
+        let text = format!("{origin}\n{body}");
+        debug_assert!(Checkpoint::parse(&text).is_err());
+        sign_with(&text, &self.keys.signers(&origin)?).map_err(|e| LogError::Key(e.to_string()))
+    }
+
     fn remember(&self, tenant: &TenantId, cp: StoredCheckpoint) {
         if let Ok(mut m) = self.latest.lock() {
             let newer = m.get(tenant).is_none_or(|c| c.size < cp.size);
@@ -634,4 +652,37 @@ fn integrity(e: &LogError) -> bool {
 
 fn range(e: ProofError) -> LogError {
     LogError::OutOfRange(e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sealbook_logmath::note::{open, NoteVerifier};
+
+    /// A statement signed for a tenant opens with that log's verifier key and no other, and a
+    /// body that could pass for a checkpoint is never signed.
+    #[tokio::test]
+    async fn statements_are_signed_with_the_checkpoint_key_and_never_look_like_checkpoints() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> =
+            Arc::new(sealbook_store_sqlite::SqliteStore::open(dir.path()).unwrap());
+        let keys = SigningKeys::parse(&SigningKeys::generate()).unwrap();
+        let log = Log::new(store, keys, "sealbook.test").await.unwrap();
+        let acme = TenantId::parse("acme").unwrap();
+        let note = log
+            .sign_note(&acme, "sealbook-export/v1\ncount 3\n")
+            .unwrap();
+        let vkeys = log.verifier_keys(&acme).await.unwrap();
+        let v = NoteVerifier::parse(&vkeys[0]).unwrap();
+        assert_eq!(
+            open(&note, std::slice::from_ref(&v)).unwrap(),
+            "sealbook.test/acme\nsealbook-export/v1\ncount 3\n"
+        );
+        let globex = TenantId::parse("globex").unwrap();
+        let other = log.verifier_keys(&globex).await.unwrap();
+        assert!(open(&note, &[NoteVerifier::parse(&other[0]).unwrap()]).is_err());
+        let root = STANDARD.encode([0u8; 32]);
+        assert!(log.sign_note(&acme, &format!("5\n{root}\n")).is_err());
+        assert!(log.sign_note(&acme, "\nx\n").is_err());
+    }
 }

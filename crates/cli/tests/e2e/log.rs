@@ -6,7 +6,7 @@
 use crate::common::{event, tempdir, Server, BIN};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::process::Command;
 
 /// Ingests `n` events in batches of `batch` and returns their receipts in log order.
@@ -360,4 +360,68 @@ fn the_signer_runs_by_itself_and_rotated_keys_stay_listed() {
     );
     assert!(String::from_utf8_lossy(&out.stdout)
         .contains("consistent with the saved checkpoint of size 21"));
+}
+
+/// Item 6 (log): personal values with their salts are an export: `events:export` only, and every
+/// answer is an `audit_log.personal_read` event. Entry bundles stay open to `events:read`, and
+/// `sealbook verify` needs no more unless asked to check personal values.
+#[test]
+fn personal_values_need_the_export_scope_and_are_audited() {
+    let dir = tempdir();
+    let s = Server::start(dir.path());
+    let reader = s.tenant_with_key("acme");
+    let (exporter_id, exporter) = s.create_key("acme", &["events:read", "events:export"]);
+    ingest_many(&s, &reader, "pv", 10, 10);
+    s.sign_checkpoint(&reader);
+    let vkey = s.verifier_key(&reader);
+    let bundle = "/v1/log/tile/entries/000.p/12";
+    assert_eq!(s.get(bundle, &reader).status(), 200);
+    let r = s.get("/v1/log/personal/000.p/12", &reader);
+    let p = problem(r, 403);
+    assert!(
+        p["detail"].as_str().unwrap().contains("events:export"),
+        "{p}"
+    );
+    let records = |key: &str| s.all_events(key, "&type=audit_log.personal_read");
+    assert!(records(&reader).is_empty());
+
+    let r = s.get("/v1/log/personal/000.p/12", &exporter);
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().unwrap();
+    let served = body["entries"].as_array().unwrap().len();
+    assert!(served >= 10, "{body}");
+    let rec = records(&reader);
+    assert_eq!(rec.len(), 1);
+    assert_eq!(rec[0]["actor"]["id"], exporter_id.as_str());
+    assert_eq!(
+        rec[0]["data"],
+        json!({"bundle": "000.p/12", "events": served})
+    );
+
+    let verify = |key: &str, extra: &[&str]| {
+        std::process::Command::new(BIN)
+            .args(["verify", "--url", &s.url, "--key", key, "--vkey", &vkey])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = verify(&reader, &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("personal values not checked"));
+    assert_eq!(
+        verify(&reader, &["--personal-values"]).status.code(),
+        Some(2)
+    );
+    let out = verify(&exporter, &["--personal-values"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -340,3 +340,75 @@ fn an_upgraded_server_refuses_unkeyed_postings() {
         .unwrap();
     assert_eq!(mark, "unkeyed", "the migration marked it");
 }
+
+/// Item 3 (views): the keyed fingerprint of a redacted value is shown to `tenant:admin` only, in
+/// search and by id; the mask and preview stay for every reader.
+#[test]
+fn redaction_fingerprints_are_for_tenant_admins_only() {
+    let dir = tempdir();
+    let s = Server::start(dir.path());
+    let reader = s.tenant_with_key("acme");
+    let (_, admin) = s.create_key("acme", &["events:read", "tenant:admin"]);
+    let mut e = event("c-1");
+    e["refs"]["card"] = json!("4242 4242 4242 4242");
+    s.ingest(&reader, &json!([e]));
+    let by_id: Value = s.get("/v1/events/c-1", &reader).json().unwrap();
+    let searched: Value = s.get("/v1/events?actor=u-42", &reader).json().unwrap();
+    for card in [
+        &by_id["refs"]["card"],
+        &searched["events"][0]["refs"]["card"],
+    ] {
+        assert_eq!(card["$redacted"], true, "{card}");
+        assert_eq!(card["preview"], "****4242");
+        assert!(card.get("fingerprint").is_none(), "{card}");
+    }
+    let as_admin: Value = s.get("/v1/events/c-1", &admin).json().unwrap();
+    assert!(as_admin["refs"]["card"]["fingerprint"]
+        .as_str()
+        .unwrap()
+        .starts_with("hmac-sha256:"));
+}
+
+/// Item 6 (search): paging past the daily threshold of a key records every further page as an
+/// `audit_log.bulk_read` event naming the key.
+#[test]
+fn bulk_search_paging_is_audited_above_the_daily_threshold() {
+    let dir = tempdir();
+    let config = dir.path().join("sealbook.toml");
+    std::fs::write(&config, "[reads]\nbulk_read_audit_events = 5\n").unwrap();
+    let s = Server::start_with(dir.path(), &["--config", config.to_str().unwrap()]);
+    s.create_tenant("acme");
+    let (pager_id, pager) = s.create_key("acme", &["events:write", "events:read"]);
+    let (_, other) = s.create_key("acme", &["events:read"]);
+    let batch: Vec<Value> = (0..12).map(|i| event(&format!("p-{i}"))).collect();
+    s.ingest(&pager, &Value::Array(batch));
+    let records = || -> Vec<Value> {
+        let r: Value = s
+            .get("/v1/events?type=audit_log.bulk_read&limit=100", &other)
+            .json()
+            .unwrap();
+        r["events"].as_array().unwrap().clone()
+    };
+    // Pages of 4 of the 12 events (and the key creations): 4 read, then 8, then 12.
+    let mut cursor: Option<String> = None;
+    let mut seen = Vec::new();
+    for page in 0..3 {
+        let q = match &cursor {
+            Some(c) => format!("/v1/events?type=order.status_changed&limit=4&cursor={c}"),
+            None => "/v1/events?type=order.status_changed&limit=4".to_owned(),
+        };
+        let r: Value = s.get(&q, &pager).json().unwrap();
+        cursor = r["next_cursor"].as_str().map(str::to_owned);
+        seen.push(records().len());
+        assert_eq!(r["events"].as_array().unwrap().len(), 4, "page {page}");
+    }
+    assert_eq!(seen, [0, 1, 2], "the first page is under the threshold");
+    let rec = &records()[0];
+    assert_eq!(rec["actor"]["id"], pager_id.as_str());
+    assert_eq!(rec["data"]["events_today"], 12);
+    assert_eq!(rec["data"]["threshold"], 5);
+    assert_eq!(
+        rec["data"]["query"],
+        json!([{"name": "type", "value": "order.status_changed"}])
+    );
+}

@@ -27,7 +27,9 @@ impl Fixture {
     fn new() -> Fixture {
         let dir = tempdir();
         let s = Server::start_with(dir.path(), &["--checkpoint-interval", "1h"]);
-        let key = s.tenant_with_key("acme");
+        s.create_tenant("acme");
+        // `events:export` so that one test can check personal values (an audited read).
+        let (_, key) = s.create_key("acme", &["events:write", "events:read", "events:export"]);
         for start in (0..EVENTS).step_by(200) {
             let batch: Vec<Value> = (start..start + 200)
                 .map(|i| event(&format!("e-{i}")))
@@ -58,10 +60,15 @@ impl Fixture {
     }
 
     fn verify(&self, s: &Server, with_state: bool) -> Output {
+        self.verify_with(s, with_state, &[])
+    }
+
+    fn verify_with(&self, s: &Server, with_state: bool, extra: &[&str]) -> Output {
         let mut c = Command::new(BIN);
         c.args([
             "verify", "--url", &s.url, "--key", &self.key, "--vkey", &self.vkey,
         ]);
+        c.args(extra);
         if with_state {
             c.arg("--state").arg(&self.state);
         }
@@ -70,8 +77,12 @@ impl Fixture {
 
     /// Starts the server on the tampered file and expects verification to fail naming `place`.
     fn expect_failure(&self, with_state: bool, place: &str) {
+        self.expect_failure_with(with_state, &[], place)
+    }
+
+    fn expect_failure_with(&self, with_state: bool, extra: &[&str], place: &str) {
         let s = self.start();
-        let out = self.verify(&s, with_state);
+        let out = self.verify_with(&s, with_state, extra);
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(1), "{err}");
         assert!(err.contains(place), "expected {place:?} in: {err}");
@@ -404,5 +415,9 @@ fn a_changed_personal_value() {
     )
     .unwrap();
     drop(db);
-    f.expect_failure(false, "index 50: personal value at /actor/name");
+    f.expect_failure_with(
+        false,
+        &["--personal-values"],
+        "index 50: personal value at /actor/name",
+    );
 }
