@@ -438,7 +438,13 @@ mod tests {
         const WIDEST: u64 = (1 << 53) - 1;
         let filters = crate::audit::recorded_filters(&[7; 32], &all);
         let event = audit_event(&k, &t, filters, WIDEST, WIDEST, now);
-        assert!(crate::audit::event(&t, &event, now).is_ok());
+        assert!(crate::audit::event(
+            &crate::keyring::Keyring::new([1; 32]).tenant_keys(&t),
+            &t,
+            &event,
+            now
+        )
+        .is_ok());
 
         for bad in [
             f(&[("actor", "u\u{0}1")]),
