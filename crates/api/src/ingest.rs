@@ -4,7 +4,7 @@
 //! size limit, validate every event (all or nothing), shape each into its leaf, then hand the batch
 //! to the sequencer and answer only once it is durable.
 
-use crate::append::append;
+use crate::append::append_client;
 use crate::auth::TenantKey;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -131,7 +131,7 @@ pub(crate) async fn ingest(
             shape_with(v, &tenant, received_at, &mut entropy, personal)
         })
         .collect();
-    let receipts = append(&state, tenant, events, None).await?;
+    let receipts = append_client(&state, tenant, events).await?;
     let status = if receipts.iter().all(|r| r.replayed) {
         StatusCode::OK
     } else {

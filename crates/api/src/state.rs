@@ -17,18 +17,41 @@ use sealbook_store::Store;
 use std::sync::Arc;
 
 /// Settings of the HTTP layer.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct ApiConfig {
     /// Request and event size limits.
     pub limits: Limits,
     /// Requests per second allowed per API key (bursts up to twice that); 0 turns the limit off.
     pub rate_limit_per_key: u32,
+    /// Failed authentications allowed per client address and second (bursts up to ten times
+    /// that); beyond: 429 before any lookup. 0 turns the limit off.
+    pub auth_failures_per_ip: u32,
+    /// Failed authentications allowed per second from all clients together (bursts up to twice
+    /// that); beyond: 429 for every request that needs a lookup. 0 turns the limit off.
+    pub auth_failures_global: u32,
+    /// Checkpoint signings a tenant may ask for per second (`POST /v1/log/checkpoint`, and event
+    /// proofs that need a new checkpoint), bursts up to twice that; beyond: 429. 0: no limit.
+    pub checkpoint_requests_per_tenant: u32,
     /// This process is the only writer of the store (the embedded store): live keys and tenant
     /// catalogs may be cached without expiry, because every change passes through here. With a
     /// shared database, keys are read on every request and tenant catalogs re-read when 5 s old.
     /// Callers MUST NOT set it when another process writes the same store: revocations and catalog
     /// changes made there would go unnoticed here.
     pub single_writer: bool,
+}
+
+impl Default for ApiConfig {
+    /// The defaults `sealbook serve` runs with (see `docs/configuration.md`).
+    fn default() -> Self {
+        ApiConfig {
+            limits: Limits::default(),
+            rate_limit_per_key: 200,
+            auth_failures_per_ip: 2,
+            auth_failures_global: 200,
+            checkpoint_requests_per_tenant: 10,
+            single_writer: false,
+        }
+    }
 }
 
 /// Which tenants may send event types the catalog does not know (stored, marked uncatalogued).
@@ -70,6 +93,12 @@ pub struct Services {
     pub redaction_master: [u8; 32],
 }
 
+/// The failed-authentication budgets: per client address and for the whole process.
+pub(crate) struct AuthFailures {
+    pub(crate) per_client: RateLimiter<Option<std::net::IpAddr>>,
+    pub(crate) global: RateLimiter<()>,
+}
+
 /// Everything a handler needs. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
@@ -85,6 +114,11 @@ pub(crate) struct Inner {
     pub(crate) prometheus: Option<metrics_exporter_prometheus::PrometheusHandle>,
     pub(crate) rate: RateLimiter,
     pub(crate) keys: Option<KeyCache>,
+    /// Secret hashes that named no live key (unknown or revoked): never looked up again.
+    pub(crate) dead_keys: quick_cache::sync::Cache<[u8; 32], ()>,
+    pub(crate) auth_failures: AuthFailures,
+    /// Checkpoint signings asked for, per tenant.
+    pub(crate) checkpoint_requests: RateLimiter<TenantId>,
     /// Deployment-wide secret from which each tenant's redaction key is derived.
     redaction_master: zeroize::Zeroizing<[u8; 32]>,
     /// The built-in catalog with the deployment's file on top, as read at start.
@@ -122,6 +156,15 @@ impl AppState {
                 admin_token_hash: secret::hash(admin_token),
                 rate: RateLimiter::new(config.rate_limit_per_key),
                 keys: config.single_writer.then(KeyCache::new),
+                dead_keys: quick_cache::sync::Cache::new(10_000),
+                auth_failures: AuthFailures {
+                    per_client: RateLimiter::with_burst(
+                        config.auth_failures_per_ip,
+                        config.auth_failures_per_ip.saturating_mul(10),
+                    ),
+                    global: RateLimiter::new(config.auth_failures_global),
+                },
+                checkpoint_requests: RateLimiter::new(config.checkpoint_requests_per_tenant),
                 redaction_master: zeroize::Zeroizing::new(redaction_master),
                 catalogs: CatalogCache::new((*catalog).clone(), config.single_writer),
                 startup_catalog: catalog,
