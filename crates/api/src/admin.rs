@@ -123,7 +123,7 @@ fn tenant_param(s: &str) -> Result<TenantId, ApiError> {
 
 /// Create a tenant.
 #[utoipa::path(post, path = "/v1/tenants", tag = "admin", security(("operator" = [])), request_body = NewTenant,
-    responses((status = 201, body = TenantBody), (status = 400, response = crate::schema::BadRequest), (status = 401, response = crate::schema::Unauthorized),
+    responses((status = 201, body = TenantBody), (status = 400, response = crate::schema::BadRequest), (status = 401, response = crate::schema::Unauthorized), (status = 429, response = crate::schema::RateLimited),
         (status = 409, description = "the tenant exists", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 413, response = crate::schema::TooLarge), (status = 422, response = crate::schema::Unprocessable), (status = 503, response = crate::schema::Unavailable)))]
 pub(crate) async fn create_tenant(
@@ -163,7 +163,7 @@ pub(crate) async fn create_tenant(
 
 /// List tenants.
 #[utoipa::path(get, path = "/v1/tenants", tag = "admin", security(("operator" = [])),
-    responses((status = 200, body = TenantList), (status = 401, response = crate::schema::Unauthorized), (status = 503, response = crate::schema::Unavailable)))]
+    responses((status = 200, body = TenantList), (status = 401, response = crate::schema::Unauthorized), (status = 429, response = crate::schema::RateLimited), (status = 503, response = crate::schema::Unavailable)))]
 pub(crate) async fn list_tenants(
     _: Operator,
     State(state): State<AppState>,
@@ -196,7 +196,7 @@ fn key_event(
 /// Create an API key for a tenant. The secret is in this response only.
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/keys", tag = "admin", security(("operator" = [])), request_body = NewKeyBody,
     params(("tenant" = String, Path, pattern = r"^[a-z0-9][a-z0-9-]{0,62}$", description = "tenant id; any other answers 404")),
-    responses((status = 201, body = CreatedKey), (status = 400, response = crate::schema::BadRequest), (status = 401, response = crate::schema::Unauthorized),
+    responses((status = 201, body = CreatedKey), (status = 400, response = crate::schema::BadRequest), (status = 401, response = crate::schema::Unauthorized), (status = 429, response = crate::schema::RateLimited),
         (status = 404, description = "no such tenant", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 413, response = crate::schema::TooLarge), (status = 422, response = crate::schema::Unprocessable), (status = 503, response = crate::schema::Unavailable)))]
 pub(crate) async fn create_key(
@@ -285,7 +285,7 @@ pub(crate) async fn create_key(
 /// List a tenant's keys (never their secrets).
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/keys", tag = "admin", security(("operator" = [])),
     params(("tenant" = String, Path, pattern = r"^[a-z0-9][a-z0-9-]{0,62}$", description = "tenant id; any other answers 404")),
-    responses((status = 200, body = KeyList), (status = 401, response = crate::schema::Unauthorized),
+    responses((status = 200, body = KeyList), (status = 401, response = crate::schema::Unauthorized), (status = 429, response = crate::schema::RateLimited),
         (status = 404, description = "no such tenant", body = crate::error::Problem, content_type = "application/problem+json"), (status = 503, response = crate::schema::Unavailable)))]
 pub(crate) async fn list_keys(
     _: Operator,
@@ -305,7 +305,7 @@ pub(crate) async fn list_keys(
 /// Revoke a key; it fails from the very next request.
 #[utoipa::path(delete, path = "/v1/tenants/{tenant}/keys/{key_id}", tag = "admin", security(("operator" = [])),
     params(("tenant" = String, Path, pattern = r"^[a-z0-9][a-z0-9-]{0,62}$", description = "tenant id; any other answers 404"), ("key_id" = String, Path, min_length = 1, description = "key id, `key_…`")),
-    responses((status = 200, body = KeyBody), (status = 401, response = crate::schema::Unauthorized),
+    responses((status = 200, body = KeyBody), (status = 401, response = crate::schema::Unauthorized), (status = 429, response = crate::schema::RateLimited),
         (status = 404, description = "no such live key in this tenant", body = crate::error::Problem, content_type = "application/problem+json"), (status = 503, response = crate::schema::Unavailable)))]
 pub(crate) async fn revoke_key(
     _: Operator,

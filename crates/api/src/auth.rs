@@ -5,6 +5,15 @@
 //!
 //! Live keys may be cached in memory (`key_cache`, only for a store that this one process writes),
 //! so that a revocation still takes effect on the very next request.
+//!
+//! Failed authentication is bounded: every 401 takes a token from the client address's failure
+//! bucket (`auth_failures_per_ip`; IPv6 counted per /64) and from a process-wide one
+//! (`auth_failures_global`). A client (or, with the global bucket, everyone) out of failure tokens
+//! is answered 429 with `Retry-After` before the store or the token comparison is reached, unless
+//! it presents a live key that is already cached. A secret that was unknown or revoked is
+//! remembered (bounded), so repeating it never reaches the store again: secrets are random, so an
+//! unknown one cannot become a live key later, and a revocation is final. The operator token is
+//! compared as SHA-256 hashes in constant time.
 
 use crate::error::ApiError;
 use crate::secret::{self, KEY_PREFIX};
@@ -13,6 +22,45 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use sealbook_domain::{Scope, TenantId};
 use sealbook_store::KeyRecord;
+use std::net::IpAddr;
+
+/// The client address a failure counts against: the peer's IP, an IPv6 address by its /64 (one
+/// host usually holds a whole /64). `None` when the server passed no address (in-process tests).
+pub(crate) fn client_of(parts: &Parts) -> Option<IpAddr> {
+    let ip = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()?
+        .0
+        .ip();
+    Some(match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+        v4 => v4,
+    })
+}
+
+/// Refuses, before any lookup, a client (or everyone) that has used up its failed attempts.
+fn not_locked_out(state: &AppState, client: Option<IpAddr>) -> Result<(), ApiError> {
+    let f = &state.inner.auth_failures;
+    f.per_client
+        .peek(&client)
+        .and_then(|()| f.global.peek(&()))
+        .map_err(|retry_after| ApiError::TooManyFailures { retry_after })
+}
+
+/// Counts a failed authentication and returns the 401 to answer.
+fn failed(state: &AppState, client: Option<IpAddr>) -> ApiError {
+    let f = &state.inner.auth_failures;
+    let _ = f.per_client.check(&client);
+    let _ = f.global.check(&());
+    metrics::counter!("sealbook_auth_failures_total").increment(1);
+    ApiError::Unauthorized
+}
 
 fn bearer(parts: &Parts) -> Result<&str, ApiError> {
     parts
@@ -48,23 +96,31 @@ impl FromRequestParts<AppState> for TenantKey {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = bearer(parts)?;
-        if !token.starts_with(KEY_PREFIX) {
-            return Err(ApiError::Unauthorized);
-        }
+        let client = client_of(parts);
+        let Some(token) = bearer(parts).ok().filter(|t| t.starts_with(KEY_PREFIX)) else {
+            not_locked_out(state, client)?;
+            return Err(failed(state, client));
+        };
         let hash = secret::hash(token);
         let cache = state.inner.keys.as_ref();
         let record = match cache.and_then(|c| c.get(&hash)) {
             Some(r) => r,
             None => {
+                not_locked_out(state, client)?;
+                if state.inner.dead_keys.get(&hash).is_some() {
+                    return Err(failed(state, client));
+                }
                 let generation = cache.map(|c| c.generation());
-                let record = state
+                let Some(record) = state
                     .inner
                     .store
                     .key_by_hash(&hash)
                     .await?
                     .filter(|k| k.revoked_at.is_none())
-                    .ok_or(ApiError::Unauthorized)?;
+                else {
+                    state.inner.dead_keys.insert(hash, ());
+                    return Err(failed(state, client));
+                };
                 if let (Some(c), Some(g)) = (cache, generation) {
                     c.insert(hash, g, record.clone());
                 }
@@ -87,11 +143,14 @@ impl FromRequestParts<AppState> for Operator {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = bearer(parts)?;
+        let client = client_of(parts);
+        // Guesses are limited like unknown keys, before the comparison.
+        not_locked_out(state, client)?;
+        let token = bearer(parts).map_err(|_| failed(state, client))?;
         if secret::hashes_equal(&secret::hash(token), &state.inner.admin_token_hash) {
             Ok(Operator)
         } else {
-            Err(ApiError::Unauthorized)
+            Err(failed(state, client))
         }
     }
 }

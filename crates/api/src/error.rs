@@ -68,6 +68,12 @@ pub enum ApiError {
         /// Seconds until a request will be accepted.
         retry_after: u64,
     },
+    /// 429: too many failed authentications from this client address (or from everywhere).
+    #[error("too many failed authentications; retry in {retry_after} s")]
+    TooManyFailures {
+        /// Seconds until a request will be looked at again.
+        retry_after: u64,
+    },
     /// 400: a parameter of a log request that no tree can satisfy.
     #[error("{detail}")]
     OutOfRange {
@@ -93,6 +99,9 @@ pub enum ApiError {
     /// 503: the ingest queue is full; retry shortly.
     #[error("overloaded")]
     Overloaded,
+    /// 503: this tenant already holds its share of the ingest queue; other tenants are unaffected.
+    #[error("this tenant's share of the ingest queue is full")]
+    TenantOverloaded,
     /// 503: the store cannot be reached, or Sealbook is shutting down.
     #[error("unavailable: {0}")]
     Unavailable(String),
@@ -172,6 +181,7 @@ impl From<PipelineError> for ApiError {
     fn from(e: PipelineError) -> ApiError {
         match e {
             PipelineError::Overloaded => ApiError::Overloaded,
+            PipelineError::TenantOverloaded => ApiError::TenantOverloaded,
             PipelineError::ShuttingDown => ApiError::Unavailable("shutting down".into()),
             PipelineError::Store(s) => s.into(),
         }
@@ -300,6 +310,16 @@ impl IntoResponse for ApiError {
                     vec![],
                 )
             }
+            ApiError::TooManyFailures { retry_after: s } => {
+                retry_after = Some(s);
+                (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate-limited",
+                    "Rate limited",
+                    detail,
+                    vec![],
+                )
+            }
             ApiError::OutOfRange { param, detail } => (
                 StatusCode::BAD_REQUEST,
                 "out-of-range",
@@ -351,6 +371,16 @@ impl IntoResponse for ApiError {
                     "overloaded",
                     "Overloaded",
                     "the ingest queue is full; nothing was stored, retry shortly".into(),
+                    vec![],
+                )
+            }
+            ApiError::TenantOverloaded => {
+                retry_after = Some(1);
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "overloaded",
+                    "Overloaded",
+                    "this tenant's share of the ingest queue is full; nothing was stored, retry shortly".into(),
                     vec![],
                 )
             }

@@ -6,7 +6,7 @@
 //! with the tenant's keys, then hand the batch to the sequencer and answer only once it is durable.
 //! A conflict is counted against the key that got it (`docs/security/hashing.md`).
 
-use crate::append::append;
+use crate::append::append_client;
 use crate::auth::TenantKey;
 use crate::error::ApiError;
 use crate::state::{AppState, CONFLICTS_PER_MINUTE};
@@ -145,7 +145,7 @@ pub(crate) async fn ingest(
             shape_with(v, &tenant, received_at, &mut entropy, personal, &keys)
         })
         .collect();
-    let receipts = match append(&state, tenant.clone(), events, None).await {
+    let receipts = match append_client(&state, tenant.clone(), events).await {
         Err(e @ ApiError::IdConflict(_)) => {
             metrics::counter!("sealbook_idempotency_conflicts_total", "tenant" => tenant.to_string(), "key" => key.0.id.clone()).increment(1);
             if state.inner.conflicts.spend(&key.0.id) {

@@ -95,6 +95,7 @@ pub(crate) async fn sign_checkpoint(
     key: TenantKey,
 ) -> Result<Response, ApiError> {
     key.require(Scope::EventsRead)?;
+    checkpoint_request(&state, key.tenant())?;
     let cp = state.inner.log.sign_now(key.tenant()).await?;
     Ok(text(cp.note, FRESH))
 }
@@ -318,7 +319,10 @@ pub(crate) async fn event_proof(
             let cp = log.checkpoint(tenant).await.ok();
             match cp {
                 Some(cp) if cp.size > event.index => cp,
-                _ => std::sync::Arc::new(log.sign_now(tenant).await?),
+                _ => {
+                    checkpoint_request(&state, tenant)?;
+                    std::sync::Arc::new(log.sign_now(tenant).await?)
+                }
             }
         }
     };
@@ -330,4 +334,17 @@ pub(crate) async fn event_proof(
         body.checkpoint = Some(cp.note.clone());
     }
     Ok(Json(body))
+}
+
+/// Counts a request that makes the signer work for `tenant`: 429 beyond the tenant's limit, so a
+/// flood of them costs the signer a bounded amount per tenant.
+fn checkpoint_request(
+    state: &AppState,
+    tenant: &sealbook_domain::TenantId,
+) -> Result<(), ApiError> {
+    state
+        .inner
+        .checkpoint_requests
+        .check(tenant)
+        .map_err(|retry_after| ApiError::RateLimited { retry_after })
 }

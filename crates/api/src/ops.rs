@@ -27,7 +27,7 @@ pub(crate) async fn readyz(
 
 /// Prometheus metrics (operator token required: the labels name tenants).
 #[utoipa::path(get, path = "/metrics", tag = "operations", security(("operator" = [])),
-    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain; version=0.0.4; charset=utf-8"), (status = 401, response = crate::schema::Unauthorized)))]
+    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain; version=0.0.4; charset=utf-8"), (status = 401, response = crate::schema::Unauthorized), (status = 429, response = crate::schema::RateLimited)))]
 pub(crate) async fn metrics(_: Operator, State(state): State<AppState>) -> Response {
     metrics::gauge!("sealbook_ingest_queue_events")
         .set(state.inner.sequencer.queued_events() as f64);

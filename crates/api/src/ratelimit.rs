@@ -1,37 +1,71 @@
 //! Per-key rate limiting: a token bucket per API key, refilled continuously. [`RateLimiter`]
 //! limits requests; [`Budget`] limits a rare outcome (idempotency conflicts): spent by the outcome,
 //! checked before each request.
+//! Rate limiting: a token bucket per key (an API key, a tenant, a client address), refilled
+//! continuously. The number of buckets is bounded: idle (refilled) buckets are dropped when the map
+//! is full, and while it is still full a new key is refused, so a client spraying keys (addresses)
+//! cannot grow memory without bound.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::sync::Mutex;
 use std::time::Instant;
 
-pub(crate) struct RateLimiter {
+/// Most buckets kept at once.
+const MAX_BUCKETS: usize = 100_000;
+
+pub(crate) struct RateLimiter<K = String> {
     per_second: f64,
-    buckets: Mutex<HashMap<String, (f64, Instant)>>,
+    burst: f64,
+    buckets: Mutex<HashMap<K, (f64, Instant)>>,
 }
 
-impl RateLimiter {
-    pub(crate) fn new(per_second: u32) -> RateLimiter {
+impl<K: Hash + Eq + Clone> RateLimiter<K> {
+    /// `per_second` tokens a second, up to twice that saved up; 0 turns the limit off.
+    pub(crate) fn new(per_second: u32) -> RateLimiter<K> {
+        RateLimiter::with_burst(per_second, per_second.saturating_mul(2))
+    }
+
+    /// `per_second` tokens a second, up to `burst` saved up; a rate of 0 turns the limit off.
+    pub(crate) fn with_burst(per_second: u32, burst: u32) -> RateLimiter<K> {
         RateLimiter {
             per_second: f64::from(per_second),
+            burst: f64::from(burst.max(1)),
             buckets: Mutex::new(HashMap::new()),
         }
     }
 
     /// Takes one token for `key`; on refusal, the seconds until one is available.
-    pub(crate) fn check(&self, key: &str) -> Result<(), u64> {
+    pub(crate) fn check(&self, key: &K) -> Result<(), u64> {
+        self.with_bucket(key, true)
+    }
+
+    /// Whether `key` has a token now, without taking it.
+    pub(crate) fn peek(&self, key: &K) -> Result<(), u64> {
+        self.with_bucket(key, false)
+    }
+
+    fn with_bucket(&self, key: &K, take: bool) -> Result<(), u64> {
         if self.per_second <= 0.0 {
             return Ok(());
         }
-        let burst = self.per_second * 2.0;
         let now = Instant::now();
         let mut b = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        let (tokens, last) = b.entry(key.to_owned()).or_insert((burst, now));
-        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * self.per_second).min(burst);
+        if !b.contains_key(key) && b.len() >= MAX_BUCKETS {
+            let (rate, burst) = (self.per_second, self.burst);
+            b.retain(|_, (t, last)| *t + now.duration_since(*last).as_secs_f64() * rate < burst);
+            if b.len() >= MAX_BUCKETS {
+                return Err(1);
+            }
+        }
+        let (tokens, last) = b.entry(key.clone()).or_insert((self.burst, now));
+        *tokens =
+            (*tokens + now.duration_since(*last).as_secs_f64() * self.per_second).min(self.burst);
         *last = now;
         if *tokens >= 1.0 {
-            *tokens -= 1.0;
+            if take {
+                *tokens -= 1.0;
+            }
             Ok(())
         } else {
             Err(((1.0 - *tokens) / self.per_second).ceil().max(1.0) as u64)
@@ -110,11 +144,22 @@ mod tests {
     #[test]
     fn allows_burst_then_refuses() {
         let r = RateLimiter::new(2);
+        let k = "k".to_owned();
         for _ in 0..4 {
-            assert!(r.check("k").is_ok());
+            assert!(r.check(&k).is_ok());
         }
-        assert_eq!(r.check("k"), Err(1));
-        assert!(r.check("other").is_ok(), "buckets are per key");
-        assert!(RateLimiter::new(0).check("k").is_ok());
+        assert_eq!(r.check(&k), Err(1));
+        assert_eq!(r.peek(&k), Err(1));
+        assert!(r.check(&"other".to_owned()).is_ok(), "buckets are per key");
+        assert!(RateLimiter::new(0).check(&k).is_ok());
+    }
+
+    #[test]
+    fn peeking_takes_nothing() {
+        let r = RateLimiter::with_burst(1, 1);
+        assert!(r.peek(&1u8).is_ok());
+        assert!(r.peek(&1u8).is_ok());
+        assert!(r.check(&1u8).is_ok());
+        assert!(r.peek(&1u8).is_err());
     }
 }

@@ -59,7 +59,7 @@ problem_responses! {
     TooLarge: "a size or count limit";
     UnsupportedMediaType: "the body's content type is not accepted";
     Unprocessable: "the body breaks the rules; `errors` names each problem with its JSON pointer";
-    RateLimited: "this key's request rate is over its limit", retry_after = "seconds until a request is accepted";
+    RateLimited: "a request limit is exceeded: this key's request rate, this tenant's checkpoint requests, or failed authentications from this client", retry_after = "seconds until a request is accepted";
     IntegrityFailure: "the stored log failed an integrity check; nothing was signed or served";
     Unavailable: "overloaded, or the store is unavailable; nothing was stored", retry_after = "seconds to wait before retrying";
 }

@@ -25,12 +25,21 @@ use std::sync::Arc;
 pub(crate) const CONFLICTS_PER_MINUTE: u32 = 10;
 
 /// Settings of the HTTP layer.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct ApiConfig {
     /// Request and event size limits.
     pub limits: Limits,
     /// Requests per second allowed per API key (bursts up to twice that); 0 turns the limit off.
     pub rate_limit_per_key: u32,
+    /// Failed authentications allowed per client address and second (bursts up to ten times
+    /// that); beyond: 429 before any lookup. 0 turns the limit off.
+    pub auth_failures_per_ip: u32,
+    /// Failed authentications allowed per second from all clients together (bursts up to twice
+    /// that); beyond: 429 for every request that needs a lookup. 0 turns the limit off.
+    pub auth_failures_global: u32,
+    /// Checkpoint signings a tenant may ask for per second (`POST /v1/log/checkpoint`, and event
+    /// proofs that need a new checkpoint), bursts up to twice that; beyond: 429. 0: no limit.
+    pub checkpoint_requests_per_tenant: u32,
     /// This process is the only writer of the store (the embedded store): live keys and tenant
     /// catalogs may be cached without expiry, because every change passes through here. With a
     /// shared database, keys are read on every request and tenant catalogs re-read when 5 s old.
@@ -60,6 +69,21 @@ impl Default for ReadLimits {
             export_concurrency_per_tenant: 10,
             export_idle_timeout: std::time::Duration::from_secs(30),
             bulk_read_audit_events: 10_000,
+        }
+    }
+}
+
+impl Default for ApiConfig {
+    /// The defaults `sealbook serve` runs with (see `docs/configuration.md`).
+    fn default() -> Self {
+        ApiConfig {
+            limits: Limits::default(),
+            rate_limit_per_key: 200,
+            auth_failures_per_ip: 2,
+            auth_failures_global: 200,
+            checkpoint_requests_per_tenant: 10,
+            single_writer: false,
+            reads: ReadLimits::default(),
         }
     }
 }
@@ -103,6 +127,12 @@ pub struct Services {
     pub redaction_master: [u8; 32],
 }
 
+/// The failed-authentication budgets: per client address and for the whole process.
+pub(crate) struct AuthFailures {
+    pub(crate) per_client: RateLimiter<Option<std::net::IpAddr>>,
+    pub(crate) global: RateLimiter<()>,
+}
+
 /// Everything a handler needs. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
@@ -122,6 +152,11 @@ pub(crate) struct Inner {
     pub(crate) conflicts: Budget,
     /// The deployment-wide secret and the per-tenant keys derived from it.
     pub(crate) keyring: Keyring,
+    /// Secret hashes that named no live key (unknown or revoked): never looked up again.
+    pub(crate) dead_keys: quick_cache::sync::Cache<[u8; 32], ()>,
+    pub(crate) auth_failures: AuthFailures,
+    /// Checkpoint signings asked for, per tenant.
+    pub(crate) checkpoint_requests: RateLimiter<TenantId>,
     /// The built-in catalog with the deployment's file on top, as read at start.
     pub(crate) startup_catalog: Arc<Catalog>,
     pub(crate) open_types: OpenTypes,
@@ -162,6 +197,15 @@ impl AppState {
                 admin_token_hash: secret::hash(admin_token),
                 rate: RateLimiter::new(config.rate_limit_per_key),
                 keys: config.single_writer.then(KeyCache::new),
+                dead_keys: quick_cache::sync::Cache::new(10_000),
+                auth_failures: AuthFailures {
+                    per_client: RateLimiter::with_burst(
+                        config.auth_failures_per_ip,
+                        config.auth_failures_per_ip.saturating_mul(10),
+                    ),
+                    global: RateLimiter::new(config.auth_failures_global),
+                },
+                checkpoint_requests: RateLimiter::new(config.checkpoint_requests_per_tenant),
                 conflicts: Budget::new(CONFLICTS_PER_MINUTE, std::time::Duration::from_secs(60)),
                 catalogs: CatalogCache::new(
                     (*catalog).clone(),

@@ -27,9 +27,31 @@ pub struct ServeArgs {
     /// Log format: text or json [default: text].
     #[arg(long, env = "SEALBOOK_LOG_FORMAT")]
     log_format: Option<LogFormat>,
-    /// Requests per second per API key, 0 for no limit [default: 0].
+    /// Requests per second per API key (bursts up to twice that), 0 for no limit [default: 200].
     #[arg(long, env = "SEALBOOK_RATE_LIMIT_PER_KEY")]
     rate_limit_per_key: Option<u32>,
+    /// Failed authentications per second per client address (bursts up to ten times that), 0 for
+    /// no limit [default: 2].
+    #[arg(long, env = "SEALBOOK_AUTH_FAILURES_PER_IP")]
+    auth_failures_per_ip: Option<u32>,
+    /// Failed authentications per second from all clients together, 0 for no limit [default: 200].
+    #[arg(long, env = "SEALBOOK_AUTH_FAILURES_GLOBAL")]
+    auth_failures_global: Option<u32>,
+    /// Checkpoint signings a tenant may ask for per second, 0 for no limit [default: 10].
+    #[arg(long, env = "SEALBOOK_CHECKPOINT_REQUESTS_PER_TENANT")]
+    checkpoint_requests_per_tenant: Option<u32>,
+    /// Most open connections; beyond, new ones are closed at once [default: 1024].
+    #[arg(long, env = "SEALBOOK_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
+    /// Time allowed for a request's headers, and for an idle keep-alive connection [default: 10s].
+    #[arg(long, env = "SEALBOOK_HEADER_READ_TIMEOUT", value_parser = humantime::parse_duration)]
+    header_read_timeout: Option<std::time::Duration>,
+    /// Time allowed for a whole request body [default: 60s].
+    #[arg(long, env = "SEALBOOK_BODY_READ_TIMEOUT", value_parser = humantime::parse_duration)]
+    body_read_timeout: Option<std::time::Duration>,
+    /// Time one write may wait for a client that does not read [default: 30s].
+    #[arg(long, env = "SEALBOOK_WRITE_TIMEOUT", value_parser = humantime::parse_duration)]
+    write_timeout: Option<std::time::Duration>,
     /// Prefix of every tenant log's origin, `<prefix>/<tenant>`, e.g. `audit.example.com/sealbook`.
     /// It names the logs forever: set it before the first start in production
     /// [default: the one recorded in the data, else `sealbook.localhost`].
@@ -83,6 +105,16 @@ struct FileConfig {
     admin_token_file: Option<PathBuf>,
     log_format: Option<LogFormat>,
     rate_limit_per_key: Option<u32>,
+    auth_failures_per_ip: Option<u32>,
+    auth_failures_global: Option<u32>,
+    checkpoint_requests_per_tenant: Option<u32>,
+    max_connections: Option<usize>,
+    #[serde(default, with = "humantime_serde_opt")]
+    header_read_timeout: Option<std::time::Duration>,
+    #[serde(default, with = "humantime_serde_opt")]
+    body_read_timeout: Option<std::time::Duration>,
+    #[serde(default, with = "humantime_serde_opt")]
+    write_timeout: Option<std::time::Duration>,
     log_origin_prefix: Option<String>,
     checkpoint_key_file: Option<PathBuf>,
     redaction_key_file: Option<PathBuf>,
@@ -128,6 +160,10 @@ struct SequencerFile {
     max_batch_events: usize,
     /// Groups committed at once [default: 1 on the embedded store, 4 on PostgreSQL].
     writers: Option<usize>,
+    /// Most events one tenant may have queued [default: a quarter of max_queued_events].
+    max_queued_events_per_tenant: Option<usize>,
+    /// Places only administrative records may take [default: a twentieth of max_queued_events].
+    reserved_admin_events: Option<usize>,
 }
 
 impl Default for SequencerFile {
@@ -137,6 +173,8 @@ impl Default for SequencerFile {
             max_queued_events: d.max_queued_events,
             max_batch_events: d.max_batch_events,
             writers: None,
+            max_queued_events_per_tenant: None,
+            reserved_admin_events: None,
         }
     }
 }
@@ -156,6 +194,8 @@ pub struct Config {
     pub api: sealbook_api::ApiConfig,
     /// Queue and group-commit limits.
     pub sequencer: sealbook_pipeline::SequencerConfig,
+    /// Bounds of the connection layer.
+    pub connections: crate::ConnectionLimits,
     /// Set explicitly (flag, variable or file), or `None` for "the recorded one, else the default".
     pub log_origin_prefix: Option<String>,
     /// The checkpoint signing key(s), instead of the generated `<data_dir>/checkpoint-key`.
@@ -237,6 +277,66 @@ impl ServeArgs {
             "limits are too small to accept any event"
         );
         anyhow::ensure!(file.sequencer.max_batch_events >= 1 && file.sequencer.max_queued_events >= limits.max_batch_events, "sequencer.max_queued_events must hold at least one full request (limits.max_batch_events)");
+        let queue =
+            sealbook_pipeline::SequencerConfig::with_queue(file.sequencer.max_queued_events);
+        let per_tenant = file
+            .sequencer
+            .max_queued_events_per_tenant
+            // A quarter, but never less than one full request.
+            .unwrap_or(
+                queue
+                    .max_queued_events_per_tenant
+                    .max(limits.max_batch_events)
+                    .min(file.sequencer.max_queued_events),
+            );
+        let reserved = file.sequencer.reserved_admin_events.unwrap_or(
+            queue
+                .reserved_admin_events
+                .min(file.sequencer.max_queued_events - limits.max_batch_events),
+        );
+        anyhow::ensure!(
+            per_tenant >= limits.max_batch_events && per_tenant <= file.sequencer.max_queued_events,
+            "sequencer.max_queued_events_per_tenant must hold one full request (limits.max_batch_events) and fit in sequencer.max_queued_events"
+        );
+        anyhow::ensure!(
+            reserved < file.sequencer.max_queued_events
+                && file.sequencer.max_queued_events - reserved >= limits.max_batch_events,
+            "sequencer.reserved_admin_events must leave room for one full request (limits.max_batch_events) in sequencer.max_queued_events"
+        );
+        let d = crate::ConnectionLimits::default();
+        let connections = crate::ConnectionLimits {
+            max_connections: self
+                .max_connections
+                .or(file.max_connections)
+                .unwrap_or(d.max_connections),
+            header_read_timeout: self
+                .header_read_timeout
+                .or(file.header_read_timeout)
+                .unwrap_or(d.header_read_timeout),
+            body_read_timeout: self
+                .body_read_timeout
+                .or(file.body_read_timeout)
+                .unwrap_or(d.body_read_timeout),
+            write_timeout: self
+                .write_timeout
+                .or(file.write_timeout)
+                .unwrap_or(d.write_timeout),
+        };
+        anyhow::ensure!(
+            connections.max_connections >= 1,
+            "max_connections must be at least 1"
+        );
+        for (name, t) in [
+            ("header_read_timeout", connections.header_read_timeout),
+            ("body_read_timeout", connections.body_read_timeout),
+            ("write_timeout", connections.write_timeout),
+        ] {
+            anyhow::ensure!(
+                t >= std::time::Duration::from_millis(10),
+                "{name} must be at least 10ms"
+            );
+        }
+        let api_defaults = sealbook_api::ApiConfig::default();
         let log_origin_prefix = self.log_origin_prefix.or(file.log_origin_prefix);
         if let Some(p) = &log_origin_prefix {
             check_prefix(p)?;
@@ -265,7 +365,19 @@ impl ServeArgs {
                 rate_limit_per_key: self
                     .rate_limit_per_key
                     .or(file.rate_limit_per_key)
-                    .unwrap_or(0),
+                    .unwrap_or(api_defaults.rate_limit_per_key),
+                auth_failures_per_ip: self
+                    .auth_failures_per_ip
+                    .or(file.auth_failures_per_ip)
+                    .unwrap_or(api_defaults.auth_failures_per_ip),
+                auth_failures_global: self
+                    .auth_failures_global
+                    .or(file.auth_failures_global)
+                    .unwrap_or(api_defaults.auth_failures_global),
+                checkpoint_requests_per_tenant: self
+                    .checkpoint_requests_per_tenant
+                    .or(file.checkpoint_requests_per_tenant)
+                    .unwrap_or(api_defaults.checkpoint_requests_per_tenant),
                 single_writer: database_url.is_none(),
                 reads: {
                     let r = &file.reads;
@@ -323,7 +435,10 @@ impl ServeArgs {
                     .writers
                     .unwrap_or(if pg { 4 } else { 1 })
                     .clamp(1, 64),
+                max_queued_events_per_tenant: per_tenant,
+                reserved_admin_events: reserved,
             },
+            connections,
         })
     }
 }
@@ -383,6 +498,47 @@ mod tests {
                 .resolve()
                 .is_err(),
             "typos are errors"
+        );
+    }
+
+    /// Every client-facing resource has a bound by default: nothing is unlimited unless the
+    /// operator turns it off.
+    #[test]
+    fn every_bound_is_on_by_default() {
+        let c = T::parse_from(["t"]).a.resolve().unwrap();
+        assert_eq!(c.api.rate_limit_per_key, 200);
+        assert_eq!(c.api.auth_failures_per_ip, 2);
+        assert_eq!(c.api.auth_failures_global, 200);
+        assert_eq!(c.api.checkpoint_requests_per_tenant, 10);
+        assert_eq!(c.connections, crate::ConnectionLimits::default());
+        assert_eq!(c.connections.max_connections, 1024);
+        assert_eq!(c.sequencer.max_queued_events_per_tenant, 12_500);
+        assert_eq!(c.sequencer.reserved_admin_events, 2_500);
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("s.toml");
+        std::fs::write(
+            &f,
+            "write_timeout = \"2s\"\nmax_connections = 5\n[sequencer]\nmax_queued_events = 4000\n",
+        )
+        .unwrap();
+        let c = T::parse_from(["t", "--config", f.to_str().unwrap()])
+            .a
+            .resolve()
+            .unwrap();
+        assert_eq!(
+            c.connections.write_timeout,
+            std::time::Duration::from_secs(2)
+        );
+        assert_eq!(c.connections.max_connections, 5);
+        assert_eq!(c.sequencer.max_queued_events_per_tenant, 1_000, "a quarter");
+        assert_eq!(c.sequencer.reserved_admin_events, 200, "a twentieth");
+        std::fs::write(&f, "[sequencer]\nmax_queued_events_per_tenant = 10\n").unwrap();
+        assert!(
+            T::parse_from(["t", "--config", f.to_str().unwrap()])
+                .a
+                .resolve()
+                .is_err(),
+            "a share smaller than one full request is refused"
         );
     }
 }

@@ -7,11 +7,14 @@
 //! process (kill -9, signals, the CLI). This library belongs to the binary: it is not published
 //! and, like the binary, reports start-up failures as `anyhow` errors with their context.
 //!
-//! The public interface is: [`Server`], [`config`] ([`ServeArgs`], [`Config`], [`LogFormat`]) and
+//! The public interface is: [`Server`], [`config`] ([`ServeArgs`], [`Config`], [`LogFormat`]),
+//! [`ConnectionLimits`] and
 //! [`shutdown_signal`].
 
 pub mod config;
+mod conn;
 mod server;
 
 pub use config::{Config, LogFormat, ServeArgs};
+pub use conn::ConnectionLimits;
 pub use server::{shutdown_signal, Server};

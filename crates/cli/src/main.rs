@@ -31,7 +31,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server (embedded SQLite store by default).
-    Serve(sealbook::ServeArgs),
+    Serve(Box<sealbook::ServeArgs>),
     /// The event catalog: lint a catalog file, print the built-in one, apply a file's types.
     #[command(subcommand)]
     Catalog(catalog::CatalogCommand),
@@ -73,7 +73,7 @@ fn main() -> std::process::ExitCode {
         Command::Verify(args) => return runtime.block_on(verify::run(args)),
         Command::VerifyExport(args) => return verify::run_export(args),
         Command::Catalog(cmd) => return catalog::run(cmd, &runtime),
-        Command::Serve(args) => runtime.block_on(serve::run(args)),
+        Command::Serve(args) => runtime.block_on(serve::run(*args)),
         Command::Migrate(args) => runtime.block_on(migrate::run(args)),
         Command::Relay(args) => runtime.block_on(relay::run(args)),
         Command::Tenant(cmd) => runtime.block_on(admin::tenant(cmd)),

@@ -1,5 +1,6 @@
 //! Building and running the server: open the store, bring the catalog into force, start the
-//! sequencer and the checkpoint signer, bind the listener; then serve until told to stop, and shut
+//! sequencer and the checkpoint signer, bind the listener; then serve (`crate::conn`, with its
+//! bounds on connections, header and body reads and writes) until told to stop, and shut
 //! down gracefully: stop accepting connections, let requests in flight finish, commit their
 //! batches, sign a last checkpoint.
 
@@ -25,6 +26,7 @@ pub struct Server {
     stop_signer: tokio::sync::oneshot::Sender<()>,
     signer_task: tokio::task::JoinHandle<()>,
     description: String,
+    connections: crate::conn::ConnectionLimits,
 }
 
 impl Server {
@@ -129,6 +131,7 @@ impl Server {
             stop_signer,
             signer_task,
             description,
+            connections: config.connections,
         })
     }
 
@@ -150,10 +153,13 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        axum::serve(self.listener, router(self.state))
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("serving HTTP")?;
+        crate::conn::serve(
+            self.listener,
+            router(self.state),
+            self.connections,
+            shutdown,
+        )
+        .await;
         tracing::info!("no more requests in flight; committing what is queued");
         self.sequencer.shutdown();
         self.sequencer_task.await.context("sequencer task")?;

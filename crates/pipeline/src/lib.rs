@@ -7,16 +7,18 @@
 //! A [`LogError::Store`] holding `StoreError::Corrupt` is an integrity failure like
 //! [`LogError::Damaged`] and [`LogError::Inconsistent`], never an unavailable store.
 //!
-//! The public interface is: [`Sequencer`] (group commit with pushback), [`SequencerConfig`],
-//! [`PipelineError`], [`OsEntropy`] (the operating system's randomness for shaping), and the
+//! The public interface is: [`Sequencer`] (group commit with pushback and a fair queue), [`SequencerConfig`],
+//! [`Class`], [`PipelineError`], [`OsEntropy`] (the operating system's randomness for shaping), and the
 //! verifiable log service [`Log`] (checkpoint signer, proofs, tiles, bundles) with [`LogError`],
 //! [`Proof`] and [`SigningKeys`].
 
+#[cfg(test)]
+mod gate;
 mod log;
 mod sequencer;
 
 pub use log::{Log, LogError, Proof, SigningKeys};
-pub use sequencer::{PipelineError, Sequencer, SequencerConfig};
+pub use sequencer::{Class, PipelineError, Sequencer, SequencerConfig};
 
 /// Randomness from the operating system, for salts and server-assigned ids.
 pub struct OsEntropy;

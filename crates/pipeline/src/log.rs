@@ -153,9 +153,11 @@ pub struct Log {
     prefix: String,
     tiles: quick_cache::sync::Cache<TileKey, Arc<TileTree>>,
     latest: Mutex<HashMap<TenantId, Arc<StoredCheckpoint>>>,
-    /// One signing at a time in this process; across processes the store's conditional insert
-    /// decides.
-    signing: tokio::sync::Mutex<()>,
+    /// One signing at a time per tenant in this process (across processes the store's conditional
+    /// insert decides). Per tenant, not one lock for all: a tenant that floods checkpoint requests
+    /// MUST NOT delay, or learn from the timing of, another tenant's signing. One entry per tenant
+    /// that ever signed here, so bounded by the tenants.
+    signing: Mutex<HashMap<TenantId, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl std::fmt::Debug for Log {
@@ -181,7 +183,7 @@ impl Log {
             prefix: prefix.trim_end_matches('/').to_owned(),
             tiles: quick_cache::sync::Cache::new(TILE_CACHE_TILES),
             latest: Mutex::new(HashMap::new()),
-            signing: tokio::sync::Mutex::new(()),
+            signing: Mutex::new(HashMap::new()),
         })
     }
 
@@ -244,7 +246,14 @@ impl Log {
         head: TreeHead,
         last: Option<StoredCheckpoint>,
     ) -> Result<Option<StoredCheckpoint>, LogError> {
-        let _one = self.signing.lock().await;
+        let lock = self
+            .signing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(tenant.clone())
+            .or_default()
+            .clone();
+        let _one = lock.lock().await;
         // Re-read under the lock: another task may have signed meanwhile.
         let last = match self.store.latest_checkpoint(tenant).await? {
             Some(l) => Some(l),
@@ -659,6 +668,9 @@ mod tests {
     use super::*;
     use sealbook_logmath::note::{open, NoteVerifier};
 
+    use crate::gate::Gated;
+    use sealbook_store::AppendRequest;
+
     /// A statement signed for a tenant opens with that log's verifier key and no other, and a
     /// body that could pass for a checkpoint is never signed.
     #[tokio::test]
@@ -684,5 +696,55 @@ mod tests {
         let root = STANDARD.encode([0u8; 32]);
         assert!(log.sign_note(&acme, &format!("5\n{root}\n")).is_err());
         assert!(log.sign_note(&acme, "\nx\n").is_err());
+    }
+
+    async fn grown(store: &dyn Store, t: &TenantId) {
+        store.create_tenant(t, t.as_str()).await.unwrap();
+        let events = sealbook_testkit::conformance::events(
+            t,
+            serde_json::json!([{"id": "e1", "type": "x.y", "occurred_at": "2026-01-01T00:00:00Z",
+                "actor": {"type": "system", "id": "s"}, "subject": {"type": "thing", "id": "1"}}]),
+        );
+        store
+            .append(vec![AppendRequest {
+                tenant: t.clone(),
+                events,
+                effect: None,
+            }])
+            .await
+            .unwrap();
+    }
+
+    /// While one tenant's signing is held (a flood of checkpoint requests queues behind it), another
+    /// tenant's checkpoint and proof are answered: signing is serialised per tenant, not per process.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn one_tenants_signing_does_not_hold_up_another() {
+        let dir = tempfile::tempdir().unwrap();
+        let inner: Arc<dyn Store> =
+            Arc::new(sealbook_store_sqlite::SqliteStore::open(dir.path()).unwrap());
+        let (a, b) = (TenantId::parse("a").unwrap(), TenantId::parse("b").unwrap());
+        grown(&*inner, &a).await;
+        grown(&*inner, &b).await;
+        let gated = Gated::new(inner);
+        let keys = SigningKeys::parse(&SigningKeys::generate()).unwrap();
+        let log = Arc::new(Log::new(gated.clone(), keys, "test.example").await.unwrap());
+        gated.hold_checkpoints_of(&a);
+        let held = tokio::spawn({
+            let (log, a) = (log.clone(), a.clone());
+            async move { log.sign_now(&a).await }
+        });
+        gated.checkpoints.entered(1).await;
+        // A hang guard only (the answer needs no waiting at all): on one process-wide lock this
+        // never completes while tenant a's signing is held.
+        let answered = tokio::time::timeout(Duration::from_secs(60), async {
+            let cp = log.sign_now(&b).await.unwrap();
+            log.inclusion(&b, 0, cp.size).await.unwrap()
+        })
+        .await
+        .expect("tenant b's checkpoint and proof are answered while tenant a's signing is held");
+        assert_eq!(answered.size, 1);
+        assert!(!held.is_finished(), "tenant a's signing is still held");
+        gated.checkpoints.open();
+        assert_eq!(held.await.unwrap().unwrap().size, 1);
     }
 }

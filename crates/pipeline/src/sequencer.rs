@@ -8,12 +8,21 @@
 //! next group. Each caller is answered only after that
 //! commit, so a receipt always names a durable event. A full queue is pushback
 //! ([`PipelineError::Overloaded`]), which the API turns into 503 with `Retry-After`.
+//!
+//! The queue is shared fairly ([`Admission`]): one tenant may hold at most
+//! `max_queued_events_per_tenant` of it, so a tenant (or a stolen key) that floods ingest is
+//! refused alone ([`PipelineError::TenantOverloaded`]) while the others still get in; and the last
+//! `reserved_admin_events` places are kept for administrative records ([`Class::Administrative`]:
+//! key changes, catalog changes, Sealbook's own audit records), so the operator can still revoke
+//! the very key that fills the queue.
 
+use sealbook_domain::TenantId;
 use sealbook_store::{AppendOutcome, AppendRequest, Store, StoreError};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
-use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, oneshot, Semaphore};
 
 /// Batching and queueing limits.
 #[derive(Debug, Clone, Copy)]
@@ -24,15 +33,32 @@ pub struct SequencerConfig {
     pub max_batch_events: usize,
     /// Groups committed at the same time.
     pub writers: usize,
+    /// Most events one tenant may have waiting, counted separately for its clients' events and for
+    /// administrative records. It MUST be at least one full request (the API's
+    /// `limits.max_batch_events`), or that tenant's full requests are never admitted.
+    pub max_queued_events_per_tenant: usize,
+    /// Places at the end of the queue that only administrative records may take. It MUST be below
+    /// `max_queued_events`.
+    pub reserved_admin_events: usize,
+}
+
+impl SequencerConfig {
+    /// The defaults for a queue of `max_queued_events`: a tenant may hold a quarter of it, and a
+    /// twentieth (at least one place) is reserved for administrative records.
+    pub fn with_queue(max_queued_events: usize) -> SequencerConfig {
+        SequencerConfig {
+            max_queued_events,
+            max_batch_events: 10_000,
+            writers: 1,
+            max_queued_events_per_tenant: (max_queued_events / 4).max(1),
+            reserved_admin_events: (max_queued_events / 20).max(1),
+        }
+    }
 }
 
 impl Default for SequencerConfig {
     fn default() -> Self {
-        SequencerConfig {
-            max_queued_events: 50_000,
-            max_batch_events: 10_000,
-            writers: 1,
-        }
+        SequencerConfig::with_queue(50_000)
     }
 }
 
@@ -42,6 +68,9 @@ pub enum PipelineError {
     /// The queue is full; try again shortly.
     #[error("ingest queue is full")]
     Overloaded,
+    /// The tenant already holds its share of the queue; other tenants are still admitted.
+    #[error("the tenant's share of the ingest queue is full")]
+    TenantOverloaded,
     /// The sequencer is shutting down and takes no new work.
     #[error("shutting down")]
     ShuttingDown,
@@ -50,10 +79,96 @@ pub enum PipelineError {
     Store(#[from] StoreError),
 }
 
+/// What kind of write a request is: the queue keeps room for administrative records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Class {
+    /// Events a client sent (ingest).
+    Client,
+    /// Key creation and revocation, catalog changes, Sealbook's own audit records: the operator's
+    /// and Sealbook's writes, which MUST NOT be starved by a tenant's ingest.
+    Administrative,
+}
+
+/// The queue's occupancy: events waiting in total and per tenant and class. Taken and released
+/// under one short lock per request.
+#[derive(Debug)]
+struct Admission {
+    config: SequencerConfig,
+    state: Mutex<Occupancy>,
+}
+
+#[derive(Debug, Default)]
+struct Occupancy {
+    total: usize,
+    tenants: HashMap<(TenantId, Class), usize>,
+}
+
+impl Admission {
+    /// Admits `n` events of `tenant` or says why not. The slot is given back when the returned
+    /// guard drops (after the request's commit was answered).
+    fn admit(
+        self: &Arc<Self>,
+        tenant: &TenantId,
+        class: Class,
+        n: usize,
+    ) -> Result<Slot, PipelineError> {
+        let c = &self.config;
+        let mut o = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let key = (tenant.clone(), class);
+        let held = o.tenants.get(&key).copied().unwrap_or(0);
+        if held + n > c.max_queued_events_per_tenant {
+            return Err(PipelineError::TenantOverloaded);
+        }
+        let room = match class {
+            Class::Client => c.max_queued_events - c.reserved_admin_events,
+            Class::Administrative => c.max_queued_events,
+        };
+        if o.total + n > room {
+            return Err(PipelineError::Overloaded);
+        }
+        o.total += n;
+        *o.tenants.entry(key.clone()).or_insert(0) += n;
+        Ok(Slot {
+            admission: self.clone(),
+            key,
+            n,
+        })
+    }
+
+    fn release(&self, key: &(TenantId, Class), n: usize) {
+        let mut o = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        o.total -= n;
+        if let Some(held) = o.tenants.get_mut(key) {
+            *held -= n;
+            if *held == 0 {
+                o.tenants.remove(key);
+            }
+        }
+    }
+
+    fn queued(&self) -> usize {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).total
+    }
+}
+
+/// A request's place in the queue, given back on drop.
+#[derive(Debug)]
+struct Slot {
+    admission: Arc<Admission>,
+    key: (TenantId, Class),
+    n: usize,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.admission.release(&self.key, self.n);
+    }
+}
+
 struct Job {
     request: AppendRequest,
     reply: oneshot::Sender<Result<AppendOutcome, Arc<StoreError>>>,
-    _permit: OwnedSemaphorePermit,
+    _slot: Slot,
 }
 
 enum Msg {
@@ -65,9 +180,8 @@ enum Msg {
 #[derive(Clone)]
 pub struct Sequencer {
     tx: mpsc::UnboundedSender<Msg>,
-    queue: Arc<Semaphore>,
+    admission: Arc<Admission>,
     closing: Arc<AtomicBool>,
-    config: SequencerConfig,
 }
 
 impl Sequencer {
@@ -81,31 +195,49 @@ impl Sequencer {
         let handle = tokio::spawn(run(store, rx, config.max_batch_events, config.writers));
         let seq = Sequencer {
             tx,
-            queue: Arc::new(Semaphore::new(config.max_queued_events)),
+            admission: Arc::new(Admission {
+                config,
+                state: Mutex::new(Occupancy::default()),
+            }),
             closing: Arc::new(AtomicBool::new(false)),
-            config,
         };
         (seq, handle)
     }
 
-    /// Sequences one request and waits until it is durable (or refused).
+    /// Sequences one request and waits until it is durable (or refused). A request with a
+    /// [`sealbook_store::KeyEffect`] is administrative, any other a client's; use
+    /// [`Sequencer::submit_as`] for Sealbook's own records without one.
     pub async fn submit(&self, request: AppendRequest) -> Result<AppendOutcome, PipelineError> {
+        let class = if request.effect.is_some() {
+            Class::Administrative
+        } else {
+            Class::Client
+        };
+        self.submit_as(request, class).await
+    }
+
+    /// Sequences one request of `class` and waits until it is durable (or refused).
+    pub async fn submit_as(
+        &self,
+        request: AppendRequest,
+        class: Class,
+    ) -> Result<AppendOutcome, PipelineError> {
         if self.closing.load(Ordering::Acquire) {
             return Err(PipelineError::ShuttingDown);
         }
-        // A request larger than the whole queue could never be admitted; count it as the whole queue.
-        let n = request.events.len().clamp(1, self.config.max_queued_events) as u32;
-        let permit = self
-            .queue
-            .clone()
-            .try_acquire_many_owned(n)
-            .map_err(|_| PipelineError::Overloaded)?;
+        let c = &self.admission.config;
+        // A request larger than the tenant's share could never be admitted; count it as the share.
+        let n = request
+            .events
+            .len()
+            .clamp(1, c.max_queued_events_per_tenant.min(c.max_queued_events));
+        let slot = self.admission.admit(&request.tenant, class, n)?;
         let (reply, answer) = oneshot::channel();
         self.tx
             .send(Msg::Job(Box::new(Job {
                 request,
                 reply,
-                _permit: permit,
+                _slot: slot,
             })))
             .map_err(|_| PipelineError::ShuttingDown)?;
         match answer.await {
@@ -125,7 +257,7 @@ impl Sequencer {
 
     /// Events waiting now (for metrics and tests).
     pub fn queued_events(&self) -> usize {
-        self.config.max_queued_events - self.queue.available_permits()
+        self.admission.queued()
     }
 }
 
@@ -187,21 +319,21 @@ async fn commit(store: &dyn Store, jobs: Vec<Job>, events: usize) {
     let started = Instant::now();
     let (requests, replies): (Vec<_>, Vec<_>) = jobs
         .into_iter()
-        .map(|j| (j.request, (j.reply, j._permit)))
+        .map(|j| (j.request, (j.reply, j._slot)))
         .unzip();
     let result = store.append(requests).await;
     metrics::histogram!("sealbook_commit_seconds").record(started.elapsed().as_secs_f64());
     metrics::histogram!("sealbook_batch_events").record(events as f64);
     match result {
         Ok(outcomes) => {
-            for ((reply, _permit), outcome) in replies.into_iter().zip(outcomes) {
+            for ((reply, _slot), outcome) in replies.into_iter().zip(outcomes) {
                 let _ = reply.send(Ok(outcome));
             }
         }
         Err(e) => {
             tracing::error!(error = %e, events, "group commit failed; every request in it is refused");
             let e = Arc::new(e);
-            for (reply, _permit) in replies {
+            for (reply, _slot) in replies {
                 let _ = reply.send(Err(e.clone()));
             }
         }
@@ -302,29 +434,163 @@ mod tests {
         }
     }
 
+    fn config(queue: usize, per_tenant: usize, reserved: usize) -> SequencerConfig {
+        SequencerConfig {
+            max_queued_events: queue,
+            max_batch_events: queue,
+            writers: 1,
+            max_queued_events_per_tenant: per_tenant,
+            reserved_admin_events: reserved,
+        }
+    }
+
+    /// Tenants `names`, created in a fresh store behind a gate.
+    async fn gated(names: &[&str]) -> (tempfile::TempDir, Arc<crate::gate::Gated>, Vec<TenantId>) {
+        let (d, s) = store();
+        let mut ts = Vec::new();
+        for n in names {
+            let t = TenantId::parse(n).unwrap();
+            s.create_tenant(&t, n).await.unwrap();
+            ts.push(t);
+        }
+        (d, crate::gate::Gated::new(s), ts)
+    }
+
+    /// Submits in the background and waits until the request holds its place in the queue.
+    async fn park(
+        seq: &Sequencer,
+        request: AppendRequest,
+    ) -> tokio::task::JoinHandle<Result<AppendOutcome, PipelineError>> {
+        let before = seq.queued_events();
+        let n = request.events.len();
+        let s = seq.clone();
+        let task = tokio::spawn(async move { s.submit(request).await });
+        while seq.queued_events() < before + n && !task.is_finished() {
+            tokio::task::yield_now().await;
+        }
+        task
+    }
+
     #[tokio::test]
     async fn full_queue_pushes_back() {
-        let (_d, s) = store();
-        let t = TenantId::parse("t").unwrap();
-        s.create_tenant(&t, "T").await.unwrap();
-        let (seq, _h) = Sequencer::start(
-            s,
-            SequencerConfig {
-                max_queued_events: 10,
-                max_batch_events: 10,
-                writers: 1,
-            },
-        );
-        // Hold the whole queue, as a stalled store would.
-        let held = seq.queue.clone().try_acquire_many_owned(10).unwrap();
+        let (_d, g, ts) = gated(&["a", "b", "c"]).await;
+        let (seq, _h) = Sequencer::start(g.clone(), config(10, 10, 0));
+        g.appends.close();
+        // A stalled store: the first request is in the commit, the rest of the queue fills up.
+        let first = park(&seq, request(&ts[0], 1, "first")).await;
+        g.appends.entered(1).await;
+        let mut held = vec![park(&seq, request(&ts[1], 9, "b")).await];
         assert!(matches!(
-            seq.submit(request(&t, 1, "a")).await,
+            seq.submit(request(&ts[2], 1, "c")).await,
             Err(PipelineError::Overloaded)
         ));
-        drop(held);
+        g.appends.open();
         assert!(matches!(
-            seq.submit(request(&t, 1, "a")).await,
+            first.await.unwrap(),
             Ok(AppendOutcome::Committed(_))
         ));
+        held.push(tokio::spawn({
+            let seq = seq.clone();
+            let t = ts[2].clone();
+            async move { seq.submit(request(&t, 1, "c")).await }
+        }));
+        for h in held {
+            assert!(matches!(h.await.unwrap(), Ok(AppendOutcome::Committed(_))));
+        }
+        assert_eq!(seq.queued_events(), 0, "every place is given back");
+    }
+
+    /// One tenant filling its share of the queue is refused alone: another tenant's events still
+    /// get in, and so do administrative records of the flooding tenant itself.
+    #[tokio::test]
+    async fn a_flooding_tenant_is_refused_alone() {
+        let (_d, g, ts) = gated(&["flood", "other"]).await;
+        let (flood, other) = (&ts[0], &ts[1]);
+        let (seq, _h) = Sequencer::start(g.clone(), config(100, 25, 5));
+        g.appends.close();
+        let mut held = vec![park(&seq, request(flood, 5, "f0")).await];
+        g.appends.entered(1).await;
+        for i in 1..5 {
+            held.push(park(&seq, request(flood, 5, &format!("f{i}"))).await);
+        }
+        assert_eq!(seq.queued_events(), 25);
+        assert!(matches!(
+            seq.submit(request(flood, 1, "f-more")).await,
+            Err(PipelineError::TenantOverloaded)
+        ));
+        held.push(park(&seq, request(other, 5, "o")).await);
+        assert_eq!(seq.queued_events(), 30, "the other tenant is admitted");
+        let mut admin = request(flood, 1, "audit");
+        admin.events[0].event_type = "audit_log.exported".into();
+        let audit = {
+            let seq = seq.clone();
+            tokio::spawn(async move { seq.submit_as(admin, Class::Administrative).await })
+        };
+        while seq.queued_events() < 31 {
+            tokio::task::yield_now().await;
+        }
+        g.appends.open();
+        for h in held {
+            assert!(matches!(h.await.unwrap(), Ok(AppendOutcome::Committed(_))));
+        }
+        assert!(matches!(
+            audit.await.unwrap(),
+            Ok(AppendOutcome::Committed(_))
+        ));
+    }
+
+    /// With the clients' part of the queue full, key changes still get in: the operator can
+    /// revoke the very key that fills it.
+    #[tokio::test]
+    async fn a_revocation_gets_in_when_the_queue_is_full() {
+        let (_d, g, ts) = gated(&["a", "b", "c", "d", "e"]).await;
+        let key = sealbook_store::NewKey {
+            record: sealbook_store::KeyRecord {
+                id: "k1".into(),
+                tenant: ts[0].clone(),
+                name: "stolen".into(),
+                scopes: vec![sealbook_domain::Scope::EventsWrite],
+                prefix: "sbk_test".into(),
+                created_at: "2026-01-01T00:00:00Z".into(),
+                revoked_at: None,
+            },
+            secret_hash: [9; 32],
+        };
+        let mut create = request(&ts[0], 1, "created");
+        create.effect = Some(sealbook_store::KeyEffect::Create(key));
+        g.append(vec![create]).await.unwrap();
+        let (seq, _h) = Sequencer::start(g.clone(), config(40, 10, 4));
+        g.appends.close();
+        let mut held = vec![park(&seq, request(&ts[0], 10, "a")).await];
+        g.appends.entered(1).await;
+        for (t, n) in [(&ts[1], 10), (&ts[2], 10), (&ts[3], 6)] {
+            held.push(park(&seq, request(t, n, t.as_str())).await);
+        }
+        assert_eq!(seq.queued_events(), 36);
+        assert!(matches!(
+            seq.submit(request(&ts[4], 1, "e")).await,
+            Err(PipelineError::Overloaded)
+        ));
+        let mut revoke = request(&ts[0], 1, "revoked");
+        revoke.effect = Some(sealbook_store::KeyEffect::Revoke {
+            key_id: "k1".into(),
+            at: "2026-01-02T00:00:00Z".into(),
+        });
+        let revocation = park(&seq, revoke).await;
+        assert_eq!(
+            seq.queued_events(),
+            37,
+            "the revocation holds a reserved place"
+        );
+        g.appends.open();
+        assert!(matches!(
+            revocation.await.unwrap(),
+            Ok(AppendOutcome::Committed(_))
+        ));
+        for h in held {
+            assert!(matches!(h.await.unwrap(), Ok(AppendOutcome::Committed(_))));
+        }
+        let k = g.key(&ts[0], "k1").await.unwrap().unwrap();
+        assert_eq!(k.revoked_at.as_deref(), Some("2026-01-02T00:00:00Z"));
     }
 }

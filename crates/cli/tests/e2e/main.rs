@@ -12,6 +12,7 @@ mod export;
 mod ingest;
 mod integrity;
 mod lifecycle;
+mod limits;
 mod log;
 mod openapi;
 mod outbox;

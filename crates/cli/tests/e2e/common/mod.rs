@@ -81,6 +81,19 @@ impl Server {
         if !extra.contains(&"--listen") {
             flags.extend(["--listen".to_owned(), "127.0.0.1:0".to_owned()]);
         }
+        // The request limits are on by default; most tests send bursts a person never would, so
+        // they run without them unless they ask (the `limits` module tests the defaults' effects),
+        // or bring a configuration file (a flag would beat the file's setting).
+        let with_file = extra.contains(&"--config");
+        for flag in [
+            "--rate-limit-per-key",
+            "--auth-failures-per-ip",
+            "--checkpoint-requests-per-tenant",
+        ] {
+            if !extra.contains(&flag) && !with_file {
+                flags.extend([flag.to_owned(), "0".to_owned()]);
+            }
+        }
         flags.extend(extra.iter().map(|s| (*s).to_owned()));
         flags
     }
