@@ -36,8 +36,14 @@ pub(crate) fn event(
     json: &serde_json::Value,
     at: time::OffsetDateTime,
 ) -> Result<ShapedEvent, ApiError> {
+    // Values Sealbook redacted itself (filters in an export's record) carry `$redacted`, which
+    // validation refuses from clients: validate the record with them set aside, then put them
+    // back where they were.
+    let mut probe = json.clone();
+    let mut redacted = Vec::new();
+    set_aside_redacted(&mut probe, &mut String::new(), &mut redacted);
     let valid = parse_batch(
-        json.to_string().as_bytes(),
+        probe.to_string().as_bytes(),
         BodyFormat::Json,
         tenant,
         &Default::default(),
@@ -46,8 +52,51 @@ pub(crate) fn event(
         .into_iter()
         .next()
         .ok_or_else(|| ApiError::Malformed("an audit event is missing".into()))?;
+    for (pointer, value) in redacted {
+        let mut body = serde_json::Value::Object(std::mem::take(&mut v.body));
+        if let Some(slot) = body.pointer_mut(&pointer) {
+            *slot = value;
+        }
+        if let serde_json::Value::Object(m) = body {
+            v.body = m;
+        }
+    }
     v.body.insert(RECORDED_BY.into(), SEALBOOK.into());
     Ok(shape(v, tenant, at, &mut OsEntropy, keys))
+}
+
+/// Replaces every redacted value (an object carrying `$redacted`) inside `v` with `null`, and
+/// collects each with its JSON pointer.
+fn set_aside_redacted(
+    v: &mut serde_json::Value,
+    path: &mut String,
+    out: &mut Vec<(String, serde_json::Value)>,
+) {
+    use serde_json::Value;
+    if v.get(sealbook_domain::redact::REDACTED_KEY).is_some() {
+        out.push((path.clone(), std::mem::replace(v, Value::Null)));
+        return;
+    }
+    let len = path.len();
+    match v {
+        Value::Object(m) => {
+            for (k, item) in m.iter_mut() {
+                path.push('/');
+                path.push_str(&k.replace('~', "~0").replace('/', "~1"));
+                set_aside_redacted(item, path, out);
+                path.truncate(len);
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                path.push('/');
+                path.push_str(&i.to_string());
+                set_aside_redacted(item, path, out);
+                path.truncate(len);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Query filters as an audit event records them (exports, bulk reads): each value through the same redaction as an

@@ -350,7 +350,9 @@ fn clients_cannot_forge_sealbook_records() {
         [
             "api_key.created",
             "api_key.revoked",
+            "audit_log.bulk_read",
             "audit_log.exported",
+            "audit_log.personal_read",
             "audit_log.redaction_matched",
             "audit_log.viewed",
             "catalog.settings_changed",
