@@ -8,10 +8,13 @@
 //! and, like the binary, reports start-up failures as `anyhow` errors with their context.
 //!
 //! The public interface is: [`Server`], [`config`] ([`ServeArgs`], [`Config`], [`LogFormat`]) and
-//! [`shutdown_signal`].
+//! [`shutdown_signal`]; [`upgrade_postgres_hashes`] (`sealbook migrate`'s rebuild of an old
+//! database's hashes).
 
 pub mod config;
 mod server;
+mod upgrade;
 
 pub use config::{Config, LogFormat, ServeArgs};
 pub use server::{shutdown_signal, Server};
+pub use upgrade::upgrade_postgres_hashes;
