@@ -20,4 +20,5 @@ mod read;
 mod redaction;
 mod spool;
 mod tamper;
+mod upgrade;
 mod walkthrough;
