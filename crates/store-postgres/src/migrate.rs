@@ -231,6 +231,22 @@ pub async fn upgrade_hashes(
     result
 }
 
+/// A rebuild target on the owner's own session at `owner_url` (`owner_access` on), for tests of
+/// the rebuild itself; [`upgrade_hashes`] is the upgrade path.
+pub async fn owner_session(
+    owner_url: &str,
+) -> Result<Box<dyn sealbook_store::HashRebuild>, StoreError> {
+    let (client, _driver) = open(owner_url).await?;
+    client
+        .execute(
+            "SELECT set_config('sealbook.owner_access', 'on', false)",
+            &[],
+        )
+        .await
+        .map_err(unavailable)?;
+    Ok(Box::new(OwnerSession(tokio::sync::Mutex::new(client))))
+}
+
 /// The owner's session with `owner_access` on: it sees and writes every tenant's rows.
 struct OwnerSession(tokio::sync::Mutex<tokio_postgres::Client>);
 
