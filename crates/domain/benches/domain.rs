@@ -149,7 +149,7 @@ fn benches(c: &mut Criterion) {
     g.bench_function("shape one event with 100 refs of 60 distinct words", |b| {
         b.iter_batched(
             || wordy.clone(),
-            |e| shape(e, &tenant, at, &mut Fixed(0)),
+            |e| shape(e, &tenant, at, &mut Fixed(0), &keys),
             BatchSize::SmallInput,
         )
     });

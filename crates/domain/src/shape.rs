@@ -762,7 +762,7 @@ pub(crate) mod tests {
         redacted["data"] = json!({"password": "hunter2", "kept": 1});
         let mut ev = valid(redacted);
         crate::redact::redact(&mut ev.body, &[9; 32], &[]);
-        let extra = vec!["/data/email".to_owned()];
+        let extra = ["/data/email".to_owned()];
         for (ev, extra) in [(valid(sample()), &[][..]), (own, &extra[..]), (ev, &[][..])] {
             let body = ev.body.clone();
             let s = shape_with(

@@ -50,6 +50,9 @@ fn write_events(s: &Server) -> (String, String, Vec<Value>) {
     (acme, globex, r["receipts"].as_array().unwrap().clone())
 }
 
+/// rowid, tenant number, leaf, personal values.
+type StoredRow = (i64, i64, Vec<u8>, Option<Vec<u8>>);
+
 /// Turns the embedded database at `path` into what the build before keyed hashes left: schema
 /// version 2 (so the real migration to 3 marks it), XXH3 postings, SHA-256 content hashes.
 fn make_sqlite_unkeyed(path: &Path) {
@@ -64,7 +67,7 @@ fn make_sqlite_unkeyed(path: &Path) {
         .unwrap()
         .parse()
         .unwrap();
-    let rows: Vec<(i64, i64, Vec<u8>, Option<Vec<u8>>)> = tx
+    let rows: Vec<StoredRow> = tx
         .prepare("SELECT e.rowid, e.tenant_no, e.leaf, p.data FROM events e LEFT JOIN personal p ON p.rowid = e.rowid")
         .unwrap()
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
