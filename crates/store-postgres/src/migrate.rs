@@ -220,11 +220,14 @@ pub async fn upgrade_hashes(
         let session = OwnerSession(tokio::sync::Mutex::new(client));
         let out = sealbook_store::upgrade_hashes(&session, keys, format, progress).await;
         let client = session.0.into_inner();
-        client
+        let unlocked = client
             .execute("SELECT pg_advisory_unlock($1)", &[&LOCK])
             .await
-            .map_err(unavailable)?;
-        out
+            .map_err(unavailable);
+        // The rebuild's own failure first: it says what went wrong, the unlock only what followed.
+        let report = out?;
+        unlocked?;
+        Ok(report)
     }
     .await;
     let _ = driver.await;
