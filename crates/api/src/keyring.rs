@@ -11,12 +11,13 @@ use std::sync::Arc;
 /// serves two purposes and one tenant's keys are useless against another's. Derived on use, never
 /// stored or exported (`docs/security/hashing.md`). Cheap to clone.
 #[derive(Clone)]
-pub(crate) struct Keyring {
+pub struct Keyring {
     master: Arc<zeroize::Zeroizing<[u8; 32]>>,
 }
 
 impl Keyring {
-    pub(crate) fn new(master: [u8; 32]) -> Keyring {
+    /// The keyring of the deployment's redaction secret.
+    pub fn new(master: [u8; 32]) -> Keyring {
         Keyring {
             master: Arc::new(zeroize::Zeroizing::new(master)),
         }
@@ -48,7 +49,7 @@ impl Keyring {
     }
 
     /// Both keys shaping needs.
-    pub(crate) fn tenant_keys(&self, tenant: &TenantId) -> TenantKeys {
+    pub fn tenant_keys(&self, tenant: &TenantId) -> TenantKeys {
         TenantKeys {
             search: self.search(tenant),
             content: self.content(tenant),

@@ -24,7 +24,8 @@
 //! The public interface is the `pub use` block below and the modules [`error`], [`openapi`] (for
 //! [`openapi::document`]) and [`secret`] (key and token generation shared with the CLI):
 //! [`AppState`] (with [`AppState::new`] and [`AppState::sync_platform_catalog`]), [`Services`],
-//! [`ApiConfig`], [`OpenTypes`], [`CatalogSource`], [`CatalogSync`], [`CatalogSyncError`] and
+//! [`ApiConfig`], [`OpenTypes`], [`CatalogSource`], [`CatalogSync`], [`CatalogSyncError`],
+//! [`Keyring`] (the per-tenant keys, for the CLI's rebuild of an old database's hashes) and
 //! [`router`]. Callers MUST run [`AppState::sync_platform_catalog`] once before serving
 //! [`router`], and MUST NOT set [`ApiConfig::single_writer`] when another process writes the same
 //! store.
@@ -55,6 +56,7 @@ pub mod secret;
 mod state;
 
 pub use catalog_sync::{CatalogSource, CatalogSync, CatalogSyncError};
+pub use keyring::Keyring;
 pub use state::{ApiConfig, AppState, OpenTypes, ReadLimits, Services};
 
 use axum::handler::Handler;

@@ -8,13 +8,15 @@
 //! and, like the binary, reports start-up failures as `anyhow` errors with their context.
 //!
 //! The public interface is: [`Server`], [`config`] ([`ServeArgs`], [`Config`], [`LogFormat`]),
-//! [`ConnectionLimits`] and
-//! [`shutdown_signal`].
+//! [`ConnectionLimits`], [`shutdown_signal`]; [`upgrade_postgres_hashes`] (`sealbook migrate`'s
+//! rebuild of an old database's hashes).
 
 pub mod config;
 mod conn;
 mod server;
+mod upgrade;
 
 pub use config::{Config, LogFormat, ServeArgs};
 pub use conn::ConnectionLimits;
 pub use server::{shutdown_signal, Server};
+pub use upgrade::upgrade_postgres_hashes;

@@ -60,14 +60,14 @@ impl Server {
             }
         };
         let prefix = origin_prefix(&config, &*store).await?;
-        hash_format(&*store).await?;
+        let redaction_master = redaction_master(&config)?;
+        hash_format(&*store, &config, &redaction_master).await?;
         let keys = signing_keys(&config)?;
         let log = Arc::new(
             Log::new(store.clone(), keys, &prefix)
                 .await
                 .context("starting the checkpoint signer")?,
         );
-        let redaction_master = redaction_master(&config)?;
         let catalog = startup_catalog(&config)?;
         let (sequencer, sequencer_task) = Sequencer::start(store.clone(), config.sequencer);
         let (stop_signer, signer_stopped) = tokio::sync::oneshot::channel::<()>();
@@ -241,20 +241,36 @@ fn admin_token(config: &Config) -> anyhow::Result<String> {
 
 /// The format of search postings and content hashes this build writes and reads
 /// (`docs/security/hashing.md`).
-const HASH_FORMAT: &str = "hmac-sha256-v1";
+pub(crate) const HASH_FORMAT: &str = "hmac-sha256-v1";
 
-/// Refuses data whose postings and content hashes are in another format than [`HASH_FORMAT`]:
-/// searching it would silently miss events and retries of its events would be called conflicts.
-/// The migration to schema version 3 marks a database that held events before as `unkeyed`; a new
-/// one records the format at its first start.
-async fn hash_format(store: &dyn sealbook_store::Store) -> anyhow::Result<()> {
+/// Upgrades data whose postings and content hashes are unkeyed (marked so by the migration to
+/// schema version 3) by rebuilding them under the tenants' keys: the embedded store in its own
+/// writer, PostgreSQL as the owner when `--database-owner-url` is given (the application role may
+/// not rewrite events). Then refuses data in any other format than [`HASH_FORMAT`]: searching it
+/// would silently miss events and retries of its events would be called conflicts. A new database
+/// records the format at its first start.
+async fn hash_format(
+    store: &dyn sealbook_store::Store,
+    config: &Config,
+    redaction_master: &[u8; 32],
+) -> anyhow::Result<()> {
+    if let Some(owner) = &config.database_owner_url {
+        crate::upgrade::upgrade_pg_hashes(owner, redaction_master).await?;
+    } else if let Some(target) = store.hash_rebuild() {
+        crate::upgrade::upgrade_hashes(target, redaction_master).await?;
+    }
     let recorded = store
         .pin_setting("hash_format", HASH_FORMAT)
         .await
         .context("reading the format of search postings and content hashes")?;
+    if recorded == sealbook_store::UNKEYED_FORMAT && store.hash_rebuild().is_none() {
+        anyhow::bail!(
+            "this database holds search postings and content hashes in the unkeyed format of an earlier Sealbook; this build keys them per tenant ({HASH_FORMAT:?}) and rebuilds them as the schema owner: run `sealbook migrate --database-owner-url <owner URL> --redaction-key-file <this deployment's redaction secret>` once, or start this server with --database-owner-url (docs/deploy-postgres.md)"
+        );
+    }
     if recorded != HASH_FORMAT {
         anyhow::bail!(
-            "this data holds search postings and content hashes in the {recorded:?} format of an earlier Sealbook (XXH3 postings and SHA-256 content hashes, readable with a dictionary by whoever reads the database); this build keys them per tenant ({HASH_FORMAT:?}) and would miss search results and call faithful retries conflicts on it. Keep serving it with the earlier build; rebuilding postings and content hashes in place is not available yet (docs/security/hashing.md)"
+            "this data holds search postings and content hashes in the {recorded:?} format, which this build does not know (it writes {HASH_FORMAT:?}); run the Sealbook that wrote it (docs/security/hashing.md)"
         );
     }
     Ok(())
@@ -324,12 +340,31 @@ fn secret_text(
 /// `SEALBOOK_REDACTION_KEY`, `--redaction-key-file`, or generated into `<data-dir>/redaction-key`.
 /// Several nodes must share it.
 fn redaction_master(config: &Config) -> anyhow::Result<zeroize::Zeroizing<[u8; 32]>> {
+    redaction_master_from(
+        config.redaction_key_file.as_deref(),
+        Some(&config.data_dir.join("redaction-key")),
+    )
+}
+
+/// The redaction secret from `SEALBOOK_REDACTION_KEY`, `file`, or `default` (generated there when
+/// absent). Without `default`, one of the first two MUST be given (`sealbook migrate`: a secret
+/// generated there would key nothing the servers can read).
+pub(crate) fn redaction_master_from(
+    file: Option<&Path>,
+    default: Option<&Path>,
+) -> anyhow::Result<zeroize::Zeroizing<[u8; 32]>> {
     use base64::Engine;
     let b64 = base64::engine::general_purpose::STANDARD;
+    let default = match (file, default) {
+        (_, Some(d)) => d,
+        (Some(f), None) => f,
+        (None, None) if std::env::var_os("SEALBOOK_REDACTION_KEY").is_some() => Path::new(""),
+        (None, None) => anyhow::bail!("no redaction secret given"),
+    };
     let (text, from) = secret_text(
         "SEALBOOK_REDACTION_KEY",
-        config.redaction_key_file.as_deref(),
-        &config.data_dir.join("redaction-key"),
+        file,
+        default,
         "redaction secret",
         || {
             let mut key = zeroize::Zeroizing::new([0u8; 32]);

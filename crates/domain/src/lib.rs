@@ -19,6 +19,9 @@
 //! - [`shape`], [`shape_with`], [`ShapedEvent`], [`PersonalValue`], [`Entropy`],
 //!   [`personal_paths`]: turning a validated event into its leaf with salted commitments;
 //!   [`check_commitments`]: personal values checked against a leaf;
+//! - [`event_hashes`], [`EventHashes`], [`spelled_terms`]: an event's postings and content hash,
+//!   and [`client_event`], [`stored_event_hashes`], [`RehashError`]: the same from a stored leaf
+//!   and its personal values, to rebuild a database's hashes;
 //! - [`canonical_bytes`]: RFC 8785 canonical JSON, the leaf's encoding;
 //! - [`view`]: a stored leaf turned back into the event a reader sees ([`view::event_view`]),
 //!   verifiable export lines and their leaves ([`view::export_line`], [`view::rebuild_leaf`]);
@@ -56,6 +59,8 @@ pub use filter::{
 pub use keys::{ContentKey, SearchKey, TenantKeys};
 pub use scope::{Scope, ScopeError};
 pub use shape::{
-    check_commitments, personal_paths, shape, shape_with, Entropy, PersonalValue, ShapedEvent,
+    check_commitments, client_event, event_hashes, personal_paths, shape, shape_with,
+    spelled_terms, stored_event_hashes, Entropy, EventHashes, PersonalValue, RehashError,
+    ShapedEvent,
 };
 pub use tenant::{TenantId, TenantIdError};

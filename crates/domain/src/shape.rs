@@ -124,13 +124,10 @@ pub fn shape_with(
     extra_personal: &[String],
     keys: &TenantKeys,
 ) -> ShapedEvent {
-    let content_hash = keys.content.hash(&retry_form(&ev.body));
-    let mut terms: Vec<i64> = index_terms(&ev.body)
-        .iter()
-        .map(|t| keys.search.term_key(t))
-        .collect();
-    terms.sort_unstable();
-    terms.dedup();
+    let EventHashes {
+        terms,
+        content_hash,
+    } = event_hashes(&ev.body, keys);
     let client_id = ev.id.is_some();
     let id = ev.id.unwrap_or_else(|| {
         let mut rnd = [0u8; 10];
@@ -188,6 +185,106 @@ pub fn shape_with(
         },
         terms,
     }
+}
+
+/// The hashes stored beside an event: its search postings and its content hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventHashes {
+    /// The event's terms under the tenant's search key, sorted, unique.
+    pub terms: Vec<i64>,
+    /// `HMAC-SHA256(content key, retry form)`.
+    pub content_hash: [u8; 32],
+}
+
+/// The postings and content hash of a client event (the validated, redacted body, personal values
+/// in the clear), under the tenant's `keys`. The one definition of both: [`shape_with`] computes
+/// them at ingest, and the rebuild of an old database ([`stored_event_hashes`]) from what is
+/// stored, so the two MUST agree.
+pub fn event_hashes(client: &Map<String, Value>, keys: &TenantKeys) -> EventHashes {
+    let mut terms: Vec<i64> = index_terms(client)
+        .iter()
+        .map(|t| keys.search.term_key(t))
+        .collect();
+    terms.sort_unstable();
+    terms.dedup();
+    EventHashes {
+        terms,
+        content_hash: keys.content.hash(&retry_form(client)),
+    }
+}
+
+/// The spelled search terms of a client event (`a:<actor id>`, `w:<word>`, …), sorted, unique:
+/// what [`event_hashes`] keys. Public for tools and tests that must write postings in another
+/// format (an earlier build's).
+pub fn spelled_terms(client: &Map<String, Value>) -> Vec<String> {
+    index_terms(client)
+}
+
+/// Why the client form of a stored event cannot be rebuilt from its leaf and personal values.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RehashError {
+    /// The leaf is not a JSON object.
+    #[error("the leaf is not a JSON object")]
+    Leaf,
+    /// A personal value does not belong where it says (by its position among the event's values).
+    #[error("personal value {index} ({path}): {why}")]
+    Personal {
+        /// Position among the event's personal values.
+        index: usize,
+        /// Its JSON pointer.
+        path: String,
+        /// Why it does not fit the leaf.
+        why: &'static str,
+    },
+}
+
+/// The client event a stored event was shaped from: the leaf without the fields shaping added
+/// (`tenant`, `received_at`, `v`), each commitment replaced by its personal value where that is
+/// still kept. The event id stays: for a client-chosen id it is what the client sent; for a
+/// server-assigned one (which shaping added) it is kept too, since the leaf does not say which it
+/// was, and only a client sending exactly that id could ever compare against it.
+///
+/// Each personal value MUST match its commitment (checked: a value that does not is an error,
+/// never hashed). A commitment whose value was erased stays as it is, so an erased value yields no
+/// posting and the content hash covers the commitment instead of the value.
+pub fn client_event(
+    leaf: &[u8],
+    personal: &[PersonalValue],
+) -> Result<Map<String, Value>, RehashError> {
+    let parsed: Value = serde_json::from_slice(leaf).map_err(|_| RehashError::Leaf)?;
+    for (index, p) in personal.iter().enumerate() {
+        p.check_against(&parsed)
+            .map_err(|why| RehashError::Personal {
+                index,
+                path: p.path.clone(),
+                why,
+            })?;
+    }
+    let Value::Object(mut body) = parsed else {
+        return Err(RehashError::Leaf);
+    };
+    for added in ["tenant", "received_at", "v"] {
+        body.remove(added);
+    }
+    for p in personal {
+        if let Some(slot) = pointer_mut(&mut body, &p.path) {
+            *slot = p.value.clone();
+        }
+    }
+    Ok(body)
+}
+
+/// The postings and content hash of a stored event under `keys`, from its leaf and the personal
+/// values still kept beside it: [`client_event`], then [`event_hashes`]. This is how a database
+/// whose hashes were written in another format (or under another key) is rebuilt; for an event
+/// whose personal values are all kept it gives exactly what [`shape_with`] gave at ingest (for
+/// a client-chosen id; see [`client_event`] for server-assigned ones).
+pub fn stored_event_hashes(
+    leaf: &[u8],
+    personal: &[PersonalValue],
+    keys: &TenantKeys,
+) -> Result<EventHashes, RehashError> {
+    Ok(event_hashes(&client_event(leaf, personal)?, keys))
 }
 
 /// `{"$commitment": "sha256:<hex of SHA-256(salt || JCS(value))>"}`.
@@ -651,6 +748,69 @@ pub(crate) mod tests {
         let b = k.search.term_key("b:sealbook");
         assert!(shaped(own, &k).terms.contains(&b));
         assert!(!shaped(valid(sample()), &k).terms.contains(&b));
+    }
+
+    #[test]
+    fn stored_events_give_the_hashes_shaping_gave() {
+        let t = TenantId::parse("acme").unwrap();
+        let k = keys(3);
+        let mut own = sample();
+        own["data"] = json!({"email": "ada@example.com", "n": 1.5});
+        let mut own = valid(own);
+        own.body.insert("recorded_by".into(), json!("sealbook"));
+        let mut redacted = sample();
+        redacted["data"] = json!({"password": "hunter2", "kept": 1});
+        let mut ev = valid(redacted);
+        crate::redact::redact(&mut ev.body, &[9; 32], &[]);
+        let extra = ["/data/email".to_owned()];
+        for (ev, extra) in [(valid(sample()), &[][..]), (own, &extra[..]), (ev, &[][..])] {
+            let body = ev.body.clone();
+            let s = shape_with(
+                ev,
+                &t,
+                time::macros::datetime!(2026-01-31 10:00:01.5 UTC),
+                &mut Counter(5),
+                extra,
+                &k,
+            );
+            let personal: Vec<PersonalValue> = serde_json::from_slice(&s.personal).unwrap();
+            assert_eq!(client_event(&s.leaf, &personal).unwrap(), body);
+            assert_eq!(
+                stored_event_hashes(&s.leaf, &personal, &k).unwrap(),
+                EventHashes {
+                    terms: s.terms.clone(),
+                    content_hash: s.content_hash
+                }
+            );
+            assert_ne!(
+                stored_event_hashes(&s.leaf, &personal, &keys(4))
+                    .unwrap()
+                    .terms,
+                s.terms,
+                "under another key"
+            );
+        }
+    }
+
+    #[test]
+    fn erased_and_mismatched_personal_values() {
+        let k = keys(3);
+        let s = shaped(valid(sample()), &k);
+        let mut personal: Vec<PersonalValue> = serde_json::from_slice(&s.personal).unwrap();
+        // An erased actor id: no posting for it, and the retry form covers the commitment.
+        personal.retain(|p| p.path != "/actor/id");
+        let erased = stored_event_hashes(&s.leaf, &personal, &k).unwrap();
+        assert!(!erased.terms.contains(&k.search.term_key("a:u-7")));
+        assert!(erased.terms.contains(&k.search.term_key("s:u-9")));
+        assert_ne!(erased.content_hash, s.content_hash);
+        // A value that is not the committed one is refused, not hashed.
+        personal[0].value = json!("someone else");
+        assert!(matches!(
+            stored_event_hashes(&s.leaf, &personal, &k),
+            Err(RehashError::Personal { index: 0, .. })
+        ));
+        assert_eq!(stored_event_hashes(b"[1]", &[], &k), Err(RehashError::Leaf));
+        assert_eq!(stored_event_hashes(b"{", &[], &k), Err(RehashError::Leaf));
     }
 
     #[test]

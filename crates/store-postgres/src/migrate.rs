@@ -171,3 +171,217 @@ pub(crate) fn detail(e: &tokio_postgres::Error) -> String {
         None => e.to_string(),
     }
 }
+
+/// The recorded format of search postings and content hashes (`None` when none is recorded), read
+/// as the owner.
+pub async fn hash_format(owner_url: &str) -> Result<Option<String>, StoreError> {
+    let (client, driver) = open(owner_url).await?;
+    let result = async {
+        client
+            .execute(
+                "SELECT set_config('sealbook.owner_access', 'on', false)",
+                &[],
+            )
+            .await
+            .map_err(unavailable)?;
+        sealbook_store::HashRebuild::hash_format(&OwnerSession(tokio::sync::Mutex::new(client)))
+            .await
+    }
+    .await;
+    let _ = driver.await;
+    result
+}
+
+/// The upgrade of search postings and content hashes (`sealbook_store::upgrade_hashes`), as the
+/// owner at `owner_url`: a database marked `unkeyed` by migration 3 is rebuilt under the tenants'
+/// `keys` and marked `format`; any other is left alone (`Ok(None)`). The application role cannot
+/// do this (events are append-only for it), so `sealbook migrate` and `serve
+/// --database-owner-url` run it after [`migrate`]. Holds the migration lock, so nodes starting at
+/// once rebuild one after another (the later ones find the work done).
+pub async fn upgrade_hashes(
+    owner_url: &str,
+    keys: &(dyn Fn(&sealbook_domain::TenantId) -> sealbook_domain::TenantKeys + Sync),
+    format: &str,
+    progress: &(dyn Fn(&sealbook_domain::TenantId, u64) + Sync),
+) -> Result<Option<sealbook_store::RebuildReport>, StoreError> {
+    let (client, driver) = open(owner_url).await?;
+    let result = async {
+        client
+            .execute("SELECT pg_advisory_lock($1)", &[&LOCK])
+            .await
+            .map_err(unavailable)?;
+        client
+            .execute(
+                "SELECT set_config('sealbook.owner_access', 'on', false)",
+                &[],
+            )
+            .await
+            .map_err(unavailable)?;
+        let session = OwnerSession(tokio::sync::Mutex::new(client));
+        let out = sealbook_store::upgrade_hashes(&session, keys, format, progress).await;
+        let client = session.0.into_inner();
+        let unlocked = client
+            .execute("SELECT pg_advisory_unlock($1)", &[&LOCK])
+            .await
+            .map_err(unavailable);
+        // The rebuild's own failure first: it says what went wrong, the unlock only what followed.
+        let report = out?;
+        unlocked?;
+        Ok(report)
+    }
+    .await;
+    let _ = driver.await;
+    result
+}
+
+/// A rebuild target on the owner's own session at `owner_url` (`owner_access` on), for tests of
+/// the rebuild itself; [`upgrade_hashes`] is the upgrade path.
+pub async fn owner_session(
+    owner_url: &str,
+) -> Result<Box<dyn sealbook_store::HashRebuild>, StoreError> {
+    let (client, _driver) = open(owner_url).await?;
+    client
+        .execute(
+            "SELECT set_config('sealbook.owner_access', 'on', false)",
+            &[],
+        )
+        .await
+        .map_err(unavailable)?;
+    Ok(Box::new(OwnerSession(tokio::sync::Mutex::new(client))))
+}
+
+/// The owner's session with `owner_access` on: it sees and writes every tenant's rows.
+struct OwnerSession(tokio::sync::Mutex<tokio_postgres::Client>);
+
+fn pg(e: tokio_postgres::Error) -> StoreError {
+    unavailable(detail(&e))
+}
+
+#[async_trait::async_trait]
+impl sealbook_store::HashRebuild for OwnerSession {
+    async fn hash_format(&self) -> Result<Option<String>, StoreError> {
+        let c = self.0.lock().await;
+        let row = c
+            .query_opt(
+                "SELECT value FROM sealbook.settings WHERE name = 'hash_format'",
+                &[],
+            )
+            .await
+            .map_err(pg)?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    async fn rehash_tenants(&self) -> Result<Vec<sealbook_domain::TenantId>, StoreError> {
+        let c = self.0.lock().await;
+        let rows = c
+            .query(
+                "SELECT tenant_id FROM sealbook.tenants ORDER BY tenant_id",
+                &[],
+            )
+            .await
+            .map_err(pg)?;
+        rows.iter()
+            .map(|r| {
+                let id: String = r.get(0);
+                sealbook_domain::TenantId::parse(&id).map_err(|e| {
+                    sealbook_store::Corruption::new(format!("stored tenant id {id:?}"))
+                        .caused_by(e)
+                        .into()
+                })
+            })
+            .collect()
+    }
+
+    async fn rehash_sources(
+        &self,
+        tenant: &sealbook_domain::TenantId,
+        start: u64,
+        limit: u64,
+    ) -> Result<Vec<sealbook_store::RehashSource>, StoreError> {
+        let c = self.0.lock().await;
+        let rows = c
+            .query(
+                "SELECT e.idx, e.leaf, p.data FROM sealbook.events e \
+                 LEFT JOIN sealbook.personal p ON p.tenant_id = e.tenant_id AND p.idx = e.idx \
+                 WHERE e.tenant_id = $1 AND e.idx >= $2 ORDER BY e.idx LIMIT $3",
+                &[&tenant.as_str(), &(start as i64), &(limit as i64)],
+            )
+            .await
+            .map_err(pg)?;
+        Ok(rows
+            .iter()
+            .map(|r| sealbook_store::RehashSource {
+                index: r.get::<_, i64>(0) as u64,
+                leaf: r.get(1),
+                personal: r.get::<_, Option<Vec<u8>>>(2).unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    async fn replace_hashes(
+        &self,
+        tenant: &sealbook_domain::TenantId,
+        start: u64,
+        end: u64,
+        events: Vec<sealbook_store::Rehashed>,
+    ) -> Result<(), StoreError> {
+        let bucket = |i: u64| (i >> crate::store::BUCKET_BITS) as i64;
+        let (mut buckets, mut terms, mut idxs) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut hash_idx, mut hashes) = (Vec::new(), Vec::new());
+        for e in &events {
+            for t in &e.terms {
+                buckets.push(bucket(e.index));
+                terms.push(*t);
+                idxs.push(e.index as i64);
+            }
+            hash_idx.push(e.index as i64);
+            hashes.push(e.content_hash.to_vec());
+        }
+        let mut c = self.0.lock().await;
+        let tx = c.transaction().await.map_err(pg)?;
+        let t = tenant.as_str();
+        if start < end {
+            tx.execute(
+                "DELETE FROM sealbook.terms WHERE tenant_id = $1 AND bucket BETWEEN $2 AND $3 \
+                 AND idx >= $4 AND idx < $5",
+                &[
+                    &t,
+                    &bucket(start),
+                    &bucket(end - 1),
+                    &(start as i64),
+                    &(end as i64),
+                ],
+            )
+            .await
+            .map_err(pg)?;
+        }
+        tx.execute(
+            "INSERT INTO sealbook.terms(tenant_id, bucket, term, idx) \
+             SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::bigint[]) ON CONFLICT DO NOTHING",
+            &[&t, &buckets, &terms, &idxs],
+        )
+        .await
+        .map_err(pg)?;
+        tx.execute(
+            "UPDATE sealbook.events e SET content_hash = u.h \
+             FROM unnest($2::bigint[], $3::bytea[]) AS u(idx, h) \
+             WHERE e.tenant_id = $1 AND e.idx = u.idx",
+            &[&t, &hash_idx, &hashes],
+        )
+        .await
+        .map_err(pg)?;
+        tx.commit().await.map_err(pg)
+    }
+
+    async fn set_hash_format(&self, format: &str) -> Result<(), StoreError> {
+        let c = self.0.lock().await;
+        c.execute(
+            "INSERT INTO sealbook.settings(name, value) VALUES ('hash_format', $1) \
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            &[&format],
+        )
+        .await
+        .map_err(pg)?;
+        Ok(())
+    }
+}

@@ -26,7 +26,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::Transaction;
 
 /// Postings bucket width, as in the embedded store.
-const BUCKET_BITS: u32 = 12;
+pub(crate) const BUCKET_BITS: u32 = 12;
 
 /// The PostgreSQL store.
 pub struct PgStore {

@@ -21,6 +21,15 @@ impl Harness for Pg {
         )
     }
 
+    async fn owner_rebuild(&self) -> Option<Box<dyn sealbook_store::HashRebuild>> {
+        let db = self.0.get_or_init(TestDb::create).await;
+        Some(
+            sealbook_store_postgres::migrate::owner_session(&db.owner_url)
+                .await
+                .expect("connect as the owner"),
+        )
+    }
+
     /// As the owner, whom row-level security does not confine.
     async fn damage(&self, tenant: &TenantId, damage: Damage) {
         let db = self.0.get_or_init(TestDb::create).await;

@@ -19,6 +19,7 @@
 //! in `sealbook-testkit`).
 
 pub mod layout;
+mod rehash;
 
 use async_trait::async_trait;
 use layout::{bucket, rowid, INDEX_BITS, MAX_INDEX, SCHEMA};
@@ -1142,6 +1143,10 @@ impl Store for SqliteStore {
                 .map_err(|e| Corruption::from(e).tenant(&t))?)
         })
         .await
+    }
+
+    fn hash_rebuild(&self) -> Option<&dyn sealbook_store::HashRebuild> {
+        Some(self)
     }
 
     async fn log_size(&self, tenant: &TenantId) -> Result<u64, StoreError> {

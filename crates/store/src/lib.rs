@@ -23,16 +23,23 @@
 //!   [`stored_hash`], the check of a stored hash;
 //! - [`TileNodes`] and [`MissingTile`]: proofs from stored tiles;
 //! - [`column_conditions`], [`ColumnCondition`], [`ColumnValue`]: a filter's predicates on an
-//!   event's own columns, for every backend's SQL.
+//!   event's own columns, for every backend's SQL;
+//! - [`HashRebuild`], [`upgrade_hashes`], [`rebuild_hashes`] (with [`RehashSource`], [`Rehashed`],
+//!   [`RebuildReport`]): rebuilding postings and content hashes written in another format.
 
 mod columns;
 mod error;
 mod nodes;
+mod rehash;
 mod replay;
 
 pub use columns::{column_conditions, ColumnCondition, ColumnValue};
 pub use error::{Corruption, Place, StoreError};
 pub use nodes::{MissingTile, TileNodes};
+pub use rehash::{
+    rebuild_hashes, upgrade_hashes, HashRebuild, RebuildReport, RehashSource, Rehashed,
+    REHASH_BATCH, UNKEYED_FORMAT,
+};
 pub use replay::{replay, stored_hash, StoredId};
 
 use async_trait::async_trait;
@@ -289,4 +296,11 @@ pub trait Store: Send + Sync + 'static {
         level: u32,
         number: u64,
     ) -> Result<Option<Vec<Hash>>, StoreError>;
+
+    /// The rebuild of postings and content hashes ([`rebuild_hashes`]) through this store's own
+    /// connection, when it may rewrite every tenant's events; `None` (the default) when it may not
+    /// (PostgreSQL's application role: there the owner rebuilds, at migration).
+    fn hash_rebuild(&self) -> Option<&dyn HashRebuild> {
+        None
+    }
 }

@@ -9,8 +9,8 @@ use sealbook_domain::{
     ShapedEvent, TenantId, TenantKeys,
 };
 use sealbook_store::{
-    AppendOutcome, AppendRequest, Corruption, KeyEffect, KeyRecord, NewKey, Place, Store,
-    StoreError,
+    rebuild_hashes, AppendOutcome, AppendRequest, Corruption, HashRebuild, KeyEffect, KeyRecord,
+    NewKey, Place, RebuildReport, RehashSource, Rehashed, Store, StoreError,
 };
 use std::sync::Arc;
 
@@ -22,6 +22,12 @@ pub trait Harness: Send + Sync {
     /// Does `damage` to the stored data of `tenant` behind the store's back, through a raw
     /// connection of the backend, as a bad disk or an intruder would.
     async fn damage(&self, tenant: &TenantId, damage: Damage);
+    /// The rebuild of postings and content hashes through the backend's privileged connection,
+    /// for a backend whose store offers none ([`Store::hash_rebuild`] is `None`: PostgreSQL's
+    /// application role, where the owner rebuilds).
+    async fn owner_rebuild(&self) -> Option<Box<dyn HashRebuild>> {
+        None
+    }
 }
 
 /// Damage to a tenant's stored tree, done by [`Harness::damage`].
@@ -56,7 +62,8 @@ macro_rules! store_conformance {
             entries_in_log_order,
             checkpoints_only_grow,
             signing_keys_and_settings,
-            damage_is_reported_as_corrupt
+            damage_is_reported_as_corrupt,
+            hash_rebuild_rekeys_and_survives_interruption
         );
     };
     (@tests $harness:expr; $($name:ident),*) => {
@@ -124,8 +131,17 @@ pub fn events_marked(
     json: serde_json::Value,
     sealbooks: &[usize],
 ) -> Vec<ShapedEvent> {
+    shaped_with(t, json, sealbooks, &keys(t))
+}
+
+/// Like [`events_marked`], shaped under `k` instead of `t`'s test keys.
+fn shaped_with(
+    t: &TenantId,
+    json: serde_json::Value,
+    sealbooks: &[usize],
+    k: &TenantKeys,
+) -> Vec<ShapedEvent> {
     let mut e = Fixed(7);
-    let k = keys(t);
     parse_batch(
         json.to_string().as_bytes(),
         BodyFormat::Json,
@@ -140,7 +156,7 @@ pub fn events_marked(
             v.body
                 .insert("recorded_by".into(), sealbook_domain::SEALBOOK.into());
         }
-        shape(v, t, time::OffsetDateTime::now_utc(), &mut e, &k)
+        shape(v, t, time::OffsetDateTime::now_utc(), &mut e, k)
     })
     .collect()
 }
@@ -1098,4 +1114,145 @@ pub async fn damage_is_reported_as_corrupt(h: &dyn Harness) {
     }
     let ok = tenant("ok");
     assert_eq!(indexes(&one(&*s, three(&ok, "b")).await), vec![3, 4, 5]);
+}
+
+/// A rebuild target that fails when asked to rewrite `fail`'s hashes: a crash in the middle.
+struct Interrupted<'a> {
+    inner: &'a dyn HashRebuild,
+    fail: TenantId,
+}
+
+#[async_trait::async_trait]
+impl HashRebuild for Interrupted<'_> {
+    async fn hash_format(&self) -> Result<Option<String>, StoreError> {
+        self.inner.hash_format().await
+    }
+    async fn rehash_tenants(&self) -> Result<Vec<TenantId>, StoreError> {
+        self.inner.rehash_tenants().await
+    }
+    async fn rehash_sources(
+        &self,
+        tenant: &TenantId,
+        start: u64,
+        limit: u64,
+    ) -> Result<Vec<RehashSource>, StoreError> {
+        self.inner.rehash_sources(tenant, start, limit).await
+    }
+    async fn replace_hashes(
+        &self,
+        tenant: &TenantId,
+        start: u64,
+        end: u64,
+        events: Vec<Rehashed>,
+    ) -> Result<(), StoreError> {
+        if *tenant == self.fail {
+            return Err(StoreError::Unavailable("interrupted".into()));
+        }
+        self.inner.replace_hashes(tenant, start, end, events).await
+    }
+    async fn set_hash_format(&self, format: &str) -> Result<(), StoreError> {
+        self.inner.set_hash_format(format).await
+    }
+}
+
+/// Rebuilding postings and content hashes under new keys: an interrupted rebuild leaves the
+/// format as it was, and running it again gives every tenant's events postings and content hashes
+/// under the new keys only (searches under the new keys find them, under the old ones nothing; a
+/// faithful retry shaped under the new keys replays, other content conflicts).
+pub async fn hash_rebuild_rekeys_and_survives_interruption(h: &dyn Harness) {
+    let s = setup(h, &["a", "b"]).await;
+    let (a, b) = (tenant("a"), tenant("b"));
+    let batch_a = serde_json::json!([
+        ev("1", "x.y", "u1", "2026-01-01T00:00:00Z"),
+        ev("2", "x.y", "u2", "2026-01-01T00:00:01Z"),
+        ev("3", "x.z", "u1", "2026-01-01T00:00:02Z")
+    ]);
+    let AppendOutcome::Committed(first) = send(&*s, &a, batch_a.clone()).await else {
+        panic!()
+    };
+    send(
+        &*s,
+        &b,
+        serde_json::json!([ev("1", "x.y", "u1", "2026-01-01T00:00:00Z")]),
+    )
+    .await;
+    let owner = h.owner_rebuild().await;
+    let target: &dyn HashRebuild = match (&owner, s.hash_rebuild()) {
+        (Some(o), _) => &**o,
+        (None, Some(r)) => r,
+        (None, None) => panic!("a backend MUST offer the rebuild, itself or as its owner"),
+    };
+    target.set_hash_format("old").await.unwrap();
+    assert_eq!(target.hash_format().await.unwrap().as_deref(), Some("old"));
+    let new_keys = |t: &TenantId| keys(&tenant(&format!("new-{t}")));
+    let quiet = |_: &TenantId, _: u64| {};
+
+    let broken = Interrupted {
+        inner: target,
+        fail: b.clone(),
+    };
+    assert!(rebuild_hashes(&broken, &new_keys, "new", &quiet)
+        .await
+        .is_err());
+    assert_eq!(
+        target.hash_format().await.unwrap().as_deref(),
+        Some("old"),
+        "an interrupted rebuild does not claim the new format"
+    );
+    assert_eq!(
+        rebuild_hashes(target, &new_keys, "new", &quiet)
+            .await
+            .unwrap(),
+        RebuildReport {
+            tenants: 2,
+            events: 4
+        }
+    );
+    assert_eq!(target.hash_format().await.unwrap().as_deref(), Some("new"));
+
+    let search = |k: &TenantKeys, pairs: &[(&str, &str)]| {
+        let v: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        EventFilter::from_query(&v, &k.search).unwrap()
+    };
+    for (t, pairs, n) in [
+        (&a, &[("actor", "u1")][..], 2),
+        (&a, &[("subject", "order:o-2")][..], 1),
+        (&a, &[("ref", "order_number:PO-3")][..], 1),
+        (&a, &[("q", "name u2")][..], 1),
+        (&b, &[("actor", "u1")][..], 1),
+    ] {
+        let found = s.query(t, &search(&new_keys(t), pairs)).await.unwrap();
+        assert_eq!(found.len(), n, "{t} {pairs:?} under the new keys");
+        let old = s.query(t, &search(&keys(t), pairs)).await.unwrap();
+        assert!(old.is_empty(), "{t} {pairs:?}: the old postings are gone");
+    }
+
+    let retry = shaped_with(&a, batch_a, &[], &new_keys(&a));
+    let AppendOutcome::Committed(again) = one(&*s, req(&a, retry)).await else {
+        panic!("a faithful retry under the new keys")
+    };
+    assert_eq!(
+        again
+            .iter()
+            .map(|r| (r.index, r.leaf_hash, r.replayed))
+            .collect::<Vec<_>>(),
+        first
+            .iter()
+            .map(|r| (r.index, r.leaf_hash, true))
+            .collect::<Vec<_>>()
+    );
+    let changed = shaped_with(
+        &a,
+        serde_json::json!([ev("1", "x.other", "u1", "2026-01-01T00:00:00Z")]),
+        &[],
+        &new_keys(&a),
+    );
+    assert!(matches!(
+        one(&*s, req(&a, changed)).await,
+        AppendOutcome::Conflict { .. }
+    ));
+    assert_eq!(s.log_size(&a).await.unwrap(), 3);
 }

@@ -21,4 +21,5 @@ mod read;
 mod redaction;
 mod spool;
 mod tamper;
+mod upgrade;
 mod walkthrough;

@@ -291,56 +291,6 @@ fn recorded_by_filters_sealbooks_records_from_clients_events() {
     assert_eq!(exported, ["c2", "c1"], "{text}");
 }
 
-/// A database written before postings and content hashes were keyed (schema version 2, XXH3
-/// postings) is marked by the migration, and the upgraded server refuses to start on it with a
-/// message that says why, instead of serving searches that silently miss its events.
-#[test]
-fn an_upgraded_server_refuses_unkeyed_postings() {
-    let dir = tempdir();
-    let s = Server::start(dir.path());
-    let key = s.tenant_with_key("acme");
-    s.ingest(&key, &event("old"));
-    drop(s);
-    let path = dir.path().join("data/sealbook.db");
-    {
-        // As the build before this change left it.
-        let db = rusqlite::Connection::open(&path).unwrap();
-        db.execute_batch(
-            "UPDATE meta SET value = '2' WHERE key = 'schema_version';
-             DELETE FROM meta WHERE key = 'setting:hash_format';",
-        )
-        .unwrap();
-    }
-    let config = sealbook::ServeArgs::parse_flags(vec![
-        "--data-dir".to_owned(),
-        dir.path().join("data").display().to_string(),
-        "--listen".to_owned(),
-        "127.0.0.1:0".to_owned(),
-    ])
-    .unwrap()
-    .resolve()
-    .unwrap();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let err = runtime
-        .block_on(sealbook::Server::build(config, None))
-        .err()
-        .expect("the server refuses the unkeyed data");
-    let text = format!("{err:#}");
-    assert!(
-        text.contains("\"unkeyed\" format") && text.contains("would miss search results"),
-        "{text}"
-    );
-    let db = rusqlite::Connection::open(&path).unwrap();
-    let mark: String = db
-        .query_row(
-            "SELECT value FROM meta WHERE key = 'setting:hash_format'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(mark, "unkeyed", "the migration marked it");
-}
-
 /// Item 3 (views): the keyed fingerprint of a redacted value is shown to `tenant:admin` only, in
 /// search and by id; the mask and preview stay for every reader.
 #[test]
