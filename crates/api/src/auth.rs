@@ -107,7 +107,12 @@ impl FromRequestParts<AppState> for TenantKey {
             Some(r) => r,
             None => {
                 not_locked_out(state, client)?;
-                if state.inner.dead_keys.get(&hash).is_some() {
+                if state
+                    .inner
+                    .dead_keys
+                    .get(&hash)
+                    .is_some_and(|at| at.elapsed() < crate::state::DEAD_KEY_TTL)
+                {
                     return Err(failed(state, client));
                 }
                 let generation = cache.map(|c| c.generation());
@@ -118,7 +123,10 @@ impl FromRequestParts<AppState> for TenantKey {
                     .await?
                     .filter(|k| k.revoked_at.is_none())
                 else {
-                    state.inner.dead_keys.insert(hash, ());
+                    state
+                        .inner
+                        .dead_keys
+                        .insert(hash, std::time::Instant::now());
                     return Err(failed(state, client));
                 };
                 if let (Some(c), Some(g)) = (cache, generation) {

@@ -24,6 +24,9 @@ use std::sync::Arc;
 /// guesses of a stored event's content (`docs/security/hashing.md`).
 pub(crate) const CONFLICTS_PER_MINUTE: u32 = 10;
 
+/// How long a secret hash that named no live key is answered 401 without asking the store again.
+pub(crate) const DEAD_KEY_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone, Copy)]
 pub struct ApiConfig {
@@ -152,8 +155,9 @@ pub(crate) struct Inner {
     pub(crate) conflicts: Budget,
     /// The deployment-wide secret and the per-tenant keys derived from it.
     pub(crate) keyring: Keyring,
-    /// Secret hashes that named no live key (unknown or revoked): never looked up again.
-    pub(crate) dead_keys: quick_cache::sync::Cache<[u8; 32], ()>,
+    /// Secret hashes that named no live key (unknown or revoked), with when that was learned: not
+    /// looked up again for [`DEAD_KEY_TTL`], so a wrong answer can never lock a key out for good.
+    pub(crate) dead_keys: quick_cache::sync::Cache<[u8; 32], std::time::Instant>,
     pub(crate) auth_failures: AuthFailures,
     /// Checkpoint signings asked for, per tenant.
     pub(crate) checkpoint_requests: RateLimiter<TenantId>,
