@@ -37,15 +37,7 @@ pub async fn migrate_to(owner_url: &str, target: i64) -> Result<(), StoreError> 
             .execute("SELECT pg_advisory_lock($1)", &[&LOCK])
             .await
             .map_err(unavailable)?;
-        // Row-level security is forced on every table from version 2 on, for the owner too; the
-        // owner's `owner_access` policy lets this session (only) see and change every row.
-        client
-            .execute(
-                "SELECT set_config('sealbook.owner_access', 'on', false)",
-                &[],
-            )
-            .await
-            .map_err(unavailable)?;
+        owner_access(&client).await?;
         client
             .batch_execute(
                 "CREATE SCHEMA IF NOT EXISTS sealbook;
@@ -177,13 +169,7 @@ pub(crate) fn detail(e: &tokio_postgres::Error) -> String {
 pub async fn hash_format(owner_url: &str) -> Result<Option<String>, StoreError> {
     let (client, driver) = open(owner_url).await?;
     let result = async {
-        client
-            .execute(
-                "SELECT set_config('sealbook.owner_access', 'on', false)",
-                &[],
-            )
-            .await
-            .map_err(unavailable)?;
+        owner_access(&client).await?;
         sealbook_store::HashRebuild::hash_format(&OwnerSession(tokio::sync::Mutex::new(client)))
             .await
     }
@@ -210,13 +196,7 @@ pub async fn upgrade_hashes(
             .execute("SELECT pg_advisory_lock($1)", &[&LOCK])
             .await
             .map_err(unavailable)?;
-        client
-            .execute(
-                "SELECT set_config('sealbook.owner_access', 'on', false)",
-                &[],
-            )
-            .await
-            .map_err(unavailable)?;
+        owner_access(&client).await?;
         let session = OwnerSession(tokio::sync::Mutex::new(client));
         let out = sealbook_store::upgrade_hashes(&session, keys, format, progress).await;
         let client = session.0.into_inner();
@@ -240,6 +220,14 @@ pub async fn owner_session(
     owner_url: &str,
 ) -> Result<Box<dyn sealbook_store::HashRebuild>, StoreError> {
     let (client, _driver) = open(owner_url).await?;
+    owner_access(&client).await?;
+    Ok(Box::new(OwnerSession(tokio::sync::Mutex::new(client))))
+}
+
+/// Turns `sealbook.owner_access` on for this owner session: row-level security is forced on every
+/// table from version 2 on, for the owner too, and the owner's `owner_access` policy lets this
+/// session (only) see and change every row.
+async fn owner_access(client: &tokio_postgres::Client) -> Result<(), StoreError> {
     client
         .execute(
             "SELECT set_config('sealbook.owner_access', 'on', false)",
@@ -247,7 +235,7 @@ pub async fn owner_session(
         )
         .await
         .map_err(unavailable)?;
-    Ok(Box::new(OwnerSession(tokio::sync::Mutex::new(client))))
+    Ok(())
 }
 
 /// The owner's session with `owner_access` on: it sees and writes every tenant's rows.
