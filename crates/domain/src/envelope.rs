@@ -1031,7 +1031,7 @@ mod tests {
 /// JSON parsing that refuses duplicate object keys. `serde_json` keeps the last of two equal keys
 /// silently; a SIEM or a reviewer reading the same bytes might keep the first. An audit event must
 /// have one meaning, so `{"actor": …, "actor": …}` is malformed.
-mod strict {
+pub(crate) mod strict {
     use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
     use serde_json::{Map, Number, Value};
 
@@ -1090,7 +1090,9 @@ mod strict {
             let mut out = Map::new();
             while let Some(k) = map.next_key::<String>()? {
                 if out.contains_key(&k) {
-                    return Err(de::Error::custom(format!("duplicate key {k:?}")));
+                    return Err(de::Error::custom(format!(
+                        "duplicate key {k:?}: the key appears twice in one object"
+                    )));
                 }
                 let Strict(v) = map.next_value()?;
                 out.insert(k, v);
@@ -1100,7 +1102,7 @@ mod strict {
     }
 
     /// Parses one JSON document, refusing duplicate keys at any depth.
-    pub(super) fn from_slice(bytes: &[u8]) -> Result<Value, serde_json::Error> {
+    pub(crate) fn from_slice(bytes: &[u8]) -> Result<Value, serde_json::Error> {
         let mut de = serde_json::Deserializer::from_slice(bytes);
         let Strict(v) = Strict::deserialize(&mut de)?;
         de.end()?;

@@ -208,65 +208,7 @@ impl ExportClaims {
 /// twice is an error (serde_json keeps the last one silently, so a file could show one value to a
 /// person and another to a program).
 pub fn parse_strict(text: &str) -> Result<Value, String> {
-    use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-    struct Strict;
-    impl<'de> DeserializeSeed<'de> for Strict {
-        type Value = Value;
-        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-            d.deserialize_any(self)
-        }
-    }
-    impl<'de> Visitor<'de> for Strict {
-        type Value = Value;
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("a JSON value")
-        }
-        fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
-            Ok(Value::Bool(b))
-        }
-        fn visit_i64<E>(self, n: i64) -> Result<Value, E> {
-            Ok(Value::from(n))
-        }
-        fn visit_u64<E>(self, n: u64) -> Result<Value, E> {
-            Ok(Value::from(n))
-        }
-        fn visit_f64<E>(self, n: f64) -> Result<Value, E> {
-            Ok(Value::from(n))
-        }
-        fn visit_str<E>(self, s: &str) -> Result<Value, E> {
-            Ok(Value::String(s.to_owned()))
-        }
-        fn visit_string<E>(self, s: String) -> Result<Value, E> {
-            Ok(Value::String(s))
-        }
-        fn visit_unit<E>(self) -> Result<Value, E> {
-            Ok(Value::Null)
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-            let mut out = Vec::new();
-            while let Some(v) = seq.next_element_seed(Strict)? {
-                out.push(v);
-            }
-            Ok(Value::Array(out))
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-            let mut out = Map::new();
-            while let Some(k) = map.next_key::<String>()? {
-                if out.contains_key(&k) {
-                    return Err(serde::de::Error::custom(format!(
-                        "the key {k:?} appears twice in one object"
-                    )));
-                }
-                let v = map.next_value_seed(Strict)?;
-                out.insert(k, v);
-            }
-            Ok(Value::Object(out))
-        }
-    }
-    let mut de = serde_json::Deserializer::from_str(text);
-    let v = Strict.deserialize(&mut de).map_err(|e| e.to_string())?;
-    de.end().map_err(|e| e.to_string())?;
-    Ok(v)
+    crate::envelope::strict::from_slice(text.as_bytes()).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
