@@ -90,6 +90,8 @@ pub(crate) async fn run(args: HammerArgs) -> anyhow::Result<()> {
     );
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(args.clients)
+        // Below the server's idle keep-alive close (its header read timeout, 10 s by default).
+        .pool_idle_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(30))
         .build()?;
     let unit = if args.mode == Mode::Ingest {

@@ -366,6 +366,9 @@ impl Client {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(5)))
+            // Sealbook closes a connection idle for its header read timeout (10 s by default):
+            // reusing one idle that long can meet the close mid-request.
+            .pool_idle_timeout(Duration::from_secs(5))
             .build()?;
         let mut auth = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
             ClientError::Unexpected {

@@ -400,6 +400,9 @@ fn read_token(data_dir: &Path) -> String {
 fn http_client() -> Client {
     Client::builder()
         .timeout(Duration::from_secs(60))
+        // The server closes a connection idle for its header read timeout (10 s by default); a
+        // client must not reuse one that long idle, or its request can meet the close.
+        .pool_idle_timeout(Duration::from_secs(5))
         .build()
         .unwrap()
 }
