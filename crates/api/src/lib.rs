@@ -18,6 +18,8 @@
 //! - handlers, one module per resource: `ingest` (`POST /v1/events`), `events` (search, fetch),
 //!   `log` (checkpoints, tiles, proofs), `export`, `redactions`, `catalog`, `admin` (tenants and
 //!   keys), `ops` (health, readiness, metrics, fallbacks);
+//! - `ui`: the admin web UI (server-rendered pages over the same handlers' parts and the same
+//!   authorisation, `sealbook_domain::access`);
 //! - `openapi` (the document, from every handler's annotation, and `/openapi.json`);
 //! - this file: the route table ([`router`]).
 //!
@@ -54,6 +56,7 @@ mod redactions;
 mod schema;
 pub mod secret;
 mod state;
+mod ui;
 
 pub use catalog_sync::{CatalogSource, CatalogSync, CatalogSyncError};
 pub use keyring::Keyring;
@@ -121,6 +124,7 @@ pub fn router(state: AppState) -> Router {
         .fold(Router::new(), |r, (path, _, handler)| {
             r.route(path, handler)
         })
+        .merge(ui::router())
         .fallback(ops::not_found)
         .method_not_allowed_fallback(ops::method_not_allowed)
         .layer(axum::middleware::from_fn(metrics_layer::record))

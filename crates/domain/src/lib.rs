@@ -12,7 +12,8 @@
 //!
 //! The public interface is:
 //! - [`TenantId`] ([`TenantIdError`]), [`Scope`] ([`ScopeError`]): who is asking and what they
-//!   may do;
+//!   may do; [`access`] ([`Role`], [`Action`], [`Grant`], [`Denied`]): the one authorisation
+//!   matrix, for keys, people, viewer tokens and operator access;
 //! - [`Limits`], [`BodyFormat`], [`parse_batch`], [`ValidEvent`], [`ENVELOPE_FIELDS`],
 //!   [`RESERVED_KEYS`], with
 //!   [`BatchError`] and [`FieldError`]: turning a request body into validated events;
@@ -33,6 +34,7 @@
 //!   content hash, which the caller derives and passes in;
 //! - [`timestamp`]: RFC 3339 handling shared by ingest and search.
 
+pub mod access;
 mod canonical;
 pub mod diff;
 mod envelope;
@@ -47,6 +49,7 @@ mod tenant;
 pub mod timestamp;
 pub mod view;
 
+pub use access::{Action, Denied, Grant, Role, RoleError};
 pub use canonical::canonical_bytes;
 pub use envelope::{
     parse_batch, BodyFormat, Limits, ValidEvent, ACTOR_TYPES, ENVELOPE_FIELDS, OUTCOMES,

@@ -21,6 +21,9 @@
 //! - the append contract: [`AppendRequest`], [`KeyEffect`], [`AppendOutcome`], and the
 //!   idempotency rule every backend applies, [`replay`] (with [`StoredId`]), beside
 //!   [`stored_hash`], the check of a stored hash;
+//! - [`People`] with [`User`], [`Credentials`], [`Session`], [`PasswordToken`], [`SavedSearch`],
+//!   [`AccessGrant`] and [`PeopleEffect`]: people, sign-in and what is committed with its audit
+//!   event;
 //! - [`TileNodes`] and [`MissingTile`]: proofs from stored tiles;
 //! - [`column_conditions`], [`ColumnCondition`], [`ColumnValue`]: a filter's predicates on an
 //!   event's own columns, for every backend's SQL;
@@ -30,12 +33,16 @@
 mod columns;
 mod error;
 mod nodes;
+mod people;
 mod rehash;
 mod replay;
 
 pub use columns::{column_conditions, ColumnCondition, ColumnValue};
 pub use error::{Corruption, Place, StoreError};
 pub use nodes::{MissingTile, TileNodes};
+pub use people::{
+    AccessGrant, Credentials, PasswordToken, People, PeopleEffect, SavedSearch, Session, User,
+};
 pub use rehash::{
     rebuild_hashes, upgrade_hashes, HashRebuild, RebuildReport, RehashSource, Rehashed,
     REHASH_BATCH, UNKEYED_FORMAT,
