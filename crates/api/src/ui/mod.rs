@@ -14,10 +14,16 @@
 //! `Cache-Control: no-store` on pages (they hold audit data). Every form that changes something
 //! carries the session's CSRF token, checked before the handler runs.
 //!
+//! State of this module: what is served today is the static assets under `/ui/static/` with the
+//! headers above. The layout (`templates/base.html`), [`Chrome`] and [`NavItem`] are the shared
+//! substrate of the pages, which are built on the branches named in the progress note
+//! (sign-in and sessions, read pages, people and keys) and are not routed yet; until they land,
+//! the statements above about pages, forms and CSRF describe the contract they MUST meet.
+//!
 //! Modules:
 //! - this file: the routes of the UI, the static assets, the security headers, [`Chrome`] (what
 //!   the layout shows around every page);
-//! - the pages, one module per area.
+//! - the pages, one module per area (as they land).
 
 use crate::state::AppState;
 use axum::http::{header, HeaderValue};
