@@ -20,7 +20,7 @@ use crate::secret::{self, KEY_PREFIX};
 use crate::state::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use sealbook_domain::{Scope, TenantId};
+use sealbook_domain::{Action, Grant, TenantId};
 use sealbook_store::KeyRecord;
 use std::net::IpAddr;
 
@@ -82,13 +82,14 @@ impl TenantKey {
         &self.0.tenant
     }
 
-    /// Refuses with 403 unless the key carries `scope`.
-    pub(crate) fn require(&self, scope: Scope) -> Result<(), ApiError> {
-        if self.0.scopes.contains(&scope) {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden(scope))
-        }
+    /// What the key's scopes grant, for the one authorisation check.
+    pub(crate) fn grant(&self) -> Grant {
+        Grant::Key(self.0.scopes.clone())
+    }
+
+    /// Refuses with 403 unless the key's scopes allow `action` ([`sealbook_domain::allows`]).
+    pub(crate) fn require(&self, action: Action) -> Result<(), ApiError> {
+        self.grant().require(action).map_err(ApiError::from)
     }
 }
 

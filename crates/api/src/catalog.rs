@@ -22,7 +22,7 @@ use crate::state::AppState;
 use axum::extract::State;
 use axum::Json;
 use sealbook_catalog::{definition_hash, is_reserved, type_changed, Catalog};
-use sealbook_domain::{FieldError, Scope, TenantId};
+use sealbook_domain::{Action, FieldError, TenantId};
 use serde_json::{json, Value};
 
 /// The catalog of event types.
@@ -41,7 +41,7 @@ pub(crate) async fn get_catalog(
     State(state): State<AppState>,
     key: TenantKey,
 ) -> Result<Json<CatalogBody>, ApiError> {
-    key.require(Scope::EventsRead)?;
+    key.require(Action::ReadCatalog)?;
     let catalogs = state.catalogs(key.tenant()).await?;
     let scoped = |t: &sealbook_catalog::TypeInfo, scope: &str| {
         let mut v = serde_json::to_value(t).expect("serializes");
@@ -89,7 +89,7 @@ pub(crate) async fn put_settings(
     key: TenantKey,
     Body(body): Body,
 ) -> Result<Json<Settings>, ApiError> {
-    key.require(Scope::TenantAdmin)?;
+    key.require(Action::ChangeCatalog)?;
     let settings: Settings = serde_json::from_slice(&body)
         .map_err(|e| ApiError::Malformed(format!("request body: {e}")))?;
     let tenant = key.tenant().clone();
@@ -152,7 +152,7 @@ pub(crate) async fn put_type(
 ) -> Result<Json<TypeChanged>, ApiError> {
     let (log, actor, scope) = match &changer {
         KeyOrOperator::Key(key) => {
-            key.require(Scope::TenantAdmin)?;
+            key.require(Action::ChangeCatalog)?;
             (
                 key.tenant().clone(),
                 json!({"type": "api_key", "id": key.0.id, "name": key.0.name}),

@@ -3,7 +3,7 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use sealbook_domain::{BatchError, FieldError, FilterError, Scope};
+use sealbook_domain::{Action, BatchError, Denied, FieldError, FilterError};
 use sealbook_pipeline::{LogError, PipelineError};
 use sealbook_store::StoreError;
 
@@ -19,9 +19,9 @@ pub enum ApiError {
     /// 401: no key, an unknown key or a revoked key; deliberately indistinguishable.
     #[error("missing or invalid credentials")]
     Unauthorized,
-    /// 403: a valid key without the scope this route needs.
-    #[error("this key lacks the {0} scope")]
-    Forbidden(Scope),
+    /// 403: a valid credential whose grant does not allow this action (`sealbook_domain::allows`).
+    #[error("this credential may not {}{}", .0.describe(), .0.scope().map(|s| format!("; an API key needs the {s} scope")).unwrap_or_default())]
+    Forbidden(Action),
     /// 404: nothing here, or nothing this caller may see (never 403 for another tenant's data).
     #[error("not found")]
     NotFound,
@@ -127,6 +127,12 @@ impl Integrity {
             at: None,
             cause: cause.into(),
         }
+    }
+}
+
+impl From<Denied> for ApiError {
+    fn from(d: Denied) -> ApiError {
+        ApiError::Forbidden(d.0)
     }
 }
 

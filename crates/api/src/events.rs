@@ -16,7 +16,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::Json;
 use sealbook_domain::view::{event_view, hide_fingerprints};
-use sealbook_domain::{Cursor, EventFilter, Scope};
+use sealbook_domain::{Action, Cursor, EventFilter, Grant};
 use sealbook_store::StoredEvent;
 
 /// A page of events.
@@ -30,11 +30,21 @@ pub(crate) struct EventPage {
     next_cursor: Option<String>,
 }
 
-/// The event as a reader sees it, with its rendered label (never showing a redacted value), and
-/// without redaction fingerprints unless the key has `tenant:admin`.
-fn view(catalogs: &Catalogs, e: &StoredEvent, key: &TenantKey) -> serde_json::Value {
-    let mut v = event_view(&e.leaf, &e.personal, e.index, &e.leaf_hash.to_hex());
-    if !key.0.scopes.contains(&Scope::TenantAdmin) {
+/// The event as a reader with `grant` sees it, with its rendered label (never showing a redacted
+/// value): personal values masked (left as their commitments) unless the grant may see them, and
+/// without redaction fingerprints unless it may see those.
+pub(crate) fn reader_view(
+    catalogs: &Catalogs,
+    e: &StoredEvent,
+    grant: &Grant,
+) -> serde_json::Value {
+    let personal: &[_] = if grant.may(Action::ViewPersonal) {
+        &e.personal
+    } else {
+        &[]
+    };
+    let mut v = event_view(&e.leaf, personal, e.index, &e.leaf_hash.to_hex());
+    if !grant.may(Action::SeeFingerprints) {
         hide_fingerprints(&mut v);
     }
     if let Some(label) = catalogs.label(&v) {
@@ -69,7 +79,7 @@ pub(crate) async fn search(
     key: TenantKey,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Json<EventPage>, ApiError> {
-    key.require(Scope::EventsRead)?;
+    key.require(Action::SearchEvents)?;
     let Query(pairs) =
         query.map_err(|e| ApiError::Malformed(format!("query string: {}", e.body_text())))?;
     let mut filter = EventFilter::from_query(&pairs, &state.search_key(key.tenant()))?;
@@ -86,7 +96,10 @@ pub(crate) async fn search(
     };
     bulk_read(&state, &key, &pairs, found.len()).await?;
     Ok(Json(EventPage {
-        events: found.iter().map(|e| view(&catalogs, e, &key)).collect(),
+        events: found
+            .iter()
+            .map(|e| reader_view(&catalogs, e, &key.grant()))
+            .collect(),
         next_cursor,
     }))
 }
@@ -151,7 +164,7 @@ pub(crate) async fn get_event(
     key: TenantKey,
     PathParams(id): PathParams<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    key.require(Scope::EventsRead)?;
+    key.require(Action::SearchEvents)?;
     let e = state
         .inner
         .store
@@ -159,5 +172,5 @@ pub(crate) async fn get_event(
         .await?
         .ok_or(ApiError::NotFound)?;
     let catalogs = state.catalogs(key.tenant()).await?;
-    Ok(Json(view(&catalogs, &e, &key)))
+    Ok(Json(reader_view(&catalogs, &e, &key.grant())))
 }

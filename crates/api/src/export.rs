@@ -1,7 +1,10 @@
-//! Verifiable exports: `GET /v1/exports/events?format=jsonl` streams the events a search selects,
-//! page by page, never holding the whole result.
+//! Exports: `GET /v1/exports/events?format=jsonl|csv` streams the events a search selects, page
+//! by page, never holding the whole result.
 //!
-//! The file is JSON lines: a header (tenant, filters, the checkpoint size the export is pinned
+//! `format=csv` is for spreadsheets (`sealbook_domain::csv`: RFC 4180, stable columns, formula
+//! starts neutralised, an optional BOM): each row is the event as the requester may read it, with
+//! its index and leaf hash, and no proof. The default, `format=jsonl`, is verifiable. Its file is
+//! JSON lines: a header (tenant, filters, the checkpoint size the export is pinned
 //! to), one line per event (see `sealbook_domain::view::export_line`: values in the clear with the
 //! salts that rebuild the exact leaf), and a trailer with the signed checkpoint, one batch proof
 //! covering every exported event, and the export's claims (`sealbook_domain::view::ExportClaims`:
@@ -28,8 +31,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use base64::{engine::general_purpose::STANDARD, Engine};
 use sealbook_domain::view::{export_line, ExportClaims};
-use sealbook_domain::{Cursor, EventFilter, FilterError, Scope, TenantId};
-use sealbook_store::KeyRecord;
+use sealbook_domain::{csv, Action, Cursor, EventFilter, FilterError, Grant, TenantId};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use tokio::sync::OwnedSemaphorePermit;
@@ -46,13 +48,14 @@ const RETRY_AFTER_SECS: u64 = 5;
 
 type Tx = tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>;
 
-/// Export events as verifiable JSON lines. The filters are the search's and are recorded in the
+/// Export events as verifiable JSON lines, or as CSV for spreadsheets. The filters are the search's and are recorded in the
 /// export's audit event before anything is sent, so each value must be at most 256 characters
 /// without control characters, with at most 8 `ref`: 400 otherwise. A tenant runs at most
 /// `export_concurrency_per_tenant` exports at once per node: 429 with `Retry-After` beyond.
 #[utoipa::path(get, path = "/v1/exports/events", tag = "events", security(("tenant_key" = ["events:export"])),
     params(
-        ("format" = Option<crate::schema::ExportFormat>, Query, description = "`jsonl` (the default and, for now, the only format)"),
+        ("format" = Option<crate::schema::ExportFormat>, Query, description = "`jsonl` (the default: verifiable JSON lines with salts, a trailer and a batch proof) or `csv` (RFC 4180 for spreadsheets: one row per event, formula starts neutralised)"),
+        ("bom" = Option<bool>, Query, description = "with `format=csv`: start the file with a UTF-8 byte order mark, for Excel (ignored for `jsonl`)"),
         ("actor" = Option<String>, Query, min_length = 1, max_length = 256, pattern = r"^[^\u0000-\u001F\u007F-\u009F]+$", description = "actor id"),
         ("actor_type" = Option<String>, Query, min_length = 1, max_length = 256, pattern = r"^[^\u0000-\u001F\u007F-\u009F]+$", description = "actor type: user, service_account, api_key, system or support"),
         ("subject" = Option<String>, Query, min_length = 1, max_length = 256, pattern = r"^[^\u0000-\u001F\u007F-\u009F]+$", description = "`type:id`, or a bare id"),
@@ -66,26 +69,74 @@ type Tx = tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>;
         ("ref" = Option<Vec<crate::schema::AuditedRefFilter>>, Query, explode, max_items = 8, description = "`key:value`, repeatable up to 8 times; all must match"),
         ("q" = Option<String>, Query, max_length = 256, pattern = r"^(?:[^\u0000-\u001F\u007F-\u009F]*[^\p{L}\p{N}\u0000-\u001F\u007F-\u009F])?[\p{L}\p{N}]{2,64}(?:[^\p{L}\p{N}\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*)?$", description = "words (runs of 2 to 64 letters or digits) that must all occur in names, references or the reason; at least one"),
     ),
-    responses((status = 200, description = "header line, one line per event (newest first), trailer with the signed checkpoint and a batch proof", body = String, content_type = "application/x-ndjson"),
+    responses((status = 200, description = "jsonl: header line, one line per event (newest first), trailer with the signed checkpoint and a batch proof; csv: a header row and one row per event (newest first)", content((String = "application/x-ndjson"), (String = "text/csv"))),
         (status = 400, response = crate::schema::BadRequest), (status = 401, response = crate::schema::Unauthorized), (status = 403, response = crate::schema::Forbidden), (status = 429, response = crate::schema::RateLimited), (status = 500, response = crate::schema::IntegrityFailure), (status = 503, response = crate::schema::Unavailable)))]
 pub(crate) async fn export(
     State(state): State<AppState>,
     key: TenantKey,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    key.require(Scope::EventsExport)?;
+    key.require(Action::ExportEvents)?;
     let Query(pairs) =
         query.map_err(|e| ApiError::Malformed(format!("query string: {}", e.body_text())))?;
+    let actor = json!({"type": "api_key", "id": key.0.id, "name": key.0.name});
+    start(state, &key.grant(), actor, key.tenant().clone(), pairs).await
+}
+
+/// What an export's file is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Format {
+    /// Verifiable JSON lines, with salts, a trailer and a batch proof.
+    Jsonl,
+    /// RFC 4180 CSV for spreadsheets (`sealbook_domain::csv`), optionally with a UTF-8 BOM.
+    Csv {
+        /// Starts the file with a byte order mark, for Excel.
+        bom: bool,
+    },
+}
+
+impl Format {
+    fn name(self) -> &'static str {
+        match self {
+            Format::Jsonl => "jsonl",
+            Format::Csv { .. } => "csv",
+        }
+    }
+}
+
+/// Splits an export's query into its format and its search filters; refuses what an export
+/// does not take.
+fn parse_query(pairs: Vec<(String, String)>) -> Result<(Format, Vec<(String, String)>), ApiError> {
+    let mut format = None;
+    let mut bom = None;
     let mut filters = Vec::new();
     for (k, v) in pairs {
         match k.as_str() {
-            "format" if v == "jsonl" => {}
-            "format" => {
+            "format" if format.is_some() => {
                 return Err(ApiError::OutOfRange {
                     param: "format",
-                    detail: "format must be jsonl".into(),
+                    detail: "give format once".into(),
                 })
             }
+            "format" => match v.as_str() {
+                "jsonl" | "csv" => format = Some(v),
+                _ => {
+                    return Err(ApiError::OutOfRange {
+                        param: "format",
+                        detail: "format must be jsonl or csv".into(),
+                    })
+                }
+            },
+            "bom" => match v.as_str() {
+                "true" => bom = Some(true),
+                "false" => bom = Some(false),
+                _ => {
+                    return Err(ApiError::OutOfRange {
+                        param: "bom",
+                        detail: "bom must be true or false".into(),
+                    })
+                }
+            },
             "limit" | "cursor" => {
                 return Err(ApiError::OutOfRange {
                     param: if k == "limit" { "limit" } else { "cursor" },
@@ -96,13 +147,38 @@ pub(crate) async fn export(
             _ => filters.push((k, v)),
         }
     }
-    let mut filter = EventFilter::from_query(&filters, &state.search_key(key.tenant()))?;
+    // A BOM only means something at the start of a CSV file; a JSON lines file has none.
+    let format = match format.as_deref() {
+        Some("csv") => Format::Csv {
+            bom: bom.unwrap_or(false),
+        },
+        _ => Format::Jsonl,
+    };
+    Ok((format, filters))
+}
+
+/// Starts an export for `grant` (already allowed [`Action::ExportEvents`]) of `tenant`, recorded
+/// under `actor`: checks the query, takes a slot, pins a checkpoint, records the audit event, and
+/// answers with the streaming file. Shared by the API and the UI's export page.
+pub(crate) async fn start(
+    state: AppState,
+    grant: &Grant,
+    actor: Value,
+    tenant: TenantId,
+    pairs: Vec<(String, String)>,
+) -> Result<Response, ApiError> {
+    grant.require(Action::ExportEvents)?;
+    let (format, filters) = parse_query(pairs)?;
+    // A verifiable export carries every personal value with its salt: the bundle right.
+    if format == Format::Jsonl {
+        grant.require(Action::ReadPersonalBundles)?;
+    }
+    let mut filter = EventFilter::from_query(&filters, &state.search_key(&tenant))?;
     filter.limit = PAGE;
     recordable(&filters)?;
-    let tenant = key.tenant().clone();
     let permit = slot(&state, &tenant)?;
     // Pin the export to a checkpoint signed now (if the log grew), so the trailer can prove every
-    // line against it.
+    // line against it (and a CSV holds exactly what its audit event counted).
     let checkpoint = state.inner.log.sign_now(&tenant).await?;
     let size = checkpoint.size;
     // Fail closed: the record, with how many events the export holds, is durable before the first
@@ -110,15 +186,9 @@ pub(crate) async fn export(
     // reads the selection once more than streaming it would; an export is rare and audited, and
     // its record is then exact.
     let count = count(&state, &tenant, &filter, size).await?;
-    let audit = record(&state, &key.0, &tenant, &filters, count, size).await?;
+    let audit = record(&state, actor, &tenant, &filters, format, count, size).await?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
-    let header = json!({
-        "sealbook_export": 1,
-        "format": "jsonl",
-        "tenant": tenant.as_str(),
-        "filters": filters_json(&filters),
-        "checkpoint_size": size,
-    });
+    let catalogs = state.catalogs(&tenant).await?;
     let job = Job {
         state,
         tenant,
@@ -128,18 +198,27 @@ pub(crate) async fn export(
         audit,
         _permit: permit,
     };
-    tokio::spawn(job.produce(filter, header, tx));
+    let (content_type, file) = match format {
+        Format::Jsonl => ("application/x-ndjson", "sealbook-export.jsonl"),
+        Format::Csv { .. } => ("text/csv; charset=utf-8", "sealbook-export.csv"),
+    };
+    match format {
+        Format::Jsonl => tokio::spawn(job.produce(filter, tx)),
+        Format::Csv { bom } => {
+            tokio::spawn(job.produce_csv(filter, catalogs, grant.clone(), bom, tx))
+        }
+    };
     let body = Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|chunk| (chunk, rx))
     }));
     Ok((
         [
-            (header::CONTENT_TYPE, "application/x-ndjson"),
+            (header::CONTENT_TYPE, content_type.to_owned()),
             (
                 header::CONTENT_DISPOSITION,
-                "attachment; filename=\"sealbook-export.jsonl\"",
+                format!("attachment; filename=\"{file}\""),
             ),
-            (header::CACHE_CONTROL, "no-store"),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
         ],
         body,
     )
@@ -264,7 +343,14 @@ impl Job {
     }
 
     /// Streams the export into `tx`; stops when the client goes away or stops reading.
-    async fn produce(self, mut filter: EventFilter, header: Value, tx: Tx) {
+    async fn produce(self, mut filter: EventFilter, tx: Tx) {
+        let header = json!({
+            "sealbook_export": 1,
+            "format": "jsonl",
+            "tenant": self.tenant.as_str(),
+            "filters": filters_json(&self.filters),
+            "checkpoint_size": self.size,
+        });
         if self.send(&tx, line(&header)).await.is_err() {
             return;
         }
@@ -304,6 +390,50 @@ impl Job {
         let _ = self.send(&tx, line(&trailer)).await;
     }
 
+    /// Streams the CSV export into `tx`: the header row, then one row per event as `grant` may
+    /// read it (`events::reader_view`). A failure midway ends the file with a row saying so, in
+    /// the `type` column, so a spreadsheet user sees that the file is incomplete.
+    async fn produce_csv(
+        self,
+        mut filter: EventFilter,
+        catalogs: crate::catalog_cache::Catalogs,
+        grant: Grant,
+        bom: bool,
+        tx: Tx,
+    ) {
+        let mut head = String::new();
+        if bom {
+            head.push_str(csv::BOM);
+        }
+        head.push_str(&csv::header());
+        if self.send(&tx, Bytes::from(head)).await.is_err() {
+            return;
+        }
+        filter.cursor = Some(Cursor(self.size));
+        loop {
+            let page = match self.state.inner.store.query(&self.tenant, &filter).await {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::warn!(tenant = %self.tenant, error = %e, "export failed midway");
+                    let failed =
+                        json!({"type": "ERROR: the export failed midway; this file is incomplete"});
+                    let _ = self.send(&tx, Bytes::from(csv::row(&failed, None))).await;
+                    return;
+                }
+            };
+            let Some(last) = page.last() else { break };
+            filter.cursor = Some(Cursor(last.index));
+            let mut chunk = String::with_capacity(page.len() * 512);
+            for e in &page {
+                let v = crate::events::reader_view(&catalogs, e, &grant);
+                chunk.push_str(&csv::row(&v, v.get("label").and_then(Value::as_str)));
+            }
+            if self.send(&tx, Bytes::from(chunk)).await.is_err() {
+                return;
+            }
+        }
+    }
+
     /// The trailer: the checkpoint, one batch proof for every line, and the signed claims.
     async fn trailer(&self, mut indexes: Vec<u64>) -> Result<Value, ApiError> {
         indexes.reverse();
@@ -338,9 +468,10 @@ impl Job {
 /// The `audit_log.exported` event of an export (version 1 of the built-in type: `count` is
 /// required).
 fn audit_event(
-    key: &KeyRecord,
+    actor: Value,
     tenant: &TenantId,
     filters: Value,
+    format: Format,
     count: u64,
     size: u64,
     now: time::OffsetDateTime,
@@ -348,10 +479,10 @@ fn audit_event(
     json!({
         "type": "audit_log.exported",
         "occurred_at": sealbook_domain::timestamp::format_utc(now, 6),
-        "actor": {"type": "api_key", "id": key.id, "name": key.name},
+        "actor": actor,
         "subject": {"type": "audit_log", "id": tenant.as_str()},
         "data": {
-            "format": "jsonl",
+            "format": format.name(),
             "filters": filters,
             "count": count,
             "checkpoint_size": size,
@@ -362,15 +493,16 @@ fn audit_event(
 /// Appends and commits the export's `audit_log.exported` event; returns its receipt.
 async fn record(
     state: &AppState,
-    key: &KeyRecord,
+    actor: Value,
     tenant: &TenantId,
     filters: &[(String, String)],
+    format: Format,
     count: u64,
     size: u64,
 ) -> Result<sealbook_store::Receipt, ApiError> {
     let now = time::OffsetDateTime::now_utc();
     let filters = crate::audit::recorded_filters(&state.redaction_key(tenant), filters);
-    let event = audit_event(key, tenant, filters, count, size, now);
+    let event = audit_event(actor, tenant, filters, format, count, size, now);
     let shaped = vec![crate::audit::event(
         &state.keys(tenant),
         tenant,
@@ -387,6 +519,8 @@ async fn record(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sealbook_domain::Scope;
+    use sealbook_store::KeyRecord;
 
     fn key() -> KeyRecord {
         KeyRecord {
@@ -437,7 +571,16 @@ mod tests {
         assert!(recordable(&all).is_ok());
         const WIDEST: u64 = (1 << 53) - 1;
         let filters = crate::audit::recorded_filters(&[7; 32], &all);
-        let event = audit_event(&k, &t, filters, WIDEST, WIDEST, now);
+        let actor = json!({"type": "api_key", "id": k.id, "name": k.name});
+        let event = audit_event(
+            actor,
+            &t,
+            filters,
+            Format::Csv { bom: true },
+            WIDEST,
+            WIDEST,
+            now,
+        );
         assert!(crate::audit::event(
             &crate::keyring::Keyring::new([1; 32]).tenant_keys(&t),
             &t,

@@ -16,7 +16,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
 use sealbook_catalog::is_reserved;
 use sealbook_domain::{
-    parse_batch, shape_with, BodyFormat, FieldError, Limits, Scope, ShapedEvent,
+    parse_batch, shape_with, Action, BodyFormat, FieldError, Limits, ShapedEvent,
 };
 use sealbook_pipeline::OsEntropy;
 use sealbook_store::Receipt;
@@ -61,7 +61,7 @@ pub(crate) async fn ingest(
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<Receipts>), ApiError> {
-    key.require(Scope::EventsWrite)?;
+    key.require(Action::WriteEvents)?;
     // A key that was answered too many conflicts lately gets no answer about any id: a 200 or a
     // 409 to a resent id would say whether a guess of its content was right.
     state

@@ -18,7 +18,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::{engine::general_purpose::STANDARD, Engine};
-use sealbook_domain::Scope;
+use sealbook_domain::Action;
 use sealbook_logmath::tile::parse_number_and_width;
 use sealbook_pipeline::Proof;
 use std::collections::HashMap;
@@ -81,7 +81,7 @@ pub(crate) async fn checkpoint(
     State(state): State<AppState>,
     key: TenantKey,
 ) -> Result<Response, ApiError> {
-    key.require(Scope::EventsRead)?;
+    key.require(Action::VerifyLog)?;
     let cp = state.inner.log.checkpoint(key.tenant()).await?;
     Ok(text(cp.note.clone(), FRESH))
 }
@@ -94,7 +94,7 @@ pub(crate) async fn sign_checkpoint(
     State(state): State<AppState>,
     key: TenantKey,
 ) -> Result<Response, ApiError> {
-    key.require(Scope::EventsRead)?;
+    key.require(Action::VerifyLog)?;
     checkpoint_request(&state, key.tenant())?;
     let cp = state.inner.log.sign_now(key.tenant()).await?;
     Ok(text(cp.note, FRESH))
@@ -107,7 +107,7 @@ pub(crate) async fn verifier_keys(
     State(state): State<AppState>,
     key: TenantKey,
 ) -> Result<Response, ApiError> {
-    key.require(Scope::EventsRead)?;
+    key.require(Action::VerifyLog)?;
     let keys = state.inner.log.verifier_keys(key.tenant()).await?;
     let mut body = keys.join("\n");
     body.push('\n');
@@ -139,7 +139,7 @@ pub(crate) async fn tile(
     key: TenantKey,
     PathParams(path): PathParams<String>,
 ) -> Result<Response, ApiError> {
-    key.require(Scope::EventsRead)?;
+    key.require(Action::VerifyLog)?;
     let (first, rest) = path
         .split_once('/')
         .ok_or_else(|| bad_path("expected <L>/<N> or entries/<N>"))?;
@@ -194,7 +194,7 @@ pub(crate) async fn personal(
     key: TenantKey,
     PathParams(path): PathParams<String>,
 ) -> Result<Response, ApiError> {
-    key.require(Scope::EventsExport)?;
+    key.require(Action::ReadPersonalBundles)?;
     let (n, w) = number_and_width(&path)?;
     let tenant = key.tenant().clone();
     let rows = state.inner.log.personal(&tenant, n, w).await?;
@@ -265,7 +265,7 @@ pub(crate) async fn inclusion(
     key: TenantKey,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Json<ProofBody>, ApiError> {
-    key.require(Scope::EventsRead)?;
+    key.require(Action::VerifyLog)?;
     let index = required(param(&query, "index")?, "index")?;
     let size = required(param(&query, "size")?, "size")?;
     let p = state.inner.log.inclusion(key.tenant(), index, size).await?;
@@ -283,7 +283,7 @@ pub(crate) async fn consistency(
     key: TenantKey,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Json<ProofBody>, ApiError> {
-    key.require(Scope::EventsRead)?;
+    key.require(Action::VerifyLog)?;
     let from = required(param(&query, "from")?, "from")?;
     let to = required(param(&query, "to")?, "to")?;
     let p = state.inner.log.consistency(key.tenant(), from, to).await?;
@@ -303,7 +303,7 @@ pub(crate) async fn event_proof(
     PathParams(id): PathParams<String>,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Json<ProofBody>, ApiError> {
-    key.require(Scope::EventsRead)?;
+    key.require(Action::VerifyLog)?;
     let size = param(&query, "size")?;
     let tenant = key.tenant();
     let event = state

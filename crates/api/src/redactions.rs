@@ -13,7 +13,7 @@ use axum::extract::State;
 use axum::Json;
 use sealbook_domain::redact::{fingerprint, REDACTED_KEY};
 use sealbook_domain::view::event_view;
-use sealbook_domain::{FieldError, Scope};
+use sealbook_domain::{Action, FieldError};
 
 /// The question.
 #[derive(serde::Deserialize, utoipa::ToSchema)]
@@ -52,7 +52,7 @@ pub(crate) async fn match_value(
     key: TenantKey,
     Body(body): Body,
 ) -> Result<Json<MatchResult>, ApiError> {
-    key.require(Scope::TenantAdmin)?;
+    key.require(Action::MatchRedaction)?;
     let req: MatchRequest = serde_json::from_slice(&body)
         .map_err(|e| ApiError::Malformed(format!("request body: {e}")))?;
     let tenant = key.tenant().clone();

@@ -119,7 +119,7 @@ hand_schema! {
 
 hand_schema! {
     /// The format of an export.
-    ExportFormat => string().enum_values(Some(["jsonl"]))
+    ExportFormat => string().enum_values(Some(["jsonl", "csv"]))
 }
 
 hand_schema! {

@@ -32,10 +32,12 @@
 //!   [`RecordedBy`] ([`SEALBOOK`]), [`FilterError`]: what a search asks for;
 //! - [`SearchKey`], [`ContentKey`], [`TenantKeys`]: the per-tenant keys of the postings and the
 //!   content hash, which the caller derives and passes in;
-//! - [`timestamp`]: RFC 3339 handling shared by ingest and search.
+//! - [`timestamp`]: RFC 3339 handling shared by ingest and search;
+//! - [`csv`]: events as RFC 4180 rows for spreadsheets, formulas neutralised.
 
 pub mod access;
 mod canonical;
+pub mod csv;
 pub mod diff;
 mod envelope;
 mod error;

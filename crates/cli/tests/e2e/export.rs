@@ -170,7 +170,7 @@ fn exports_need_their_scope_and_stay_in_the_tenant() {
     s.ingest(&g, &json!([event("g-1")]));
 
     assert_eq!(s.get("/v1/exports/events", &read_only).status(), 403);
-    for q in ["format=csv", "limit=5", "cursor=abc", "since=yesterday"] {
+    for q in ["format=xml", "limit=5", "cursor=abc", "since=yesterday"] {
         let r = s.get(&format!("/v1/exports/events?{q}"), &exporter);
         assert_eq!(r.status(), 400, "{q}");
         assert_eq!(r.headers()["content-type"], "application/problem+json");
