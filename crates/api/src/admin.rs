@@ -179,6 +179,7 @@ fn key_event(
     keys: &sealbook_domain::TenantKeys,
     tenant: &TenantId,
     event_type: &str,
+    actor: &serde_json::Value,
     key: &KeyRecord,
     at: time::OffsetDateTime,
 ) -> Result<sealbook_domain::ShapedEvent, ApiError> {
@@ -186,7 +187,7 @@ fn key_event(
     let event = serde_json::json!({
         "type": event_type,
         "occurred_at": sealbook_domain::timestamp::format_utc(at, 6),
-        "actor": {"type": "system", "id": "platform-operator", "name": "Sealbook platform operator"},
+        "actor": actor,
         "subject": {"type": "api_key", "id": key.id, "name": key.name},
         "data": {"scopes": scopes, "prefix": key.prefix},
     });
@@ -249,6 +250,32 @@ pub(crate) async fn create_key(
     if state.inner.store.tenant(&tenant).await?.is_none() {
         return Err(ApiError::NotFound);
     }
+    let (record, key) = new_key(
+        &state,
+        &tenant,
+        &crate::people::operator_actor(),
+        name,
+        scopes,
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedKey {
+            record: record.into(),
+            key,
+        }),
+    ))
+}
+
+/// Creates a key of `tenant` (which MUST exist) with valid `scopes`, recorded as
+/// `api_key.created` by `actor`; returns the record and the secret, shown once.
+pub(crate) async fn new_key(
+    state: &AppState,
+    tenant: &TenantId,
+    actor: &serde_json::Value,
+    name: String,
+    scopes: Vec<Scope>,
+) -> Result<(KeyRecord, String), ApiError> {
     let secret = secret::new_api_key();
     let now = time::OffsetDateTime::now_utc();
     let record = KeyRecord {
@@ -261,9 +288,10 @@ pub(crate) async fn create_key(
         revoked_at: None,
     };
     let event = key_event(
-        &state.keys(&tenant),
-        &tenant,
+        &state.keys(tenant),
+        tenant,
         "api_key.created",
+        actor,
         &record,
         now,
     )?;
@@ -271,15 +299,9 @@ pub(crate) async fn create_key(
         record: record.clone(),
         secret_hash: secret::hash(&secret),
     });
-    append(&state, tenant.clone(), vec![event], Some(effect)).await?;
+    append(state, tenant.clone(), vec![event], Some(effect)).await?;
     tracing::info!(tenant = %tenant, key_id = %record.id, "api key created");
-    Ok((
-        StatusCode::CREATED,
-        Json(CreatedKey {
-            record: record.into(),
-            key: secret,
-        }),
-    ))
+    Ok((record, secret))
 }
 
 /// List a tenant's keys (never their secrets).
@@ -320,11 +342,32 @@ pub(crate) async fn revoke_key(
         .await?
         .filter(|k| k.revoked_at.is_none())
         .ok_or(ApiError::NotFound)?;
+    let at = revoke(&state, &tenant, &crate::people::operator_actor(), &key).await?;
+    Ok(Json(KeyBody {
+        revoked_at: Some(at),
+        ..key.into()
+    }))
+}
+
+/// Revokes a live key of `tenant`, recorded as `api_key.revoked` by `actor`; returns the time.
+pub(crate) async fn revoke(
+    state: &AppState,
+    tenant: &TenantId,
+    actor: &serde_json::Value,
+    key: &KeyRecord,
+) -> Result<String, ApiError> {
     let now = time::OffsetDateTime::now_utc();
     let at = sealbook_domain::timestamp::format_utc(now, 6);
-    let event = key_event(&state.keys(&tenant), &tenant, "api_key.revoked", &key, now)?;
+    let event = key_event(
+        &state.keys(tenant),
+        tenant,
+        "api_key.revoked",
+        actor,
+        key,
+        now,
+    )?;
     append(
-        &state,
+        state,
         tenant.clone(),
         vec![event],
         Some(KeyEffect::Revoke {
@@ -337,8 +380,142 @@ pub(crate) async fn revoke_key(
         cache.revoked();
     }
     tracing::info!(tenant = %tenant, key_id = %key.id, "api key revoked");
-    Ok(Json(KeyBody {
-        revoked_at: Some(at),
-        ..key.into()
+    Ok(at)
+}
+
+/// `POST /v1/tenants/{tenant}/users` body.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewUserBody {
+    /// E-mail address (stored lower-cased; unique in the tenant).
+    #[schema(min_length = 3, max_length = 254)]
+    email: String,
+    /// Display name (defaults to the e-mail address).
+    #[schema(max_length = 200)]
+    name: Option<String>,
+    /// `tenant_admin`, `compliance_officer`, `auditor`, `support` or `viewer`.
+    #[schema(value_type = String, pattern = "^(tenant_admin|compliance_officer|auditor|support|viewer)$")]
+    role: String,
+}
+
+/// A person of a tenant (never a credential).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct UserBody {
+    id: String,
+    tenant: String,
+    email: String,
+    name: String,
+    role: String,
+    created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    disabled_at: Option<String>,
+    has_password: bool,
+}
+
+impl From<sealbook_store::User> for UserBody {
+    fn from(u: sealbook_store::User) -> Self {
+        UserBody {
+            id: u.id,
+            tenant: u.tenant.to_string(),
+            email: u.email,
+            name: u.name,
+            role: u.role.to_string(),
+            created_at: u.created_at,
+            disabled_at: u.disabled_at,
+            has_password: u.has_password,
+        }
+    }
+}
+
+/// A newly invited person, with the one-time link to set a password.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct InvitedUser {
+    user: UserBody,
+    /// Path of the set-password link on this server (valid 72 hours, once): append it to the
+    /// server's public URL and hand it to the person. Shown once; Sealbook keeps only its hash.
+    set_password_path: String,
+}
+
+/// The people of a tenant.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct UserList {
+    users: Vec<UserBody>,
+}
+
+/// Invite a person to a tenant (the first tenant admin, typically): creates the account and a
+/// one-time set-password link, recorded as `user.invited`. No password ever passes here.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/users", tag = "admin", security(("operator" = [])), request_body = NewUserBody,
+    params(("tenant" = String, Path, pattern = r"^[a-z0-9][a-z0-9-]{0,62}$", description = "tenant id; any other answers 404")),
+    responses((status = 201, body = InvitedUser), (status = 400, response = crate::schema::BadRequest), (status = 401, response = crate::schema::Unauthorized), (status = 429, response = crate::schema::RateLimited),
+        (status = 404, description = "no such tenant", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "a person of this tenant has this e-mail address", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 413, response = crate::schema::TooLarge), (status = 422, response = crate::schema::Unprocessable), (status = 503, response = crate::schema::Unavailable)))]
+pub(crate) async fn create_user(
+    _: Operator,
+    State(state): State<AppState>,
+    PathParams(tenant): PathParams<String>,
+    Body(body): Body,
+) -> Result<(StatusCode, Json<InvitedUser>), ApiError> {
+    let tenant = tenant_param(&tenant)?;
+    let req: NewUserBody = json_body(&body)?;
+    let invalid = |path: &str, problem: String| {
+        ApiError::Invalid(vec![FieldError {
+            event: None,
+            path: path.into(),
+            problem,
+        }])
+    };
+    let role = match req.role.parse::<sealbook_domain::Role>() {
+        Ok(r) if r.is_tenant_role() && !tenant.is_platform() => r,
+        Ok(_) => {
+            return Err(invalid(
+                "/role",
+                "platform operators are not people of a tenant; give a tenant role".into(),
+            ))
+        }
+        Err(e) => return Err(invalid("/role", e.to_string())),
+    };
+    let name = req.name.unwrap_or_default();
+    crate::people::check_invite(&req.email, &name)
+        .map_err(|(field, problem)| invalid(&format!("/{field}"), problem.into()))?;
+    if state.inner.store.tenant(&tenant).await?.is_none() {
+        return Err(ApiError::NotFound);
+    }
+    let invited = crate::people::invite(
+        &state,
+        &tenant,
+        crate::people::operator_actor(),
+        &req.email,
+        &name,
+        role,
+        None,
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(InvitedUser {
+            set_password_path: crate::people::set_password_path(&invited.token),
+            user: invited.user.into(),
+        }),
+    ))
+}
+
+/// List a tenant's people (never their credentials).
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/users", tag = "admin", security(("operator" = [])),
+    params(("tenant" = String, Path, pattern = r"^[a-z0-9][a-z0-9-]{0,62}$", description = "tenant id; any other answers 404")),
+    responses((status = 200, body = UserList), (status = 401, response = crate::schema::Unauthorized), (status = 429, response = crate::schema::RateLimited),
+        (status = 404, description = "no such tenant", body = crate::error::Problem, content_type = "application/problem+json"), (status = 503, response = crate::schema::Unavailable)))]
+pub(crate) async fn list_users(
+    _: Operator,
+    State(state): State<AppState>,
+    PathParams(tenant): PathParams<String>,
+) -> Result<Json<UserList>, ApiError> {
+    let tenant = tenant_param(&tenant)?;
+    if state.inner.store.tenant(&tenant).await?.is_none() {
+        return Err(ApiError::NotFound);
+    }
+    let users = state.inner.store.list_users(&tenant).await?;
+    Ok(Json(UserList {
+        users: users.into_iter().map(Into::into).collect(),
     }))
 }

@@ -75,5 +75,6 @@ async fn sequence(
             }]))
         }
         AppendOutcome::UnknownTenant | AppendOutcome::UnknownKey => Err(ApiError::NotFound),
+        AppendOutcome::Refused(r) => Err(ApiError::PeopleRefused(r)),
     }
 }

@@ -41,6 +41,24 @@ impl Catalogs {
         }
     }
 
+    /// Every type a reader of this tenant may meet, by name, with its description: the search
+    /// page's type choices.
+    pub(crate) fn type_labels(&self) -> Vec<(String, String)> {
+        let mut all: std::collections::BTreeMap<String, String> = self
+            .platform
+            .catalog
+            .types()
+            .map(|t| (t.name.clone(), t.description.clone()))
+            .collect();
+        all.extend(
+            self.own
+                .catalog
+                .types()
+                .map(|t| (t.name.clone(), t.description.clone())),
+        );
+        all.into_iter().collect()
+    }
+
     /// The rendered label of an event view.
     pub(crate) fn label(&self, view: &Value) -> Option<String> {
         self.of(view.get("type")?.as_str()?)?.label(view)

@@ -102,6 +102,10 @@ pub enum ApiError {
     /// 503: this tenant already holds its share of the ingest queue; other tenants are unaffected.
     #[error("this tenant's share of the ingest queue is full")]
     TenantOverloaded,
+    /// A change to people that does not apply (404 unknown person or session, 409 a conflict,
+    /// 410 a used or expired link); nothing was written.
+    #[error("{0}")]
+    PeopleRefused(sealbook_store::EffectRefusal),
     /// 503: the store cannot be reached, or Sealbook is shutting down.
     #[error("unavailable: {0}")]
     Unavailable(String),
@@ -270,6 +274,25 @@ impl IntoResponse for ApiError {
                 detail,
                 errors,
             ),
+            ApiError::PeopleRefused(r) => {
+                use sealbook_store::EffectRefusal as R;
+                let (status, kind, title) = match r {
+                    R::UnknownUser | R::UnknownSession => {
+                        (StatusCode::NOT_FOUND, "not-found", "Not found")
+                    }
+                    R::TokenInvalid => (StatusCode::GONE, "link-invalid", "Link not valid"),
+                    R::UserDisabled | R::UserExists | R::EmailTaken => {
+                        (StatusCode::CONFLICT, "people-conflict", "Conflict")
+                    }
+                    // The caller built a record for another tenant: Sealbook's bug, not the client's.
+                    R::TenantMismatch => (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "internal",
+                        "Internal error",
+                    ),
+                };
+                (status, kind, title, detail, vec![])
+            }
             ApiError::TenantExists => (
                 StatusCode::CONFLICT,
                 "tenant-exists",

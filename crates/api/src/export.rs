@@ -80,7 +80,15 @@ pub(crate) async fn export(
     let Query(pairs) =
         query.map_err(|e| ApiError::Malformed(format!("query string: {}", e.body_text())))?;
     let actor = json!({"type": "api_key", "id": key.0.id, "name": key.0.name});
-    start(state, &key.grant(), actor, key.tenant().clone(), pairs).await
+    start(
+        state,
+        &key.grant(),
+        actor,
+        key.tenant().clone(),
+        pairs,
+        None,
+    )
+    .await
 }
 
 /// What an export's file is.
@@ -157,18 +165,23 @@ fn parse_query(pairs: Vec<(String, String)>) -> Result<(Format, Vec<(String, Str
     Ok((format, filters))
 }
 
-/// Starts an export for `grant` (already allowed [`Action::ExportEvents`]) of `tenant`, recorded
-/// under `actor`: checks the query, takes a slot, pins a checkpoint, records the audit event, and
-/// answers with the streaming file. Shared by the API and the UI's export page.
+/// Starts an export for `grant` of `tenant`, recorded under `actor`: checks the grant and the
+/// query, takes a slot (and, for a person, `person`'s one export at a time), pins a checkpoint,
+/// records the audit event, and answers with the streaming file. Shared by the API and the UI.
 pub(crate) async fn start(
     state: AppState,
     grant: &Grant,
     actor: Value,
     tenant: TenantId,
     pairs: Vec<(String, String)>,
+    person: Option<String>,
 ) -> Result<Response, ApiError> {
     grant.require(Action::ExportEvents)?;
     let (format, filters) = parse_query(pairs)?;
+    let one = match person {
+        Some(p) => Some(OneAtATime::take(&state, p)?),
+        None => None,
+    };
     // A verifiable export carries every personal value with its salt: the bundle right.
     if format == Format::Jsonl {
         grant.require(Action::ReadPersonalBundles)?;
@@ -197,6 +210,7 @@ pub(crate) async fn start(
         size,
         audit,
         _permit: permit,
+        _one: one,
     };
     let (content_type, file) = match format {
         Format::Jsonl => ("application/x-ndjson", "sealbook-export.jsonl"),
@@ -322,6 +336,45 @@ struct Job {
     size: u64,
     audit: sealbook_store::Receipt,
     _permit: OwnedSemaphorePermit,
+    _one: Option<OneAtATime>,
+}
+
+/// A person's one running export on this node, released when the export ends.
+struct OneAtATime {
+    state: AppState,
+    person: String,
+}
+
+impl OneAtATime {
+    fn take(state: &AppState, person: String) -> Result<OneAtATime, ApiError> {
+        let mut running = state
+            .inner
+            .exporters
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !running.insert(person.clone()) {
+            metrics::counter!("sealbook_exports_refused_total", "reason" => "one_per_person")
+                .increment(1);
+            return Err(ApiError::RateLimited {
+                retry_after: RETRY_AFTER_SECS,
+            });
+        }
+        Ok(OneAtATime {
+            state: state.clone(),
+            person,
+        })
+    }
+}
+
+impl Drop for OneAtATime {
+    fn drop(&mut self) {
+        self.state
+            .inner
+            .exporters
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&self.person);
+    }
 }
 
 /// Sending stopped: the client went away, or accepted nothing for the idle timeout.

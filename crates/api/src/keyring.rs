@@ -48,6 +48,19 @@ impl Keyring {
         ContentKey::new(&self.derive(b"sealbook content v1\0", tenant))
     }
 
+    /// The CSRF token of the UI session whose cookie hashes to `session_hash`: an HMAC under a
+    /// key of its own, so a token says nothing about the session id and cannot be made without
+    /// the deployment secret.
+    pub(crate) fn csrf(&self, session_hash: &[u8; 32]) -> String {
+        use base64::Engine;
+        use hmac::Mac;
+        let key = self.derive(b"sealbook ui csrf v1\0", &TenantId::platform());
+        let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&*key)
+            .expect("HMAC takes any key length");
+        mac.update(session_hash);
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    }
+
     /// Both keys shaping needs.
     pub fn tenant_keys(&self, tenant: &TenantId) -> TenantKeys {
         TenantKeys {

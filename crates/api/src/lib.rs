@@ -51,6 +51,8 @@ mod log;
 mod metrics_layer;
 pub mod openapi;
 mod ops;
+mod password;
+mod people;
 mod ratelimit;
 mod redactions;
 mod schema;
@@ -60,7 +62,7 @@ mod ui;
 
 pub use catalog_sync::{CatalogSource, CatalogSync, CatalogSyncError};
 pub use keyring::Keyring;
-pub use state::{ApiConfig, AppState, OpenTypes, ReadLimits, Services};
+pub use state::{ApiConfig, AppState, OpenTypes, ReadLimits, Services, UiConfig};
 
 use axum::handler::Handler;
 use axum::http::Method;
@@ -109,6 +111,8 @@ fn routes() -> Vec<Route> {
             M::DELETE,
             admin::revoke_key,
         ),
+        route("/v1/tenants/{tenant}/users", M::POST, admin::create_user),
+        route("/v1/tenants/{tenant}/users", M::GET, admin::list_users),
         route("/healthz", M::GET, ops::healthz),
         route("/readyz", M::GET, ops::readyz),
         route("/metrics", M::GET, ops::metrics),

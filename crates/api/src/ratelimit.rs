@@ -73,6 +73,9 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
     }
 }
 
+/// Keys a [`Budget`] remembers before it forgets those with a full budget.
+const MAX_KEYS: usize = 100_000;
+
 /// A budget of `capacity` outcomes per `window` per key, refilled continuously.
 pub(crate) struct Budget {
     capacity: f64,
@@ -96,6 +99,14 @@ impl Budget {
         key: &str,
     ) -> &'a mut (f64, Instant) {
         let now = Instant::now();
+        // Bounded: past MAX_KEYS keys, those whose budget has refilled completely are forgotten
+        // (forgetting them changes nothing: a new entry starts full).
+        if b.len() >= MAX_KEYS && !b.contains_key(key) {
+            let (capacity, rate) = (self.capacity, self.per_second);
+            b.retain(|_, (left, at)| {
+                *left + now.duration_since(*at).as_secs_f64() * rate < capacity
+            });
+        }
         let entry = b.entry(key.to_owned()).or_insert((self.capacity, now));
         entry.0 = (entry.0 + now.duration_since(entry.1).as_secs_f64() * self.per_second)
             .min(self.capacity);

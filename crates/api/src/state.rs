@@ -27,6 +27,9 @@ pub(crate) const CONFLICTS_PER_MINUTE: u32 = 10;
 /// How long a secret hash that named no live key is answered 401 without asking the store again.
 pub(crate) const DEAD_KEY_TTL: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// The window of the failed sign-in budgets.
+const LOGIN_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone, Copy)]
 pub struct ApiConfig {
@@ -51,6 +54,33 @@ pub struct ApiConfig {
     pub single_writer: bool,
     /// Limits on exports and bulk reads.
     pub reads: ReadLimits,
+    /// Sign-in and sessions of the web UI.
+    pub ui: UiConfig,
+}
+
+/// Sign-in and sessions of the web UI (`docs/configuration.md`).
+#[derive(Debug, Clone, Copy)]
+pub struct UiConfig {
+    /// A session unused this long ends.
+    pub session_idle: time::Duration,
+    /// A session ends this long after sign-in, however used.
+    pub session_lifetime: time::Duration,
+    /// Failed sign-ins allowed per account (tenant and e-mail address) per 15 minutes; beyond,
+    /// sign-in to that account answers 429 until the budget refills. 0 turns the limit off.
+    pub login_failures_per_account: u32,
+    /// Failed sign-ins allowed per client address per 15 minutes. 0 turns the limit off.
+    pub login_failures_per_ip: u32,
+}
+
+impl Default for UiConfig {
+    fn default() -> UiConfig {
+        UiConfig {
+            session_idle: time::Duration::minutes(30),
+            session_lifetime: time::Duration::hours(12),
+            login_failures_per_account: 5,
+            login_failures_per_ip: 50,
+        }
+    }
 }
 
 /// Limits on exports and bulk reads (`docs/security/roles.md`).
@@ -87,6 +117,7 @@ impl Default for ApiConfig {
             checkpoint_requests_per_tenant: 10,
             single_writer: false,
             reads: ReadLimits::default(),
+            ui: UiConfig::default(),
         }
     }
 }
@@ -172,6 +203,16 @@ pub(crate) struct Inner {
     pub(crate) exports: std::sync::Mutex<HashMap<TenantId, Arc<tokio::sync::Semaphore>>>,
     /// Events each key read through search today (UTC), per node: key id to (day, events).
     pub(crate) bulk_reads: std::sync::Mutex<HashMap<String, (i32, u64)>>,
+    /// Failed sign-ins per account (`tenant/e-mail`) and per client address, per node.
+    pub(crate) login_failures: LoginFailures,
+    /// People with an export running on this node: one at a time each.
+    pub(crate) exporters: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+/// The failed sign-in budgets (a limit of 0 is none).
+pub(crate) struct LoginFailures {
+    pub(crate) per_account: Option<Budget>,
+    pub(crate) per_ip: Option<Budget>,
 }
 
 impl AppState {
@@ -222,6 +263,13 @@ impl AppState {
                 catalog_changes: Default::default(),
                 exports: Default::default(),
                 bulk_reads: Default::default(),
+                login_failures: LoginFailures {
+                    per_account: (config.ui.login_failures_per_account > 0)
+                        .then(|| Budget::new(config.ui.login_failures_per_account, LOGIN_WINDOW)),
+                    per_ip: (config.ui.login_failures_per_ip > 0)
+                        .then(|| Budget::new(config.ui.login_failures_per_ip, LOGIN_WINDOW)),
+                },
+                exporters: Default::default(),
                 config,
                 prometheus,
             }),

@@ -43,6 +43,8 @@ fn every_builtin_type_accepts_its_sample_and_refuses_its_rejected_one() {
         "user.login_failed",
         "user.logout",
         "user.mfa_changed",
+        "user.password_changed",
+        "user.session_revoked",
         "user.invited",
         "user.deactivated",
         "user.role_assigned",

@@ -1,4 +1,5 @@
-//! The operator's commands: `sealbook tenant …` and `sealbook key …`, talking to a running server.
+//! The operator's commands: `sealbook tenant …`, `sealbook key …` and `sealbook user …`, talking
+//! to a running server.
 //!
 //! The operator token comes from `--admin-token-file`, else `SEALBOOK_ADMIN_TOKEN`, else
 //! `./sealbook-data/admin-token` when it exists.
@@ -165,6 +166,60 @@ pub(crate) async fn key(cmd: KeyCommand) -> anyhow::Result<()> {
         } => {
             let k = conn.client()?.revoke_key(&tenant, &key_id).await?;
             eprintln!("revoked key {} of tenant {}", k.id, k.tenant);
+        }
+    }
+    Ok(())
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub(crate) enum UserCommand {
+    /// Invite a person (the first tenant admin, typically); prints the one-time link that sets
+    /// their password on stdout (valid 72 hours; never a password).
+    Create {
+        /// Tenant id.
+        #[arg(long)]
+        tenant: String,
+        /// E-mail address.
+        #[arg(long)]
+        email: String,
+        /// tenant_admin, compliance_officer, auditor, support or viewer.
+        #[arg(long)]
+        role: String,
+        /// Display name (defaults to the e-mail address).
+        #[arg(long)]
+        name: Option<String>,
+        /// The server's address as people's browsers reach it, for the link (default: --url).
+        #[arg(long)]
+        public_url: Option<String>,
+        #[command(flatten)]
+        conn: Conn,
+    },
+}
+
+pub(crate) async fn user(cmd: UserCommand) -> anyhow::Result<()> {
+    match cmd {
+        UserCommand::Create {
+            tenant,
+            email,
+            role,
+            name,
+            public_url,
+            conn,
+        } => {
+            let v = conn
+                .client()?
+                .create_user(&tenant, &email, name.as_deref(), &role)
+                .await?;
+            let path = v["set_password_path"]
+                .as_str()
+                .context("the server's answer has no set_password_path")?;
+            let base = public_url.unwrap_or_else(|| conn.url.clone());
+            eprintln!(
+                "invited {} to tenant {} as {role}; give them this link (valid 72 hours, once):",
+                v["user"]["email"].as_str().unwrap_or(&email),
+                tenant
+            );
+            println!("{}{path}", base.trim_end_matches('/'));
         }
     }
     Ok(())

@@ -130,6 +130,32 @@ struct FileConfig {
     sequencer: SequencerFile,
     #[serde(default)]
     reads: ReadsFile,
+    #[serde(default)]
+    ui: UiFile,
+}
+
+/// `[ui]`: sign-in and sessions of the web UI.
+#[derive(serde::Deserialize, Debug)]
+#[serde(deny_unknown_fields, default)]
+struct UiFile {
+    #[serde(with = "humantime_serde_opt")]
+    session_idle: Option<std::time::Duration>,
+    #[serde(with = "humantime_serde_opt")]
+    session_lifetime: Option<std::time::Duration>,
+    login_failures_per_account: u32,
+    login_failures_per_ip: u32,
+}
+
+impl Default for UiFile {
+    fn default() -> Self {
+        let d = sealbook_api::UiConfig::default();
+        UiFile {
+            session_idle: None,
+            session_lifetime: None,
+            login_failures_per_account: d.login_failures_per_account,
+            login_failures_per_ip: d.login_failures_per_ip,
+        }
+    }
 }
 
 /// `[reads]`: exports and bulk reads (`docs/security/roles.md`).
@@ -397,6 +423,33 @@ impl ServeArgs {
                         export_concurrency_per_tenant: r.export_concurrency_per_tenant,
                         export_idle_timeout: idle,
                         bulk_read_audit_events: r.bulk_read_audit_events,
+                    }
+                },
+                ui: {
+                    let u = &file.ui;
+                    let d = sealbook_api::UiConfig::default();
+                    let span =
+                        |v: Option<std::time::Duration>, default: time::Duration, name: &str| {
+                            let v = match v {
+                                Some(v) => time::Duration::try_from(v)
+                                    .map_err(|_| anyhow::anyhow!("ui.{name} is out of range"))?,
+                                None => default,
+                            };
+                            anyhow::ensure!(
+                                v >= time::Duration::minutes(1) && v <= time::Duration::days(30),
+                                "ui.{name} must be between 1m and 30d"
+                            );
+                            Ok::<_, anyhow::Error>(v)
+                        };
+                    sealbook_api::UiConfig {
+                        session_idle: span(u.session_idle, d.session_idle, "session_idle")?,
+                        session_lifetime: span(
+                            u.session_lifetime,
+                            d.session_lifetime,
+                            "session_lifetime",
+                        )?,
+                        login_failures_per_account: u.login_failures_per_account,
+                        login_failures_per_ip: u.login_failures_per_ip,
                     }
                 },
             },

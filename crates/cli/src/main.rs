@@ -45,6 +45,9 @@ enum Command {
     /// Manage a tenant's API keys (platform operator).
     #[command(subcommand)]
     Key(admin::KeyCommand),
+    /// Invite people to a tenant's web UI (platform operator).
+    #[command(subcommand)]
+    User(admin::UserCommand),
     /// Load generator: drive a running server over HTTP and report throughput and latency.
     Hammer(hammer::HammerArgs),
     /// Verify a tenant log against a verifier key: signature, every event, every tile, the root.
@@ -77,6 +80,7 @@ fn main() -> std::process::ExitCode {
         Command::Migrate(args) => runtime.block_on(migrate::run(args)),
         Command::Relay(args) => runtime.block_on(relay::run(args)),
         Command::Tenant(cmd) => runtime.block_on(admin::tenant(cmd)),
+        Command::User(cmd) => runtime.block_on(admin::user(cmd)),
         Command::Key(cmd) => runtime.block_on(admin::key(cmd)),
         Command::Hammer(args) => runtime.block_on(hammer::run(args)),
         Command::Bench(cmd) => runtime.block_on(bench::run(cmd)),

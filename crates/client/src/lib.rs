@@ -695,4 +695,28 @@ impl Client {
             .await?
             .1)
     }
+
+    /// Invites a person to a tenant (operator): `{user, set_password_path}`, the path of the
+    /// one-time link to set a password (shown once).
+    pub async fn create_user(
+        &self,
+        tenant: &str,
+        email: &str,
+        name: Option<&str>,
+        role: &str,
+    ) -> Result<serde_json::Value, ClientError> {
+        let mut body = serde_json::json!({"email": email, "role": role});
+        if let Some(n) = name {
+            body["name"] = n.into();
+        }
+        let body = serde_json::to_vec(&body).expect("json");
+        Ok(self
+            .call(
+                Method::POST,
+                self.url(&["v1", "tenants", tenant, "users"])?,
+                Some((body, "application/json")),
+            )
+            .await?
+            .1)
+    }
 }

@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use sealbook_domain::{EventFilter, TenantId};
 use sealbook_logmath::Hash;
 use sealbook_store::{
-    AppendOutcome, AppendRequest, CheckpointOutcome, KeyRecord, Store, StoreError,
-    StoredCheckpoint, StoredEvent, Tenant, TreeHead,
+    AppendOutcome, AppendRequest, CheckpointOutcome, Credentials, KeyRecord, PasswordToken, People,
+    Session, Store, StoreError, StoredCheckpoint, StoredEvent, Tenant, TreeHead, User,
 };
 use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
@@ -69,6 +69,38 @@ impl Gated {
     pub(crate) fn hold_checkpoints_of(&self, tenant: &TenantId) {
         *self.checkpoint_tenant.lock().unwrap() = Some(tenant.clone());
         self.checkpoints.close();
+    }
+}
+
+/// People pass through ungated: the gates hold appends and checkpoints only.
+#[async_trait]
+impl People for Gated {
+    async fn user(&self, t: &TenantId, id: &str) -> Result<Option<User>, StoreError> {
+        self.inner.user(t, id).await
+    }
+    async fn user_by_email(&self, t: &TenantId, e: &str) -> Result<Option<User>, StoreError> {
+        self.inner.user_by_email(t, e).await
+    }
+    async fn list_users(&self, t: &TenantId) -> Result<Vec<User>, StoreError> {
+        self.inner.list_users(t).await
+    }
+    async fn credentials(&self, t: &TenantId, id: &str) -> Result<Option<Credentials>, StoreError> {
+        self.inner.credentials(t, id).await
+    }
+    async fn session_by_hash(&self, h: &[u8; 32]) -> Result<Option<Session>, StoreError> {
+        self.inner.session_by_hash(h).await
+    }
+    async fn touch_session(&self, t: &TenantId, id: &str, at: &str) -> Result<(), StoreError> {
+        self.inner.touch_session(t, id, at).await
+    }
+    async fn list_sessions(&self, t: &TenantId, u: &str) -> Result<Vec<Session>, StoreError> {
+        self.inner.list_sessions(t, u).await
+    }
+    async fn password_token_by_hash(
+        &self,
+        h: &[u8; 32],
+    ) -> Result<Option<PasswordToken>, StoreError> {
+        self.inner.password_token_by_hash(h).await
     }
 }
 

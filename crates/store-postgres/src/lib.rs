@@ -31,6 +31,7 @@
 //! `sealbook-testkit`).
 
 pub mod migrate;
+mod people;
 mod store;
 pub mod tls;
 

@@ -6,7 +6,7 @@
 use sealbook_store::StoreError;
 
 /// The schema version this build writes and understands.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 /// (version reached, SQL), in order.
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/0001_base.sql")),
@@ -15,6 +15,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("migrations/0002_key_hashes_and_forced_rls.sql"),
     ),
     (3, include_str!("migrations/0003_keyed_hashes.sql")),
+    (4, include_str!("migrations/0004_people.sql")),
 ];
 /// Any constant; it names the migration lock among the database's advisory locks.
 const LOCK: i64 = 0x5EA1_B00C;

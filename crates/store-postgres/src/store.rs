@@ -42,7 +42,7 @@ impl std::fmt::Debug for PgStore {
     }
 }
 
-fn db(e: tokio_postgres::Error) -> StoreError {
+pub(crate) fn db(e: tokio_postgres::Error) -> StoreError {
     StoreError::Unavailable(detail(&e))
 }
 
@@ -50,7 +50,7 @@ fn pool_err(e: deadpool_postgres::PoolError) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
 
-fn tenant_id(s: &str) -> Result<TenantId, Corruption> {
+pub(crate) fn tenant_id(s: &str) -> Result<TenantId, Corruption> {
     TenantId::parse(s).map_err(|e| Corruption::new(format!("stored tenant id {s:?}")).caused_by(e))
 }
 
@@ -234,12 +234,12 @@ impl PgStore {
         Ok(store)
     }
 
-    async fn client(&self) -> Result<Object, StoreError> {
+    pub(crate) async fn client(&self) -> Result<Object, StoreError> {
         self.pool.get().await.map_err(pool_err)
     }
 
     /// One query in a transaction confined to `tenant` by row-level security.
-    async fn scoped(
+    pub(crate) async fn scoped(
         &self,
         tenant: &str,
         sql: &str,
@@ -495,6 +495,11 @@ async fn key_effect(
                 .map_err(db)?;
             if n == 0 {
                 return Ok(Some(AppendOutcome::UnknownKey));
+            }
+        }
+        Some(KeyEffect::People(e)) => {
+            if let Some(refusal) = crate::people::apply(tx, t, e).await? {
+                return Ok(Some(AppendOutcome::Refused(refusal)));
             }
         }
     }

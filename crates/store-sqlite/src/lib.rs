@@ -19,6 +19,7 @@
 //! in `sealbook-testkit`).
 
 pub mod layout;
+mod people;
 mod rehash;
 
 use async_trait::async_trait;
@@ -37,11 +38,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 /// The schema version this build writes and understands.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 /// Forward-only migrations: (version reached, SQL). A new database runs the base and all of them.
 const MIGRATIONS: &[(u32, &str)] = &[
     (2, include_str!("migrations/0002_checkpoints.sql")),
     (3, include_str!("migrations/0003_keyed_hashes.sql")),
+    (4, include_str!("migrations/0004_people.sql")),
 ];
 const READERS: usize = 4;
 
@@ -431,7 +433,7 @@ impl Writer {
                     continue;
                 }
             };
-            if let Some(refused) = key_effect(tx, no, req.effect.as_ref())? {
+            if let Some(refused) = key_effect(tx, no, &req.tenant, req.effect.as_ref())? {
                 outcomes.push(refused);
                 continue;
             }
@@ -490,6 +492,7 @@ fn replays(
 fn key_effect(
     tx: &Transaction<'_>,
     no: i64,
+    tenant: &TenantId,
     effect: Option<&KeyEffect>,
 ) -> Result<Option<AppendOutcome>, Fault> {
     match effect {
@@ -509,6 +512,11 @@ fn key_effect(
             )?;
             if n == 0 {
                 return Ok(Some(AppendOutcome::UnknownKey));
+            }
+        }
+        Some(KeyEffect::People(e)) => {
+            if let Some(refusal) = people::apply(tx, no, tenant, e)? {
+                return Ok(Some(AppendOutcome::Refused(refusal)));
             }
         }
     }

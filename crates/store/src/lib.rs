@@ -21,9 +21,9 @@
 //! - the append contract: [`AppendRequest`], [`KeyEffect`], [`AppendOutcome`], and the
 //!   idempotency rule every backend applies, [`replay`] (with [`StoredId`]), beside
 //!   [`stored_hash`], the check of a stored hash;
-//! - [`People`] with [`User`], [`Credentials`], [`Session`], [`PasswordToken`], [`SavedSearch`],
-//!   [`AccessGrant`] and [`PeopleEffect`]: people, sign-in and what is committed with its audit
-//!   event;
+//! - [`People`] (a supertrait of [`Store`]) with [`User`], [`Credentials`], [`Session`],
+//!   [`PasswordToken`], [`PeopleEffect`] and [`EffectRefusal`]: people, sign-in and what is
+//!   committed with its audit event;
 //! - [`TileNodes`] and [`MissingTile`]: proofs from stored tiles;
 //! - [`column_conditions`], [`ColumnCondition`], [`ColumnValue`]: a filter's predicates on an
 //!   event's own columns, for every backend's SQL;
@@ -40,9 +40,7 @@ mod replay;
 pub use columns::{column_conditions, ColumnCondition, ColumnValue};
 pub use error::{Corruption, Place, StoreError};
 pub use nodes::{MissingTile, TileNodes};
-pub use people::{
-    AccessGrant, Credentials, PasswordToken, People, PeopleEffect, SavedSearch, Session, User,
-};
+pub use people::{Credentials, EffectRefusal, PasswordToken, People, PeopleEffect, Session, User};
 pub use rehash::{
     rebuild_hashes, upgrade_hashes, HashRebuild, RebuildReport, RehashSource, Rehashed,
     REHASH_BATCH, UNKEYED_FORMAT,
@@ -105,6 +103,8 @@ pub enum KeyEffect {
         /// When.
         at: String,
     },
+    /// A change to the request's tenant's people ([`PeopleEffect`]).
+    People(PeopleEffect),
 }
 
 /// Events of one tenant to append in order, all or nothing.
@@ -148,6 +148,8 @@ pub enum AppendOutcome {
     UnknownTenant,
     /// The key to revoke does not exist or is already revoked; nothing was written.
     UnknownKey,
+    /// The request's [`PeopleEffect`] does not apply; nothing was written.
+    Refused(EffectRefusal),
 }
 
 /// The head of a tenant's Merkle tree: its size and root.
@@ -213,7 +215,7 @@ pub struct StoredEvent {
 /// trait returns the current tree, which nothing has vouched for yet. That bound is the pipeline's
 /// job (`sealbook_pipeline::Log`); the API reads the log through it, not through this trait.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: People + Send + Sync + 'static {
     /// Cheap round trip, for readiness.
     async fn ping(&self) -> Result<(), StoreError>;
 

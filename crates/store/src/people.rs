@@ -1,21 +1,23 @@
-//! People: users, their credentials, sign-in sessions, one-time set-password links, saved
-//! searches, operator access grants and per-tenant settings, in domain terms.
+//! People: users, their credentials, sign-in sessions and one-time set-password links, in domain
+//! terms.
 //!
-//! Changes that must be audited (a person created, a role changed, a password or TOTP changed, a
-//! session opened or revoked, an operator's access started or ended, a setting changed) are not
-//! methods here: they are [`PeopleEffect`]s committed by [`crate::Store::append`] in the same
-//! transaction as their audit event, so that the change exists if and only if its event is in the
-//! tenant's log. Only what is not audited on its own is written directly (a session's last-seen
-//! time, a TOTP step used, saved searches).
+//! Changes that must be audited (a person created, a role changed, a password set, a session
+//! opened or revoked, a person deactivated) are not methods here: they are [`PeopleEffect`]s
+//! committed by [`crate::Store::append`] in the same transaction as their audit event, so that the
+//! change exists if and only if its event is in the tenant's log. A backend MUST check that an
+//! effect applies before it writes anything of it, and refuse the whole request with
+//! [`crate::AppendOutcome::Refused`] when it does not: nothing of the request is written. Only
+//! what is not audited on its own is written directly (a session's last-seen time).
 //!
-//! Secrets are never stored: a session id, a set-password token and a viewer token are stored as
-//! the SHA-256 of the random value; a password as its argon2id PHC string; a TOTP secret only
-//! encrypted by the caller (the store sees opaque bytes).
+//! Secrets are never stored: a session id and a set-password token are stored as the SHA-256 of
+//! the random value; a password as its argon2id PHC string.
 //!
 //! Every method that takes a tenant MUST read and write that tenant's rows only. Two look up across
 //! tenants, because the value presented is what names the tenant: [`People::session_by_hash`] and
-//! [`People::password_token_by_hash`]. People of the platform (operators) belong to the tenant
-//! `platform` ([`sealbook_domain::TenantId::platform`]).
+//! [`People::password_token_by_hash`].
+//!
+//! Times are RFC 3339 UTC strings written by the caller, all with the same precision
+//! (`YYYY-MM-DDTHH:MM:SS.ffffffZ`), so a backend MAY compare them as strings.
 
 use crate::StoreError;
 use async_trait::async_trait;
@@ -40,10 +42,6 @@ pub struct User {
     pub disabled_at: Option<String>,
     /// True once a password is set.
     pub has_password: bool,
-    /// True once TOTP is enabled.
-    pub totp_enabled: bool,
-    /// The OpenID Connect identity this person signs in with: (issuer, subject).
-    pub oidc: Option<(String, String)>,
 }
 
 /// A person's credentials: read only to check a sign-in.
@@ -51,10 +49,6 @@ pub struct User {
 pub struct Credentials {
     /// argon2id PHC string.
     pub password_hash: Option<String>,
-    /// The TOTP secret, encrypted by the caller.
-    pub totp_secret: Option<Vec<u8>>,
-    /// The last TOTP time step accepted: a code is accepted once (RFC 6238 §5.2).
-    pub totp_last_step: Option<u64>,
 }
 
 /// A sign-in session as stored: the id itself is never stored, only its SHA-256.
@@ -66,7 +60,7 @@ pub struct Session {
     pub user_id: String,
     /// The person's tenant.
     pub tenant: TenantId,
-    /// How it was opened: `password`, `password+totp`, `oidc`.
+    /// How it was opened: `password`.
     pub method: String,
     /// RFC 3339.
     pub created_at: String,
@@ -93,42 +87,6 @@ pub struct PasswordToken {
     pub expires_at: String,
     /// RFC 3339 time it was used; a used token is refused.
     pub used_at: Option<String>,
-}
-
-/// A saved search of one person.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SavedSearch {
-    /// Public id, `srch_…`.
-    pub id: String,
-    /// The person.
-    pub user_id: String,
-    /// Name given by the person.
-    pub name: String,
-    /// The search's query string (what the search page's URL carries).
-    pub query: String,
-    /// RFC 3339.
-    pub created_at: String,
-}
-
-/// A platform operator's audited access to one tenant.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AccessGrant {
-    /// Public id, `acc_…`.
-    pub id: String,
-    /// The operator (a person of the platform).
-    pub operator_id: String,
-    /// The tenant accessed.
-    pub tenant: TenantId,
-    /// Why, as the operator wrote it.
-    pub reason: String,
-    /// The ticket reference.
-    pub ticket: String,
-    /// RFC 3339.
-    pub started_at: String,
-    /// RFC 3339: the access ends by itself then.
-    pub expires_at: String,
-    /// RFC 3339 time it was ended early.
-    pub ended_at: Option<String>,
 }
 
 /// A change to people committed with its audit event (see the module documentation). Every
@@ -166,8 +124,9 @@ pub enum PeopleEffect {
         /// RFC 3339.
         at: String,
     },
-    /// Set a password; with a token, the token is consumed in the same transaction (a token used
-    /// or expired makes the request [`crate::AppendOutcome::UnknownKey`]).
+    /// Set a password; with a token, the token is consumed in the same transaction (a token
+    /// unknown, of another person, used or expired at `at` refuses the request:
+    /// [`EffectRefusal::TokenInvalid`]).
     SetPassword {
         /// The person.
         user_id: String,
@@ -177,13 +136,6 @@ pub enum PeopleEffect {
         token_hash: Option<[u8; 32]>,
         /// RFC 3339 (the token's use time).
         at: String,
-    },
-    /// Enable TOTP with this (encrypted) secret, or disable it with `None`.
-    SetTotp {
-        /// The person.
-        user_id: String,
-        /// The encrypted secret.
-        secret: Option<Vec<u8>>,
     },
     /// Open a session (the SHA-256 of its random id, and the record).
     OpenSession {
@@ -202,22 +154,32 @@ pub enum PeopleEffect {
         /// RFC 3339.
         at: String,
     },
-    /// Start an operator's access to the request's tenant.
-    StartAccess(AccessGrant),
-    /// End an operator's access early.
-    EndAccess {
-        /// The grant.
-        grant_id: String,
-        /// RFC 3339.
-        at: String,
-    },
-    /// Set (or with `None` remove) one of the tenant's settings, a JSON document by name.
-    SetSetting {
-        /// The setting's name, e.g. `ui.record_links`.
-        name: String,
-        /// JSON text.
-        value: Option<String>,
-    },
+}
+
+/// Why a [`PeopleEffect`] does not apply: the request is refused and nothing of it is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum EffectRefusal {
+    /// No such person in the tenant.
+    #[error("no such person in this tenant")]
+    UnknownUser,
+    /// The person is deactivated.
+    #[error("this person is deactivated")]
+    UserDisabled,
+    /// A person with this id exists.
+    #[error("a person with this id exists")]
+    UserExists,
+    /// A person of the tenant has this e-mail address.
+    #[error("a person of this tenant has this e-mail address")]
+    EmailTaken,
+    /// The set-password link is unknown, another person's, used or expired.
+    #[error("this set-password link is not valid (used, expired or unknown)")]
+    TokenInvalid,
+    /// No such live session (of that person).
+    #[error("no such session")]
+    UnknownSession,
+    /// The record's tenant is not the request's.
+    #[error("the record belongs to another tenant than the request")]
+    TenantMismatch,
 }
 
 /// The people half of the storage contract (see the module documentation).
@@ -231,13 +193,6 @@ pub trait People: Send + Sync {
         tenant: &TenantId,
         email: &str,
     ) -> Result<Option<User>, StoreError>;
-    /// One person of a tenant by OpenID Connect identity.
-    async fn user_by_oidc(
-        &self,
-        tenant: &TenantId,
-        issuer: &str,
-        subject: &str,
-    ) -> Result<Option<User>, StoreError>;
     /// Every person of a tenant, by e-mail address.
     async fn list_users(&self, tenant: &TenantId) -> Result<Vec<User>, StoreError>;
     /// A person's credentials.
@@ -246,15 +201,6 @@ pub trait People: Send + Sync {
         tenant: &TenantId,
         user_id: &str,
     ) -> Result<Option<Credentials>, StoreError>;
-    /// Records that a TOTP step was accepted, only if it is later than the last one: returns
-    /// false when it is not (a replayed code), atomically.
-    async fn use_totp_step(
-        &self,
-        tenant: &TenantId,
-        user_id: &str,
-        step: u64,
-    ) -> Result<bool, StoreError>;
-
     /// A session by the SHA-256 of its cookie value, revoked or expired ones included (the caller
     /// decides). Reads across tenants: the cookie is what names the tenant.
     async fn session_by_hash(&self, id_hash: &[u8; 32]) -> Result<Option<Session>, StoreError>;
@@ -277,32 +223,4 @@ pub trait People: Send + Sync {
         &self,
         token_hash: &[u8; 32],
     ) -> Result<Option<PasswordToken>, StoreError>;
-
-    /// A person's saved searches, newest first.
-    async fn saved_searches(
-        &self,
-        tenant: &TenantId,
-        user_id: &str,
-    ) -> Result<Vec<SavedSearch>, StoreError>;
-    /// Saves a search.
-    async fn save_search(&self, tenant: &TenantId, search: SavedSearch) -> Result<(), StoreError>;
-    /// Deletes a saved search of that person; false when there was none.
-    async fn delete_saved_search(
-        &self,
-        tenant: &TenantId,
-        user_id: &str,
-        search_id: &str,
-    ) -> Result<bool, StoreError>;
-
-    /// One access grant to a tenant by id.
-    async fn access_grant(
-        &self,
-        tenant: &TenantId,
-        grant_id: &str,
-    ) -> Result<Option<AccessGrant>, StoreError>;
-    /// Access grants to a tenant, newest first.
-    async fn access_grants(&self, tenant: &TenantId) -> Result<Vec<AccessGrant>, StoreError>;
-
-    /// One setting of a tenant (JSON text).
-    async fn setting(&self, tenant: &TenantId, name: &str) -> Result<Option<String>, StoreError>;
 }

@@ -14,21 +14,28 @@
 //! `Cache-Control: no-store` on pages (they hold audit data). Every form that changes something
 //! carries the session's CSRF token, checked before the handler runs.
 //!
-//! State of this module: what is served today is the static assets under `/ui/static/` with the
-//! headers above. The layout (`templates/base.html`), [`Chrome`] and [`NavItem`] are the shared
-//! substrate of the pages, which are built on the branches named in the issue's progress note
-//! (sign-in and sessions, read pages, people and keys) and are not routed yet; until they land,
-//! the statements above about pages, forms and CSRF describe the contract they MUST meet.
-//!
 //! Modules:
 //! - this file: the routes of the UI, the static assets, the security headers, [`Chrome`] (what
-//!   the layout shows around every page);
-//! - the pages, one module per area (as they land).
+//!   the layout shows around every page), rendering and the error page;
+//! - `session`: the session cookie, the signed-in person ([`session::UiSession`]), CSRF and the
+//!   same-origin check;
+//! - `signin`: sign-in, sign-out, set-password links;
+//! - `pages`: search, event detail (with the verified badge), subject history, exports;
+//! - `admin`: people and roles, API keys, my account and sessions.
 
+mod admin;
+mod pages;
+mod session;
+mod signin;
+
+use crate::error::ApiError;
 use crate::state::AppState;
-use axum::http::{header, HeaderValue};
-use axum::response::{IntoResponse, Response};
+use askama::Template;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
 use axum::Router;
+use sealbook_domain::Action;
 
 /// The Content-Security-Policy of every UI page but the embedded viewer.
 pub(crate) const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
@@ -36,7 +43,6 @@ pub(crate) const CSP: &str = "default-src 'none'; script-src 'self'; style-src '
      base-uri 'none'; frame-ancestors 'none'";
 
 /// One entry of the navigation bar.
-#[allow(dead_code)] // built by the page modules as they land
 #[derive(Debug, Clone)]
 pub(crate) struct NavItem {
     /// Where it leads.
@@ -47,7 +53,6 @@ pub(crate) struct NavItem {
     pub(crate) current: bool,
 }
 
-#[allow(dead_code)] // built by the page modules as they land
 /// What the layout (`templates/base.html`) shows around every signed-in page: who is signed in,
 /// in which tenant, the navigation their role allows, and the CSRF token of the sign-out form.
 #[derive(Debug, Clone)]
@@ -117,9 +122,110 @@ pub(crate) async fn security_headers(
     res
 }
 
+impl Chrome {
+    /// The chrome of a page of `session`, with `current` (a nav `href`) marked.
+    pub(crate) fn new(state: &AppState, session: &session::UiSession, current: &str) -> Chrome {
+        let mut nav = vec![("/ui/search", "Search", Action::SearchEvents)];
+        nav.push(("/ui/people", "People", Action::ManagePeople));
+        nav.push(("/ui/keys", "API keys", Action::ManageKeys));
+        Chrome {
+            tenant_name: session.tenant_name.clone(),
+            tenant_id: session.tenant().to_string(),
+            person: session.user.email.clone(),
+            role_label: session.user.role.label(),
+            nav: nav
+                .into_iter()
+                .filter(|(_, _, a)| session.may(*a))
+                .map(|(href, label, _)| NavItem {
+                    href,
+                    label,
+                    current: href == current,
+                })
+                .chain(std::iter::once(NavItem {
+                    href: "/ui/account",
+                    label: "My account",
+                    current: current == "/ui/account",
+                }))
+                .collect(),
+            csrf: session.csrf(state),
+            banner: None,
+        }
+    }
+}
+
+/// A rendered page with `status`.
+pub(crate) fn render(status: StatusCode, page: &impl Template) -> Response {
+    match page.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "a page failed to render");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Html("<!doctype html><title>Error</title><p>This page failed to render.</p>"),
+            )
+                .into_response()
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "notice.html")]
+struct NoticePage<'a> {
+    title: &'a str,
+    detail: &'a str,
+}
+
+/// A page saying one thing, with `status`.
+pub(crate) fn notice(status: StatusCode, title: &str, detail: &str) -> Response {
+    render(status, &NoticePage { title, detail })
+}
+
+/// The page of a failure: the API's status and words (a 404 for what does not exist and for what
+/// belongs to another tenant alike), as HTML.
+pub(crate) fn page_error(e: ApiError) -> Response {
+    let api = e.into_response();
+    let status = api.status();
+    let (title, detail) = match status {
+        StatusCode::NOT_FOUND => ("Not found", "There is nothing here, or nothing you may see."),
+        StatusCode::FORBIDDEN => ("Not allowed", "Your role does not allow this. Ask a tenant admin if you need it."),
+        StatusCode::TOO_MANY_REQUESTS => ("Too many requests", "Wait a moment and try again."),
+        StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => ("Not accepted", "Something in this request was not accepted; go back and check it."),
+        StatusCode::CONFLICT => ("Conflict", "This conflicts with what exists already (an e-mail address in use, a deactivated person)."),
+        StatusCode::GONE => ("No longer valid", "This link was used already or has expired."),
+        s if s.is_server_error() => ("Sealbook could not do this", "The store is unavailable or failed a check; try again shortly. Operators find the cause in the server log."),
+        _ => ("Not accepted", "This request was not accepted."),
+    };
+    let mut r = notice(status, title, detail);
+    if let Some(v) = api.headers().get(header::RETRY_AFTER) {
+        r.headers_mut().insert(header::RETRY_AFTER, v.clone());
+    }
+    r
+}
+
 /// The UI's routes, under `/ui/…` (and `/` redirecting to the search page).
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
-        .route("/ui/static/{name}", axum::routing::get(asset))
+        .route("/", get(signin::root))
+        .route("/ui/static/{name}", get(asset))
+        .route("/ui/login", get(signin::login_form).post(signin::login))
+        .route("/ui/logout", post(signin::logout))
+        .route(
+            "/ui/set-password",
+            get(signin::set_password_form).post(signin::set_password),
+        )
+        .route("/ui/search", get(pages::search))
+        .route("/ui/events/{id}", get(pages::event))
+        .route("/ui/subjects/{type}/{id}", get(pages::subject))
+        .route("/ui/export", get(pages::export))
+        .route("/ui/people", get(admin::people).post(admin::invite))
+        .route("/ui/people/{id}/role", post(admin::set_role))
+        .route("/ui/people/{id}/deactivate", post(admin::deactivate))
+        .route("/ui/keys", get(admin::keys).post(admin::create_key))
+        .route("/ui/keys/{id}/revoke", post(admin::revoke_key))
+        .route("/ui/account", get(admin::account))
+        .route(
+            "/ui/account/sessions/{id}/revoke",
+            post(admin::revoke_session),
+        )
         .layer(axum::middleware::from_fn(security_headers))
 }

@@ -22,5 +22,6 @@ mod read;
 mod redaction;
 mod spool;
 mod tamper;
+mod ui;
 mod upgrade;
 mod walkthrough;

@@ -1,0 +1,483 @@
+//! End to end: the web UI over real HTTP, as a browser without JavaScript uses it (forms, cookies,
+//! redirects followed by hand). An invited admin sets a password through the one-time link, signs
+//! in, searches, opens an event with its verified badge and correlation timeline, invites an
+//! auditor who sees personal values masked and is refused what the matrix refuses; every value
+//! that came from an event is escaped; another tenant's event answers like an unknown one; forms
+//! need their CSRF token and this origin; sign-out, deactivation and failed sign-ins behave.
+
+use crate::common::{event, tempdir, Server, BIN};
+use reqwest::blocking::{Client, Response};
+use reqwest::redirect::Policy;
+use serde_json::{json, Value};
+
+/// A browser: no redirects followed, one cookie kept by hand (the session's).
+struct Browser<'a> {
+    s: &'a Server,
+    http: Client,
+    cookie: Option<String>,
+}
+
+const PASSWORD: &str = "correct horse battery staple";
+
+impl<'a> Browser<'a> {
+    fn new(s: &'a Server) -> Browser<'a> {
+        Browser {
+            s,
+            http: Client::builder()
+                .redirect(Policy::none())
+                .pool_idle_timeout(std::time::Duration::from_secs(5))
+                .build()
+                .unwrap(),
+            cookie: None,
+        }
+    }
+
+    fn keep_cookie(&mut self, r: &Response) {
+        for v in r.headers().get_all("set-cookie") {
+            let v = v.to_str().unwrap();
+            let (pair, _) = v.split_once(';').unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            assert_eq!(name, "__Host-sealbook");
+            self.cookie = (!value.is_empty()).then(|| value.to_owned());
+        }
+    }
+
+    fn get(&mut self, path: &str) -> Response {
+        let mut rq = self.http.get(format!("{}{path}", self.s.url));
+        if let Some(c) = &self.cookie {
+            rq = rq.header("cookie", format!("__Host-sealbook={c}"));
+        }
+        let r = rq.send().unwrap();
+        self.keep_cookie(&r);
+        r
+    }
+
+    fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Response {
+        let mut rq = self
+            .http
+            .post(format!("{}{path}", self.s.url))
+            .header("sec-fetch-site", "same-origin")
+            .form(form);
+        if let Some(c) = &self.cookie {
+            rq = rq.header("cookie", format!("__Host-sealbook={c}"));
+        }
+        let r = rq.send().unwrap();
+        self.keep_cookie(&r);
+        r
+    }
+
+    fn page(&mut self, path: &str) -> String {
+        let r = self.get(path);
+        assert_eq!(r.status(), 200, "{path}");
+        r.text().unwrap()
+    }
+
+    /// Sets the password through `link` (a path) and signs in.
+    fn set_password_and_sign_in(&mut self, link: &str, tenant: &str, email: &str) {
+        let token = link.split("token=").nth(1).unwrap().to_owned();
+        let page = self.page(link);
+        assert!(page.contains(email));
+        let r = self.post(
+            "/ui/set-password",
+            &[
+                ("token", &token),
+                ("password", "short"),
+                ("confirm", "short"),
+            ],
+        );
+        assert_eq!(r.status(), 422);
+        let r = self.post(
+            "/ui/set-password",
+            &[
+                ("token", &token),
+                ("password", PASSWORD),
+                ("confirm", PASSWORD),
+            ],
+        );
+        assert_eq!(r.status(), 303);
+        // The link works once.
+        assert_eq!(self.get(link).status(), 410);
+        self.sign_in(tenant, email, PASSWORD, 303);
+    }
+
+    fn sign_in(&mut self, tenant: &str, email: &str, password: &str, expect: u16) -> Response {
+        let r = self.post(
+            "/ui/login",
+            &[
+                ("tenant", tenant),
+                ("email", email),
+                ("password", password),
+                ("next", "/ui/search"),
+            ],
+        );
+        assert_eq!(r.status(), expect);
+        r
+    }
+}
+
+/// The value of the first `name="_csrf"` field of a page.
+fn csrf(page: &str) -> String {
+    let at = page.find("name=\"_csrf\" value=\"").expect("a CSRF field") + 20;
+    page[at..].split('"').next().unwrap().to_owned()
+}
+
+/// The id of the person with `email` on the people page (from their row's forms).
+fn person_id(page: &str, email: &str) -> String {
+    let row = &page[page.find(email).expect("the person's row")..];
+    let at = row.find("/ui/people/usr_").unwrap() + 11;
+    row[at..].split('/').next().unwrap().to_owned()
+}
+
+/// The set-password link a page shows.
+fn link_in(page: &str) -> String {
+    let at = page.find("/ui/set-password?token=").expect("a link");
+    page[at..].split('<').next().unwrap().to_owned()
+}
+
+fn invite(s: &Server, tenant: &str, email: &str, role: &str) -> String {
+    let r = s.post_json(
+        &format!("/v1/tenants/{tenant}/users"),
+        &s.admin,
+        &json!({"email": email, "role": role, "name": "Alice Admin"}),
+    );
+    assert_eq!(r.status(), 201);
+    let v: Value = r.json().unwrap();
+    assert_eq!(v["user"]["role"], role);
+    assert!(v.to_string().find("password_hash").is_none());
+    v["set_password_path"].as_str().unwrap().to_owned()
+}
+
+const XSS_NAME: &str = "<script>alert('x')</script>";
+const XSS_ID: &str = "\"><img src=x onerror=alert(1)>";
+
+#[test]
+fn an_admin_signs_in_searches_verifies_and_invites_an_auditor_who_sees_less() {
+    let dir = tempdir();
+    let s = Server::start(dir.path());
+    let key = s.tenant_with_key("acme");
+    let other = s.tenant_with_key("globex");
+    let mut flow: Vec<Value> = [
+        "integration.requested",
+        "integration.failed",
+        "integration.replayed",
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, _)| {
+        let mut e = event(&format!("flow-{i}"));
+        e["context"]["correlation_id"] = json!("corr-4472");
+        e
+    })
+    .collect();
+    let mut hostile = event("hostile-1");
+    hostile["actor"]["name"] = json!(XSS_NAME);
+    hostile["subject"]["id"] = json!(XSS_ID);
+    hostile["refs"] = json!({"order_number": XSS_ID});
+    flow.push(hostile);
+    s.ingest(&key, &Value::Array(flow));
+    s.ingest(&other, &json!([event("globex-only")]));
+    s.sign_checkpoint(&key);
+
+    // The first admin: invited by the operator, sets a password, signs in.
+    let mut admin = Browser::new(&s);
+    let r = admin.get("/ui/search");
+    assert_eq!(r.status(), 303, "no session: to the sign-in page");
+    assert!(r.headers()["location"]
+        .to_str()
+        .unwrap()
+        .starts_with("/ui/login?next="));
+    let link = invite(&s, "acme", "Alice@Example.com", "tenant_admin");
+    admin.set_password_and_sign_in(&link, "acme", "alice@example.com");
+    let r = admin.get("/ui/search");
+    assert_eq!(r.status(), 200);
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"));
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let page = r.text().unwrap();
+    assert!(page.contains("flow-0") || page.contains("Ada Lovelace"));
+    assert!(!page.contains("globex-only"));
+    // Hostile values are text, never markup.
+    assert!(
+        !page.contains("<script>alert") && !page.contains("<img src=x"),
+        "{page}"
+    );
+    assert!(page.contains("&lt;script&gt;") || page.contains("&#60;script&#62;"));
+
+    // Filters live in the URL.
+    let page = admin.page("/ui/search?correlation_id=corr-4472");
+    assert_eq!(page.matches("/ui/events/flow-").count(), 3);
+    assert!(!page.contains("hostile-1"));
+    let page =
+        admin.page("/ui/search?from=2026-03-01T10%3A00&to=2026-03-01T10%3A30&tz=Europe%2FParis");
+    assert!(page.contains("flow-0"), "09:15:30Z is 10:15:30 in Paris");
+    let page = admin.page("/ui/search?from=2026-03-01T10%3A00&to=2026-03-01T10%3A30&tz=UTC");
+    assert!(page.contains("No events match"));
+    assert_eq!(admin.get("/ui/search?bogus=1").status(), 400);
+
+    // An event: the verified badge, the timeline, escaping.
+    let page = admin.page("/ui/events/flow-1");
+    assert!(page.contains("badge ok\">Verified"), "{page}");
+    assert!(page.contains("included in the signed checkpoint of size"));
+    let timeline = &page[page.find("class=\"timeline\"").expect("a timeline")..];
+    let timeline = &timeline[..timeline.find("</ol>").unwrap()];
+    assert_eq!(
+        timeline.matches("<li").count(),
+        3,
+        "the correlation timeline"
+    );
+    assert!(
+        timeline.find("flow-0").unwrap() < timeline.find("flow-2").unwrap(),
+        "oldest first"
+    );
+    assert!(page.contains("aria-current=\"true\""));
+    let page = admin.page("/ui/events/hostile-1");
+    assert!(!page.contains("<script>alert") && !page.contains("<img src=x"));
+    // Subject history.
+    let page = admin.page("/ui/subjects/order/o-1001");
+    assert!(page.contains("History of order o-1001") && page.contains("flow-2"));
+    // Another tenant's event answers like one that does not exist.
+    let a = admin.get("/ui/events/globex-only");
+    let b = admin.get("/ui/events/no-such-event");
+    assert_eq!(
+        (a.status(), b.status()),
+        (
+            reqwest::StatusCode::NOT_FOUND,
+            reqwest::StatusCode::NOT_FOUND
+        )
+    );
+    assert_eq!(a.text().unwrap(), b.text().unwrap());
+
+    // A CSV of the current filters, recorded with the person as actor.
+    let r = admin.get("/ui/export?correlation_id=corr-4472&format=csv&bom=true");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
+    assert_eq!(
+        r.text().unwrap().matches("\r\n").count(),
+        4,
+        "header and three rows"
+    );
+    let exported = s.all_events(&key, "&type=audit_log.exported");
+    assert_eq!(exported[0]["actor"]["type"], "user");
+    assert_eq!(exported[0]["data"]["format"], "csv");
+
+    // Inviting an auditor from the people page; forms need the CSRF token and this origin.
+    let people = admin.page("/ui/people");
+    let token = csrf(&people);
+    let form = [
+        ("_csrf", token.as_str()),
+        ("email", "bob@example.com"),
+        ("name", "Bob"),
+        ("role", "auditor"),
+    ];
+    let r = admin.post(
+        "/ui/people",
+        &[
+            ("email", "x@example.com"),
+            ("name", ""),
+            ("role", "viewer"),
+            ("_csrf", "forged"),
+        ],
+    );
+    assert_eq!(r.status(), 400, "a forged CSRF token changes nothing");
+    let cross = admin
+        .http
+        .post(format!("{}/ui/people", s.url))
+        .header(
+            "cookie",
+            format!("__Host-sealbook={}", admin.cookie.clone().unwrap()),
+        )
+        .header("sec-fetch-site", "cross-site")
+        .form(&form)
+        .send()
+        .unwrap();
+    assert_eq!(cross.status(), 400, "a cross-site post changes nothing");
+    let r = admin.post("/ui/people", &form);
+    assert_eq!(r.status(), 201);
+    let page = r.text().unwrap();
+    let bob_link = link_in(&page);
+    assert!(!admin.page("/ui/people").contains("x@example.com"));
+
+    let mut bob = Browser::new(&s);
+    bob.set_password_and_sign_in(&bob_link, "acme", "bob@example.com");
+    let page = bob.page("/ui/search");
+    assert!(
+        page.contains("[masked]") && !page.contains("Ada Lovelace"),
+        "an auditor sees personal values masked"
+    );
+    assert!(page.contains("Personal values are masked"));
+    assert!(!page.contains("Download CSV"));
+    let page = bob.page("/ui/events/flow-1");
+    assert!(!page.contains("ada@example.com") && page.contains("badge ok\">Verified"));
+    // What the matrix refuses an auditor, the UI refuses.
+    for (path, status) in [
+        ("/ui/search?q=lovelace", 403),
+        ("/ui/export?format=csv", 403),
+        ("/ui/people", 403),
+        ("/ui/keys", 403),
+    ] {
+        assert_eq!(bob.get(path).status(), status, "{path}");
+    }
+    let bob_csrf = csrf(&bob.page("/ui/account"));
+    assert_eq!(
+        bob.post(
+            "/ui/people",
+            &[
+                ("_csrf", &bob_csrf),
+                ("email", "eve@example.com"),
+                ("name", ""),
+                ("role", "tenant_admin")
+            ]
+        )
+        .status(),
+        403
+    );
+
+    // The log holds who did what, never a secret.
+    let audit = s.all_events(&key, "&recorded_by=sealbook");
+    let types: Vec<&str> = audit.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    for t in [
+        "user.invited",
+        "user.password_changed",
+        "user.login_succeeded",
+    ] {
+        assert!(types.contains(&t), "{t} in {types:?}");
+    }
+    let text = serde_json::to_string(&audit).unwrap();
+    assert!(!text.contains(PASSWORD) && !text.contains(&bob_link[23..]));
+
+    // Deactivating Bob ends his session at once.
+    let people = admin.page("/ui/people");
+    let bob_id = person_id(&people, "bob@example.com");
+    let r = admin.post(
+        &format!("/ui/people/{bob_id}/deactivate"),
+        &[("_csrf", &csrf(&people))],
+    );
+    assert_eq!(r.status(), 303);
+    assert_eq!(
+        bob.get("/ui/search").status(),
+        303,
+        "a deactivated person's session ends"
+    );
+    bob.sign_in("acme", "bob@example.com", PASSWORD, 401);
+    // The last tenant admin cannot be demoted.
+    let people = admin.page("/ui/people");
+    let alice_id = person_id(&people, "alice@example.com");
+    let r = admin.post(
+        &format!("/ui/people/{alice_id}/role"),
+        &[("_csrf", &csrf(&people)), ("role", "viewer")],
+    );
+    assert_eq!(r.status(), 409);
+    assert!(r.text().unwrap().contains("last active tenant admin"));
+    assert!(admin.page("/ui/people").contains("Tenant admin"));
+
+    // Signing out revokes the session: the old cookie no longer opens anything.
+    let cookie = admin.cookie.clone().unwrap();
+    let token = csrf(&admin.page("/ui/search"));
+    let r = admin.post("/ui/logout", &[("_csrf", &token)]);
+    assert_eq!(r.status(), 303);
+    admin.cookie = Some(cookie);
+    assert_eq!(admin.get("/ui/search").status(), 303);
+}
+
+#[test]
+fn sign_in_fails_alike_records_failures_and_is_rate_limited() {
+    let dir = tempdir();
+    let s = Server::start(dir.path());
+    let key = s.tenant_with_key("acme");
+    let link = invite(&s, "acme", "carol@example.com", "viewer");
+    let mut b = Browser::new(&s);
+    b.set_password_and_sign_in(&link, "acme", "carol@example.com");
+    let r = b.sign_in("acme", "carol@example.com", PASSWORD, 303);
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    for attr in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/"] {
+        assert!(cookie.contains(attr), "{cookie}");
+    }
+
+    let mut stranger = Browser::new(&s);
+    let wrong = stranger
+        .sign_in("acme", "carol@example.com", "not her password", 401)
+        .text()
+        .unwrap();
+    let unknown = stranger
+        .sign_in("acme", "nobody@example.com", "whatever", 401)
+        .text()
+        .unwrap();
+    let no_tenant = stranger
+        .sign_in("nope", "carol@example.com", "whatever", 401)
+        .text()
+        .unwrap();
+    let strip = |p: &str| {
+        p.replace("nobody@example.com", "")
+            .replace("carol@example.com", "")
+            .replace("\"nope\"", "\"acme\"")
+    };
+    assert_eq!(strip(&wrong), strip(&unknown));
+    assert_eq!(strip(&wrong), strip(&no_tenant));
+    let failed = s.all_events(&key, "&type=user.login_failed");
+    assert_eq!(failed.len(), 2);
+    assert!(
+        !serde_json::to_string(&failed)
+            .unwrap()
+            .contains("nobody@example.com"),
+        "an unknown address typed is not recorded"
+    );
+
+    // Five failures for the account: the sixth attempt is refused before any check, even right.
+    for _ in 0..4 {
+        stranger.sign_in("acme", "carol@example.com", "still wrong", 401);
+    }
+    let r = stranger.sign_in("acme", "carol@example.com", PASSWORD, 429);
+    assert!(r.headers().contains_key("retry-after"));
+
+    // The operator's CLI prints a link that works.
+    let out = std::process::Command::new(BIN)
+        .args([
+            "user",
+            "create",
+            "--tenant",
+            "acme",
+            "--email",
+            "dan@example.com",
+            "--role",
+            "support",
+            "--url",
+            &s.url,
+        ])
+        .env("SEALBOOK_ADMIN_TOKEN", &s.admin)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8(out.stdout).unwrap();
+    let printed = printed.trim();
+    assert!(
+        printed.starts_with(&format!("{}/ui/set-password?token=", s.url)),
+        "{printed}"
+    );
+    assert_eq!(Browser::new(&s).get(&printed[s.url.len()..]).status(), 200);
+    // Inviting the same address again is a conflict; a platform role is refused.
+    let r = s.post_json(
+        "/v1/tenants/acme/users",
+        &s.admin,
+        &json!({"email": "DAN@example.com", "role": "viewer"}),
+    );
+    assert_eq!(r.status(), 409);
+    let r = s.post_json(
+        "/v1/tenants/acme/users",
+        &s.admin,
+        &json!({"email": "e@example.com", "role": "operator"}),
+    );
+    assert_eq!(r.status(), 422);
+    let r = s.post_json(
+        "/v1/tenants/nope/users",
+        &s.admin,
+        &json!({"email": "e@example.com", "role": "viewer"}),
+    );
+    assert_eq!(r.status(), 404);
+}

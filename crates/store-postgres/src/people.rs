@@ -1,0 +1,351 @@
+//! People on PostgreSQL: the [`PeopleEffect`]s applied inside an append's transaction (already
+//! confined to the request's tenant by row-level security: [`apply`]), and the `People` reads.
+//! Every effect checks that it applies before it writes, so a refusal leaves the group's
+//! transaction as it found it.
+
+use crate::store::{db, tenant_id, PgStore};
+use async_trait::async_trait;
+use sealbook_domain::{Role, TenantId};
+use sealbook_store::{
+    Corruption, Credentials, EffectRefusal, PasswordToken, People, PeopleEffect, Session,
+    StoreError, User,
+};
+use tokio_postgres::Transaction;
+
+/// Applies `effect` for tenant `t`, in a transaction confined to it; `Some` refusal when it does
+/// not apply, in which case nothing was written.
+pub(crate) async fn apply(
+    tx: &Transaction<'_>,
+    t: &str,
+    effect: &PeopleEffect,
+) -> Result<Option<EffectRefusal>, StoreError> {
+    use EffectRefusal as R;
+    let live = |user_id: String| async move {
+        let row = tx
+            .query_opt(
+                "SELECT disabled_at FROM users WHERE tenant_id = $1 AND id = $2",
+                &[&t, &user_id],
+            )
+            .await
+            .map_err(db)?;
+        Ok::<_, StoreError>(match row {
+            None => Some(R::UnknownUser),
+            Some(r) if r.get::<_, Option<String>>(0).is_some() => Some(R::UserDisabled),
+            Some(_) => None,
+        })
+    };
+    let exists = |sql: &'static str, a: String, b: Option<String>| async move {
+        let row = match &b {
+            Some(b) => tx.query_one(sql, &[&a, b]).await,
+            None => tx.query_one(sql, &[&a]).await,
+        }
+        .map_err(db)?;
+        Ok::<bool, StoreError>(row.get(0))
+    };
+    match effect {
+        PeopleEffect::CreateUser {
+            user,
+            password_token,
+        } => {
+            if user.tenant.as_str() != t {
+                return Ok(Some(R::TenantMismatch));
+            }
+            // Ids are unique across tenants; only this tenant's rows are visible, so a taken id
+            // of another tenant shows as the unique violation below, which a random id never meets.
+            if exists(
+                "SELECT EXISTS(SELECT 1 FROM users WHERE id = $1)",
+                user.id.clone(),
+                None,
+            )
+            .await?
+            {
+                return Ok(Some(R::UserExists));
+            }
+            if exists(
+                "SELECT EXISTS(SELECT 1 FROM users WHERE tenant_id = $1 AND email = $2)",
+                t.to_owned(),
+                Some(user.email.clone()),
+            )
+            .await?
+            {
+                return Ok(Some(R::EmailTaken));
+            }
+            tx.execute(
+                "INSERT INTO users(tenant_id, id, email, name, role, created_at, disabled_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                &[&t, &user.id, &user.email, &user.name, &user.role.as_str(), &user.created_at, &user.disabled_at],
+            )
+            .await
+            .map_err(db)?;
+            if let Some((hash, expires)) = password_token {
+                tx.execute(
+                    "INSERT INTO password_tokens(token_hash, tenant_id, user_id, expires_at) VALUES ($1, $2, $3, $4)",
+                    &[&hash.as_slice(), &t, &user.id, expires],
+                )
+                .await
+                .map_err(db)?;
+            }
+        }
+        PeopleEffect::CreatePasswordToken {
+            user_id,
+            token_hash,
+            expires_at,
+        } => {
+            if let Some(r) = live(user_id.clone()).await? {
+                return Ok(Some(r));
+            }
+            tx.execute(
+                "INSERT INTO password_tokens(token_hash, tenant_id, user_id, expires_at) VALUES ($1, $2, $3, $4)",
+                &[&token_hash.as_slice(), &t, user_id, expires_at],
+            )
+            .await
+            .map_err(db)?;
+        }
+        PeopleEffect::SetRole { user_id, role } => {
+            if let Some(r) = live(user_id.clone()).await? {
+                return Ok(Some(r));
+            }
+            tx.execute(
+                "UPDATE users SET role = $3 WHERE tenant_id = $1 AND id = $2",
+                &[&t, user_id, &role.as_str()],
+            )
+            .await
+            .map_err(db)?;
+        }
+        PeopleEffect::DisableUser { user_id, at } => {
+            if let Some(r) = live(user_id.clone()).await? {
+                return Ok(Some(r));
+            }
+            tx.execute(
+                "UPDATE users SET disabled_at = $3 WHERE tenant_id = $1 AND id = $2",
+                &[&t, user_id, at],
+            )
+            .await
+            .map_err(db)?;
+            tx.execute(
+                "UPDATE sessions SET revoked_at = $3 WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL",
+                &[&t, user_id, at],
+            )
+            .await
+            .map_err(db)?;
+        }
+        PeopleEffect::SetPassword {
+            user_id,
+            password_hash,
+            token_hash,
+            at,
+        } => {
+            if let Some(r) = live(user_id.clone()).await? {
+                return Ok(Some(r));
+            }
+            if let Some(h) = token_hash {
+                let n = tx
+                    .execute(
+                        "UPDATE password_tokens SET used_at = $4 WHERE token_hash = $1 AND tenant_id = $2 AND user_id = $3 AND used_at IS NULL AND expires_at > $4",
+                        &[&h.as_slice(), &t, user_id, at],
+                    )
+                    .await
+                    .map_err(db)?;
+                if n == 0 {
+                    return Ok(Some(R::TokenInvalid));
+                }
+            }
+            tx.execute(
+                "UPDATE users SET password_hash = $3 WHERE tenant_id = $1 AND id = $2",
+                &[&t, user_id, password_hash],
+            )
+            .await
+            .map_err(db)?;
+        }
+        PeopleEffect::OpenSession { id_hash, session } => {
+            if session.tenant.as_str() != t {
+                return Ok(Some(R::TenantMismatch));
+            }
+            if let Some(r) = live(session.user_id.clone()).await? {
+                return Ok(Some(r));
+            }
+            tx.execute(
+                "INSERT INTO sessions(id_hash, id, tenant_id, user_id, method, created_at, last_seen_at, expires_at, ip, user_agent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                &[&id_hash.as_slice(), &session.id, &t, &session.user_id, &session.method, &session.created_at, &session.last_seen_at, &session.expires_at, &session.ip, &session.user_agent],
+            )
+            .await
+            .map_err(db)?;
+        }
+        PeopleEffect::RevokeSession {
+            session_id,
+            user_id,
+            at,
+        } => {
+            let n = tx
+                .execute(
+                    "UPDATE sessions SET revoked_at = $4 WHERE id = $1 AND tenant_id = $2 AND ($3::text IS NULL OR user_id = $3) AND revoked_at IS NULL",
+                    &[session_id, &t, user_id, at],
+                )
+                .await
+                .map_err(db)?;
+            if n == 0 {
+                return Ok(Some(R::UnknownSession));
+            }
+        }
+    }
+    Ok(None)
+}
+
+const USER_COLUMNS: &str = "id, tenant_id, email, name, role, created_at, disabled_at, password_hash IS NOT NULL AS has_password FROM users";
+
+fn user_from_row(r: &tokio_postgres::Row) -> Result<User, StoreError> {
+    let role: String = r.get("role");
+    Ok(User {
+        id: r.get("id"),
+        tenant: tenant_id(r.get("tenant_id"))?,
+        email: r.get("email"),
+        name: r.get("name"),
+        role: role
+            .parse::<Role>()
+            .map_err(|e| Corruption::new("stored role").caused_by(e))?,
+        created_at: r.get("created_at"),
+        disabled_at: r.get("disabled_at"),
+        has_password: r.get("has_password"),
+    })
+}
+
+const SESSION_COLUMNS: &str =
+    "id, user_id, tenant_id, method, created_at, last_seen_at, expires_at, ip, user_agent, revoked_at";
+
+fn session_from_row(r: &tokio_postgres::Row) -> Result<Session, StoreError> {
+    Ok(Session {
+        id: r.get("id"),
+        user_id: r.get("user_id"),
+        tenant: tenant_id(r.get("tenant_id"))?,
+        method: r.get("method"),
+        created_at: r.get("created_at"),
+        last_seen_at: r.get("last_seen_at"),
+        expires_at: r.get("expires_at"),
+        ip: r.get("ip"),
+        user_agent: r.get("user_agent"),
+        revoked_at: r.get("revoked_at"),
+    })
+}
+
+#[async_trait]
+impl People for PgStore {
+    async fn user(&self, tenant: &TenantId, user_id: &str) -> Result<Option<User>, StoreError> {
+        let rows = self
+            .scoped(
+                tenant.as_str(),
+                &format!("SELECT {USER_COLUMNS} WHERE tenant_id = $1 AND id = $2"),
+                &[&tenant.as_str(), &user_id],
+            )
+            .await?;
+        rows.first().map(user_from_row).transpose()
+    }
+
+    async fn user_by_email(
+        &self,
+        tenant: &TenantId,
+        email: &str,
+    ) -> Result<Option<User>, StoreError> {
+        let rows = self
+            .scoped(
+                tenant.as_str(),
+                &format!("SELECT {USER_COLUMNS} WHERE tenant_id = $1 AND email = $2"),
+                &[&tenant.as_str(), &email],
+            )
+            .await?;
+        rows.first().map(user_from_row).transpose()
+    }
+
+    async fn list_users(&self, tenant: &TenantId) -> Result<Vec<User>, StoreError> {
+        let rows = self
+            .scoped(
+                tenant.as_str(),
+                &format!("SELECT {USER_COLUMNS} WHERE tenant_id = $1 ORDER BY email"),
+                &[&tenant.as_str()],
+            )
+            .await?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    async fn credentials(
+        &self,
+        tenant: &TenantId,
+        user_id: &str,
+    ) -> Result<Option<Credentials>, StoreError> {
+        let rows = self
+            .scoped(
+                tenant.as_str(),
+                "SELECT password_hash FROM users WHERE tenant_id = $1 AND id = $2",
+                &[&tenant.as_str(), &user_id],
+            )
+            .await?;
+        Ok(rows.first().map(|r| Credentials {
+            password_hash: r.get(0),
+        }))
+    }
+
+    async fn session_by_hash(&self, id_hash: &[u8; 32]) -> Result<Option<Session>, StoreError> {
+        let row = self
+            .client()
+            .await?
+            .query_opt(
+                &format!("SELECT {SESSION_COLUMNS} FROM sealbook_session_by_hash($1)"),
+                &[&id_hash.as_slice()],
+            )
+            .await
+            .map_err(db)?;
+        row.as_ref().map(session_from_row).transpose()
+    }
+
+    async fn touch_session(
+        &self,
+        tenant: &TenantId,
+        session_id: &str,
+        at: &str,
+    ) -> Result<(), StoreError> {
+        self.scoped(
+            tenant.as_str(),
+            "UPDATE sessions SET last_seen_at = $3 WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL AND last_seen_at < $3",
+            &[&tenant.as_str(), &session_id, &at],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn list_sessions(
+        &self,
+        tenant: &TenantId,
+        user_id: &str,
+    ) -> Result<Vec<Session>, StoreError> {
+        let rows = self
+            .scoped(
+                tenant.as_str(),
+                &format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE tenant_id = $1 AND user_id = $2 ORDER BY created_at DESC, id"),
+                &[&tenant.as_str(), &user_id],
+            )
+            .await?;
+        rows.iter().map(session_from_row).collect()
+    }
+
+    async fn password_token_by_hash(
+        &self,
+        token_hash: &[u8; 32],
+    ) -> Result<Option<PasswordToken>, StoreError> {
+        let row = self
+            .client()
+            .await?
+            .query_opt(
+                "SELECT user_id, tenant_id, expires_at, used_at FROM sealbook_password_token_by_hash($1)",
+                &[&token_hash.as_slice()],
+            )
+            .await
+            .map_err(db)?;
+        row.map(|r| {
+            Ok(PasswordToken {
+                user_id: r.get("user_id"),
+                tenant: tenant_id(r.get("tenant_id"))?,
+                expires_at: r.get("expires_at"),
+                used_at: r.get("used_at"),
+            })
+        })
+        .transpose()
+    }
+}
