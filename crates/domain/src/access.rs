@@ -340,6 +340,17 @@ mod tests {
         expect(Role::Operator, &[]);
     }
 
+    /// `docs/security/roles.md` prints exactly this matrix.
+    #[test]
+    fn the_roles_doc_prints_the_matrix() {
+        let doc = include_str!("../../../docs/security/roles.md");
+        let table = matrix_markdown();
+        assert!(
+            doc.contains(&table),
+            "docs/security/roles.md must hold the matrix as matrix_markdown() prints it:\n{table}"
+        );
+    }
+
     #[test]
     fn keys_keep_their_scopes() {
         let read = Grant::Key(vec![Scope::EventsRead]);

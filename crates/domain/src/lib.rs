@@ -51,7 +51,7 @@ mod tenant;
 pub mod timestamp;
 pub mod view;
 
-pub use access::{Action, Denied, Grant, Role, RoleError};
+pub use access::{allows, Action, Denied, Grant, Role, RoleError};
 pub use canonical::canonical_bytes;
 pub use envelope::{
     parse_batch, BodyFormat, Limits, ValidEvent, ACTOR_TYPES, ENVELOPE_FIELDS, OUTCOMES,

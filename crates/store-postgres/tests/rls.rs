@@ -388,7 +388,11 @@ async fn definer_functions_pin_their_search_path() {
         )
         .await
         .unwrap();
-    assert_eq!(rows.len(), 3);
+    assert_eq!(
+        rows.len(),
+        5,
+        "key, tenants, signer work list, session, set-password link"
+    );
     for r in rows {
         let (name, config): (String, Option<String>) = (r.get(0), r.get(1));
         assert!(

@@ -5,12 +5,13 @@
 //! names the backend and the behaviour.
 
 use sealbook_domain::{
-    parse_batch, shape, BodyFormat, ContentKey, Entropy, EventFilter, Limits, Scope, SearchKey,
-    ShapedEvent, TenantId, TenantKeys,
+    parse_batch, shape, BodyFormat, ContentKey, Entropy, EventFilter, Limits, Role, Scope,
+    SearchKey, ShapedEvent, TenantId, TenantKeys,
 };
 use sealbook_store::{
-    rebuild_hashes, AppendOutcome, AppendRequest, Corruption, HashRebuild, KeyEffect, KeyRecord,
-    NewKey, Place, RebuildReport, RehashSource, Rehashed, Store, StoreError,
+    rebuild_hashes, AppendOutcome, AppendRequest, Corruption, Credentials, EffectRefusal,
+    HashRebuild, KeyEffect, KeyRecord, NewKey, PasswordToken, PeopleEffect, Place, RebuildReport,
+    RehashSource, Rehashed, Session, Store, StoreError, User,
 };
 use std::sync::Arc;
 
@@ -57,6 +58,10 @@ macro_rules! store_conformance {
             tenant_isolation,
             durability_across_reopen,
             key_effects_commit_with_events,
+            people_create_and_read_per_tenant,
+            people_refusals_write_nothing,
+            people_set_password_through_token,
+            people_sessions_and_disable,
             concurrent_appends,
             tree_matches_events,
             entries_in_log_order,
@@ -735,6 +740,761 @@ pub async fn key_effects_commit_with_events(h: &dyn Harness) {
     assert!(
         s.event(&a, "kr2").await.unwrap().is_none(),
         "and its event was not written"
+    );
+}
+
+/// A time of the people tests: 2026-12-02, `hh:mm:ss.ffffff`, in the stored format.
+fn at(hms: &str) -> String {
+    format!("2026-12-02T{hms}Z")
+}
+
+/// A live person of `t` without a password, created at 10:00.
+fn person(t: &TenantId, id: &str, email: &str, role: Role) -> User {
+    User {
+        id: id.into(),
+        tenant: t.clone(),
+        email: email.into(),
+        name: format!("Name {id}"),
+        role,
+        created_at: at("10:00:00.000000"),
+        disabled_at: None,
+        has_password: false,
+    }
+}
+
+/// A session of `user_id` in `t`, opened (and last seen) at `opened`.
+fn session(t: &TenantId, id: &str, user_id: &str, opened: &str) -> Session {
+    Session {
+        id: id.into(),
+        user_id: user_id.into(),
+        tenant: t.clone(),
+        method: "password".into(),
+        created_at: opened.into(),
+        last_seen_at: opened.into(),
+        expires_at: "2026-12-03T10:00:00.000000Z".into(),
+        ip: Some("192.0.2.7".into()),
+        user_agent: "conformance".into(),
+        revoked_at: None,
+    }
+}
+
+/// The request that commits `effect` on `t` with one audit event `event_id`.
+fn people_req(t: &TenantId, event_id: &str, effect: PeopleEffect) -> AppendRequest {
+    AppendRequest {
+        tenant: t.clone(),
+        events: events(
+            t,
+            serde_json::json!([ev(event_id, "user.changed", "op", "2026-12-02T10:00:00Z")]),
+        ),
+        effect: Some(KeyEffect::People(effect)),
+    }
+}
+
+/// Commits `effect` on `t` with one audit event `event_id`.
+async fn people(
+    s: &dyn Store,
+    t: &TenantId,
+    event_id: &str,
+    effect: PeopleEffect,
+) -> AppendOutcome {
+    one(s, people_req(t, event_id, effect)).await
+}
+
+/// Asserts that `effect` on `t` is refused with `why` and that nothing of its request was written:
+/// neither its audit event nor any growth of the log.
+async fn refused(
+    s: &dyn Store,
+    t: &TenantId,
+    event_id: &str,
+    effect: PeopleEffect,
+    why: EffectRefusal,
+) {
+    let before = s.log_size(t).await.unwrap();
+    let out = people(s, t, event_id, effect).await;
+    assert_eq!(out, AppendOutcome::Refused(why), "{event_id}");
+    assert_eq!(
+        s.log_size(t).await.unwrap(),
+        before,
+        "{event_id}: a refused request grows no log"
+    );
+    assert!(
+        s.event(t, event_id).await.unwrap().is_none(),
+        "{event_id}: a refused request's event is not written"
+    );
+}
+
+fn create(user: &User, token: Option<([u8; 32], &str)>) -> PeopleEffect {
+    PeopleEffect::CreateUser {
+        user: user.clone(),
+        password_token: token.map(|(h, e)| (h, e.to_owned())),
+    }
+}
+
+/// A person is created with the event that records it, read back by id, by e-mail address and in
+/// the tenant's list; another tenant sees nothing of it, and may have the same e-mail address.
+pub async fn people_create_and_read_per_tenant(h: &dyn Harness) {
+    let s = setup(h, &["a", "b"]).await;
+    let (a, b) = (tenant("a"), tenant("b"));
+    let zoe = person(&a, "usr_a_zoe", "zoe@example.com", Role::Viewer);
+    let ana = person(&a, "usr_a_ana", "ana@example.com", Role::TenantAdmin);
+    let expires = at("12:00:00.000000");
+    assert_eq!(
+        indexes(&people(&*s, &a, "c1", create(&zoe, None)).await),
+        vec![0]
+    );
+    assert_eq!(
+        indexes(&people(&*s, &a, "c2", create(&ana, Some(([0xa1; 32], &expires)))).await),
+        vec![1]
+    );
+    assert!(
+        s.event(&a, "c2").await.unwrap().is_some(),
+        "the audit event is in the log"
+    );
+
+    assert_eq!(s.user(&a, &ana.id).await.unwrap().as_ref(), Some(&ana));
+    assert_eq!(
+        s.user_by_email(&a, "ana@example.com")
+            .await
+            .unwrap()
+            .as_ref(),
+        Some(&ana)
+    );
+    assert_eq!(
+        s.list_users(&a).await.unwrap(),
+        vec![ana.clone(), zoe.clone()],
+        "every person of the tenant, by e-mail address"
+    );
+    assert_eq!(
+        s.credentials(&a, &ana.id).await.unwrap(),
+        Some(Credentials {
+            password_hash: None
+        })
+    );
+    assert_eq!(
+        s.password_token_by_hash(&[0xa1; 32]).await.unwrap(),
+        Some(PasswordToken {
+            user_id: ana.id.clone(),
+            tenant: a.clone(),
+            expires_at: expires.clone(),
+            used_at: None,
+        }),
+        "the set-password token is created with the person"
+    );
+
+    // Tenant b sees nothing of a's people.
+    assert!(s.user(&b, &ana.id).await.unwrap().is_none());
+    assert!(s
+        .user_by_email(&b, "ana@example.com")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(s.list_users(&b).await.unwrap().is_empty());
+    assert!(s.credentials(&b, &ana.id).await.unwrap().is_none());
+
+    // The same e-mail address in tenant b is another person.
+    let ana_b = person(&b, "usr_b_ana", "ana@example.com", Role::Auditor);
+    assert_eq!(
+        indexes(&people(&*s, &b, "c1", create(&ana_b, None)).await),
+        vec![0]
+    );
+    assert_eq!(
+        s.user_by_email(&b, "ana@example.com")
+            .await
+            .unwrap()
+            .as_ref(),
+        Some(&ana_b)
+    );
+    assert_eq!(s.list_users(&b).await.unwrap(), vec![ana_b.clone()]);
+    assert_eq!(
+        s.user_by_email(&a, "ana@example.com")
+            .await
+            .unwrap()
+            .as_ref(),
+        Some(&ana),
+        "a's person is untouched"
+    );
+    assert_eq!(s.list_users(&a).await.unwrap(), vec![ana, zoe]);
+    assert!(s.user(&a, &ana_b.id).await.unwrap().is_none());
+}
+
+/// A change that does not apply refuses its whole request: no person, no token, no event, no
+/// growth of the log; and the request after it in the same group commits without a gap.
+pub async fn people_refusals_write_nothing(h: &dyn Harness) {
+    let s = setup(h, &["a", "b"]).await;
+    let (a, b) = (tenant("a"), tenant("b"));
+    let ana = person(&a, "usr_ana", "ana@example.com", Role::Viewer);
+    assert_eq!(
+        indexes(&people(&*s, &a, "c1", create(&ana, None)).await),
+        vec![0]
+    );
+
+    // The same e-mail address in the same tenant, with a token and two events.
+    let twin = person(&a, "usr_twin", "ana@example.com", Role::TenantAdmin);
+    let mut dup = people_req(
+        &a,
+        "dup",
+        create(&twin, Some(([0xd1; 32], "2026-12-03T10:00:00.000000Z"))),
+    );
+    dup.events = events(
+        &a,
+        serde_json::json!([
+            ev("dup", "user.created", "op", "2026-12-02T10:00:00Z"),
+            ev("dup2", "user.created", "op", "2026-12-02T10:00:00Z")
+        ]),
+    );
+    assert_eq!(
+        one(&*s, dup).await,
+        AppendOutcome::Refused(EffectRefusal::EmailTaken)
+    );
+    assert_eq!(
+        s.log_size(&a).await.unwrap(),
+        1,
+        "nothing of the request is written"
+    );
+    assert!(s.event(&a, "dup").await.unwrap().is_none());
+    assert!(s.event(&a, "dup2").await.unwrap().is_none());
+    assert!(s.user(&a, &twin.id).await.unwrap().is_none());
+    assert!(s
+        .password_token_by_hash(&[0xd1; 32])
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        s.user_by_email(&a, "ana@example.com").await.unwrap(),
+        Some(ana.clone()),
+        "the first person keeps the address"
+    );
+    assert_eq!(s.list_users(&a).await.unwrap(), vec![ana.clone()]);
+
+    // A person of another tenant than the request's.
+    let stray = person(&b, "usr_stray", "stray@example.com", Role::Viewer);
+    refused(
+        &*s,
+        &a,
+        "mismatch",
+        create(&stray, Some(([0xd2; 32], "2026-12-03T10:00:00.000000Z"))),
+        EffectRefusal::TenantMismatch,
+    )
+    .await;
+    assert!(s.user(&a, &stray.id).await.unwrap().is_none());
+    assert!(s.user(&b, &stray.id).await.unwrap().is_none());
+    assert!(s.list_users(&b).await.unwrap().is_empty());
+    assert!(s
+        .password_token_by_hash(&[0xd2; 32])
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(s.log_size(&b).await.unwrap(), 0);
+
+    // In one group: the refused request is skipped, the next one takes the next index.
+    let bob = person(&a, "usr_bob", "bob@example.com", Role::Support);
+    let out = s
+        .append(vec![
+            people_req(&a, "g1", create(&twin, None)),
+            people_req(&a, "g2", create(&bob, None)),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(out[0], AppendOutcome::Refused(EffectRefusal::EmailTaken));
+    assert_eq!(indexes(&out[1]), vec![1], "no gap after a refused request");
+    assert!(s.event(&a, "g1").await.unwrap().is_none());
+    assert_eq!(s.event(&a, "g2").await.unwrap().unwrap().index, 1);
+    assert!(s.user(&a, &twin.id).await.unwrap().is_none());
+    assert_eq!(s.user(&a, &bob.id).await.unwrap(), Some(bob.clone()));
+    assert_eq!(s.log_size(&a).await.unwrap(), 2);
+}
+
+/// A set-password link is found by its hash (naming its tenant and person), sets the password
+/// once, and is refused when used again, expired, or presented for another person.
+pub async fn people_set_password_through_token(h: &dyn Harness) {
+    let s = setup(h, &["a", "b"]).await;
+    let (a, b) = (tenant("a"), tenant("b"));
+    let ana = person(&a, "usr_ana", "ana@example.com", Role::TenantAdmin);
+    let bob = person(&a, "usr_bob", "bob@example.com", Role::Viewer);
+    let bea = person(&b, "usr_bea", "bea@example.com", Role::Viewer);
+    let (t_ana, t_bob, t_bea) = ([0x11; 32], [0x12; 32], [0x13; 32]);
+    let expires = at("12:00:00.000000");
+    people(&*s, &a, "c1", create(&ana, Some((t_ana, &expires)))).await;
+    people(&*s, &a, "c2", create(&bob, Some((t_bob, &expires)))).await;
+    people(&*s, &b, "c1", create(&bea, Some((t_bea, &expires)))).await;
+    assert_eq!(s.list_users(&a).await.unwrap().len(), 2);
+
+    assert_eq!(
+        s.password_token_by_hash(&t_ana).await.unwrap(),
+        Some(PasswordToken {
+            user_id: ana.id.clone(),
+            tenant: a.clone(),
+            expires_at: expires.clone(),
+            used_at: None,
+        })
+    );
+    let bea_token = s.password_token_by_hash(&t_bea).await.unwrap().unwrap();
+    assert_eq!(
+        (bea_token.tenant, bea_token.user_id),
+        (b.clone(), bea.id.clone())
+    );
+    assert!(s
+        .password_token_by_hash(&[0x99; 32])
+        .await
+        .unwrap()
+        .is_none());
+
+    let set = |user_id: &str, hash: &str, token: Option<[u8; 32]>, when: &str| {
+        PeopleEffect::SetPassword {
+            user_id: user_id.into(),
+            password_hash: hash.into(),
+            token_hash: token,
+            at: when.into(),
+        }
+    };
+    let first = "$argon2id$v=19$m=19456,t=2,p=1$first";
+    let used_at = at("11:00:00.000000");
+    assert!(matches!(
+        people(&*s, &a, "p1", set(&ana.id, first, Some(t_ana), &used_at)).await,
+        AppendOutcome::Committed(_)
+    ));
+    assert_eq!(
+        s.credentials(&a, &ana.id).await.unwrap(),
+        Some(Credentials {
+            password_hash: Some(first.into())
+        })
+    );
+    assert!(s.user(&a, &ana.id).await.unwrap().unwrap().has_password);
+    assert_eq!(
+        s.password_token_by_hash(&t_ana)
+            .await
+            .unwrap()
+            .unwrap()
+            .used_at,
+        Some(used_at.clone()),
+        "the token is consumed with the change"
+    );
+    assert!(
+        !s.user(&a, &bob.id).await.unwrap().unwrap().has_password,
+        "another person's password is untouched"
+    );
+
+    // Used once: refused, and the password stays.
+    refused(
+        &*s,
+        &a,
+        "p2",
+        set(
+            &ana.id,
+            "$argon2id$second",
+            Some(t_ana),
+            &at("11:10:00.000000"),
+        ),
+        EffectRefusal::TokenInvalid,
+    )
+    .await;
+    assert_eq!(
+        s.credentials(&a, &ana.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .password_hash
+            .as_deref(),
+        Some(first)
+    );
+    assert_eq!(
+        s.password_token_by_hash(&t_ana)
+            .await
+            .unwrap()
+            .unwrap()
+            .used_at,
+        Some(used_at.clone()),
+        "a refused use does not move the use time"
+    );
+
+    // Another person's token (bob's, for ana), and another tenant's (bea's, in a).
+    refused(
+        &*s,
+        &a,
+        "p3",
+        set(
+            &ana.id,
+            "$argon2id$third",
+            Some(t_bob),
+            &at("11:20:00.000000"),
+        ),
+        EffectRefusal::TokenInvalid,
+    )
+    .await;
+    refused(
+        &*s,
+        &a,
+        "p4",
+        set(
+            &ana.id,
+            "$argon2id$fourth",
+            Some(t_bea),
+            &at("11:20:00.000000"),
+        ),
+        EffectRefusal::TokenInvalid,
+    )
+    .await;
+    assert_eq!(
+        s.credentials(&a, &ana.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .password_hash
+            .as_deref(),
+        Some(first)
+    );
+    assert!(s
+        .password_token_by_hash(&t_bob)
+        .await
+        .unwrap()
+        .unwrap()
+        .used_at
+        .is_none());
+    assert!(s
+        .password_token_by_hash(&t_bea)
+        .await
+        .unwrap()
+        .unwrap()
+        .used_at
+        .is_none());
+    assert!(!s.user(&a, &bob.id).await.unwrap().unwrap().has_password);
+
+    // Expired: bob's token expires at 12:00; used a microsecond later it is refused.
+    refused(
+        &*s,
+        &a,
+        "p5",
+        set(
+            &bob.id,
+            "$argon2id$late",
+            Some(t_bob),
+            &at("12:00:00.000001"),
+        ),
+        EffectRefusal::TokenInvalid,
+    )
+    .await;
+    assert!(!s.user(&a, &bob.id).await.unwrap().unwrap().has_password);
+    assert!(s
+        .password_token_by_hash(&t_bob)
+        .await
+        .unwrap()
+        .unwrap()
+        .used_at
+        .is_none());
+    // A new token made for bob, already expired at the time of use, is refused too.
+    let t_bob2 = [0x14; 32];
+    assert!(matches!(
+        people(
+            &*s,
+            &a,
+            "t1",
+            PeopleEffect::CreatePasswordToken {
+                user_id: bob.id.clone(),
+                token_hash: t_bob2,
+                expires_at: at("10:30:00.000000"),
+            },
+        )
+        .await,
+        AppendOutcome::Committed(_)
+    ));
+    refused(
+        &*s,
+        &a,
+        "p6",
+        set(
+            &bob.id,
+            "$argon2id$late",
+            Some(t_bob2),
+            &at("11:00:00.000000"),
+        ),
+        EffectRefusal::TokenInvalid,
+    )
+    .await;
+    // The first one, used before it expires, still works: it was the time that refused it.
+    let bobs = "$argon2id$v=19$bob";
+    assert!(matches!(
+        people(
+            &*s,
+            &a,
+            "p7",
+            set(&bob.id, bobs, Some(t_bob), &at("11:59:59.999999"))
+        )
+        .await,
+        AppendOutcome::Committed(_)
+    ));
+    assert_eq!(
+        s.credentials(&a, &bob.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .password_hash
+            .as_deref(),
+        Some(bobs)
+    );
+    assert!(s.user(&a, &bob.id).await.unwrap().unwrap().has_password);
+
+    // Without a token (an admin's reset): no token needed.
+    assert!(matches!(
+        people(&*s, &b, "p1", set(&bea.id, "$argon2id$bea", None, &used_at)).await,
+        AppendOutcome::Committed(_)
+    ));
+    assert!(s.user(&b, &bea.id).await.unwrap().unwrap().has_password);
+    assert!(
+        s.credentials(&a, &bea.id).await.unwrap().is_none(),
+        "credentials are read in the person's tenant only"
+    );
+}
+
+/// Sessions open, are seen, listed and revoked (by their owner only, once); deactivating a person
+/// revokes every live session of theirs and refuses later changes; roles change on live people.
+pub async fn people_sessions_and_disable(h: &dyn Harness) {
+    let s = setup(h, &["a", "b"]).await;
+    let (a, b) = (tenant("a"), tenant("b"));
+    let ana = person(&a, "usr_ana", "ana@example.com", Role::TenantAdmin);
+    let bob = person(&a, "usr_bob", "bob@example.com", Role::Viewer);
+    people(&*s, &a, "c1", create(&ana, None)).await;
+    people(&*s, &a, "c2", create(&bob, None)).await;
+    assert_eq!(s.list_users(&a).await.unwrap().len(), 2);
+    let open = |id_hash: [u8; 32], session: &Session| PeopleEffect::OpenSession {
+        id_hash,
+        session: session.clone(),
+    };
+    let revoke =
+        |session_id: &str, user_id: Option<&str>, when: &str| PeopleEffect::RevokeSession {
+            session_id: session_id.into(),
+            user_id: user_id.map(str::to_owned),
+            at: when.into(),
+        };
+
+    let (h1, h2, h3, h4) = ([0x21; 32], [0x22; 32], [0x23; 32], [0x24; 32]);
+    let mut s1 = session(&a, "ses_1", &ana.id, &at("10:00:00.000000"));
+    assert!(matches!(
+        people(&*s, &a, "o1", open(h1, &s1)).await,
+        AppendOutcome::Committed(_)
+    ));
+    assert_eq!(s.session_by_hash(&h1).await.unwrap().as_ref(), Some(&s1));
+    assert!(s.session_by_hash(&h4).await.unwrap().is_none());
+
+    // Last seen moves forward only, and only through the session's tenant.
+    s.touch_session(&a, "ses_1", &at("10:30:00.000000"))
+        .await
+        .unwrap();
+    s1.last_seen_at = at("10:30:00.000000");
+    assert_eq!(s.session_by_hash(&h1).await.unwrap().as_ref(), Some(&s1));
+    s.touch_session(&a, "ses_1", &at("10:15:00.000000"))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.session_by_hash(&h1).await.unwrap().unwrap().last_seen_at,
+        at("10:30:00.000000"),
+        "last seen never moves backward"
+    );
+    s.touch_session(&b, "ses_1", &at("10:45:00.000000"))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.session_by_hash(&h1).await.unwrap().unwrap().last_seen_at,
+        at("10:30:00.000000"),
+        "another tenant cannot touch the session"
+    );
+
+    let s2 = session(&a, "ses_2", &ana.id, &at("11:00:00.000000"));
+    people(&*s, &a, "o2", open(h2, &s2)).await;
+    let s3 = session(&a, "ses_3", &bob.id, &at("11:00:00.000000"));
+    people(&*s, &a, "o3", open(h3, &s3)).await;
+    assert_eq!(
+        s.list_sessions(&a, &ana.id).await.unwrap(),
+        vec![s2.clone(), s1.clone()],
+        "the person's sessions, newest first"
+    );
+    assert_eq!(
+        s.list_sessions(&a, &bob.id).await.unwrap(),
+        vec![s3.clone()]
+    );
+    assert!(s.list_sessions(&b, &ana.id).await.unwrap().is_empty());
+
+    // Revoking: not another person's session, not another tenant's, then once.
+    refused(
+        &*s,
+        &a,
+        "r1",
+        revoke("ses_1", Some(&bob.id), &at("12:00:00.000000")),
+        EffectRefusal::UnknownSession,
+    )
+    .await;
+    refused(
+        &*s,
+        &b,
+        "r2",
+        revoke("ses_1", None, &at("12:00:00.000000")),
+        EffectRefusal::UnknownSession,
+    )
+    .await;
+    refused(
+        &*s,
+        &a,
+        "r3",
+        revoke("ses_nope", None, &at("12:00:00.000000")),
+        EffectRefusal::UnknownSession,
+    )
+    .await;
+    assert!(s
+        .session_by_hash(&h1)
+        .await
+        .unwrap()
+        .unwrap()
+        .revoked_at
+        .is_none());
+    assert!(matches!(
+        people(
+            &*s,
+            &a,
+            "r4",
+            revoke("ses_1", Some(&ana.id), &at("12:00:00.000000"))
+        )
+        .await,
+        AppendOutcome::Committed(_)
+    ));
+    s1.revoked_at = Some(at("12:00:00.000000"));
+    assert_eq!(s.session_by_hash(&h1).await.unwrap().as_ref(), Some(&s1));
+    refused(
+        &*s,
+        &a,
+        "r5",
+        revoke("ses_1", Some(&ana.id), &at("12:30:00.000000")),
+        EffectRefusal::UnknownSession,
+    )
+    .await;
+    assert_eq!(
+        s.session_by_hash(&h1).await.unwrap().unwrap().revoked_at,
+        Some(at("12:00:00.000000")),
+        "revoking again does not move the revocation time"
+    );
+    assert_eq!(
+        s.list_sessions(&a, &ana.id).await.unwrap(),
+        vec![s2.clone(), s1.clone()],
+        "revoked sessions are listed too"
+    );
+
+    // Roles: on an unknown person, on another tenant's, then on a live one.
+    refused(
+        &*s,
+        &a,
+        "role1",
+        PeopleEffect::SetRole {
+            user_id: "usr_nobody".into(),
+            role: Role::Auditor,
+        },
+        EffectRefusal::UnknownUser,
+    )
+    .await;
+    refused(
+        &*s,
+        &b,
+        "role2",
+        PeopleEffect::SetRole {
+            user_id: bob.id.clone(),
+            role: Role::Auditor,
+        },
+        EffectRefusal::UnknownUser,
+    )
+    .await;
+    assert_eq!(
+        s.user(&a, &bob.id).await.unwrap().unwrap().role,
+        Role::Viewer
+    );
+    assert!(matches!(
+        people(
+            &*s,
+            &a,
+            "role3",
+            PeopleEffect::SetRole {
+                user_id: bob.id.clone(),
+                role: Role::Auditor,
+            },
+        )
+        .await,
+        AppendOutcome::Committed(_)
+    ));
+    assert_eq!(
+        s.user(&a, &bob.id).await.unwrap().unwrap().role,
+        Role::Auditor
+    );
+
+    // Deactivating ana revokes her live session (not the revoked one's time, not bob's).
+    refused(
+        &*s,
+        &a,
+        "d0",
+        PeopleEffect::DisableUser {
+            user_id: "usr_nobody".into(),
+            at: at("13:00:00.000000"),
+        },
+        EffectRefusal::UnknownUser,
+    )
+    .await;
+    assert!(matches!(
+        people(
+            &*s,
+            &a,
+            "d1",
+            PeopleEffect::DisableUser {
+                user_id: ana.id.clone(),
+                at: at("13:00:00.000000"),
+            },
+        )
+        .await,
+        AppendOutcome::Committed(_)
+    ));
+    assert_eq!(
+        s.user(&a, &ana.id).await.unwrap().unwrap().disabled_at,
+        Some(at("13:00:00.000000"))
+    );
+    assert_eq!(
+        s.session_by_hash(&h2).await.unwrap().unwrap().revoked_at,
+        Some(at("13:00:00.000000")),
+        "a live session of the person is revoked"
+    );
+    assert_eq!(
+        s.session_by_hash(&h1).await.unwrap().unwrap().revoked_at,
+        Some(at("12:00:00.000000")),
+        "an already revoked session keeps its time"
+    );
+    assert!(
+        s.session_by_hash(&h3)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_none(),
+        "another person's session is untouched"
+    );
+    assert!(s
+        .list_sessions(&a, &ana.id)
+        .await
+        .unwrap()
+        .iter()
+        .all(|x| x.revoked_at.is_some()));
+
+    // A deactivated person: no new session, no role.
+    let s4 = session(&a, "ses_4", &ana.id, &at("13:30:00.000000"));
+    refused(&*s, &a, "o4", open(h4, &s4), EffectRefusal::UserDisabled).await;
+    assert!(s.session_by_hash(&h4).await.unwrap().is_none());
+    assert_eq!(s.list_sessions(&a, &ana.id).await.unwrap().len(), 2);
+    refused(
+        &*s,
+        &a,
+        "role4",
+        PeopleEffect::SetRole {
+            user_id: ana.id.clone(),
+            role: Role::Viewer,
+        },
+        EffectRefusal::UserDisabled,
+    )
+    .await;
+    assert_eq!(
+        s.user(&a, &ana.id).await.unwrap().unwrap().role,
+        Role::TenantAdmin
     );
 }
 

@@ -80,6 +80,7 @@ async fn asset(axum::extract::Path(name): axum::extract::Path<String>) -> Respon
             include_str!("../../static/app.css"),
             "text/css; charset=utf-8",
         ),
+        "icon.svg" => (include_str!("../../static/icon.svg"), "image/svg+xml"),
         "app.js" => (
             include_str!("../../static/app.js"),
             "text/javascript; charset=utf-8",

@@ -159,8 +159,8 @@ pub(crate) async fn login(
                 t,
                 Record {
                     event_type: "user.login_failed",
+                    subject: actor.clone(),
                     actor,
-                    subject: json!({"type": "sealbook", "id": "ui"}),
                     data: json!({"method": "password", "failure_reason": reason}),
                     ip,
                 },
@@ -207,7 +207,7 @@ pub(crate) async fn login(
         Record {
             event_type: "user.login_succeeded",
             actor: crate::people::actor(&user),
-            subject: json!({"type": "sealbook", "id": "ui"}),
+            subject: crate::people::subject(&user),
             data: json!({"method": "password", "mfa": false}),
             ip,
         },
@@ -276,7 +276,7 @@ pub(crate) async fn logout(
         Record {
             event_type: "user.logout",
             actor: session.actor(),
-            subject: json!({"type": "sealbook", "id": "ui"}),
+            subject: crate::people::subject(&session.user),
             data: json!({"session_seconds": seconds}),
             ip: client,
         },

@@ -481,3 +481,62 @@ fn sign_in_fails_alike_records_failures_and_is_rate_limited() {
     );
     assert_eq!(r.status(), 404);
 }
+
+/// Every tenant role against every action the UI offers: allowed exactly where the one matrix
+/// (`sealbook_domain::access::allows`) says, refused (403) or masked elsewhere.
+#[test]
+fn every_role_gets_what_the_matrix_allows_in_the_ui() {
+    use sealbook_domain::{allows, Action, Grant, Role};
+    let dir = tempdir();
+    let s = Server::start(dir.path());
+    let key = s.tenant_with_key("acme");
+    s.ingest(&key, &json!([event("e-1")]));
+    s.sign_checkpoint(&key);
+    for role in Role::ALL.into_iter().filter(|r| r.is_tenant_role()) {
+        let email = format!("{}@example.com", role.as_str());
+        let link = invite(&s, "acme", &email, role.as_str());
+        let mut b = Browser::new(&s);
+        b.set_password_and_sign_in(&link, "acme", &email);
+        let may = |a: Action| allows(&Grant::Person(role), a);
+        let status = |ok: bool| if ok { 200 } else { 403 };
+        for (path, action) in [
+            ("/ui/search", Action::SearchEvents),
+            ("/ui/export?format=csv", Action::ExportEvents),
+            ("/ui/people", Action::ManagePeople),
+            ("/ui/keys", Action::ManageKeys),
+        ] {
+            let r = b.get(path);
+            assert_eq!(r.status(), status(may(action)), "{role} {path}");
+            let _ = r.text();
+        }
+        let r = b.get("/ui/export?format=jsonl");
+        assert_eq!(
+            r.status(),
+            status(may(Action::ExportEvents) && may(Action::ReadPersonalBundles)),
+            "{role} jsonl"
+        );
+        let _ = r.text();
+        let page = b.page("/ui/events/e-1");
+        assert_eq!(
+            page.contains("Ada Lovelace"),
+            may(Action::ViewPersonal),
+            "{role} personal"
+        );
+        assert_eq!(
+            page.contains("[masked]"),
+            !may(Action::ViewPersonal),
+            "{role} masked"
+        );
+        assert_eq!(
+            page.contains("badge ok\">Verified"),
+            may(Action::VerifyLog),
+            "{role} verify"
+        );
+        let search = b.get("/ui/search?q=lovelace");
+        assert_eq!(
+            search.status(),
+            status(may(Action::ViewPersonal)),
+            "{role} free text"
+        );
+    }
+}

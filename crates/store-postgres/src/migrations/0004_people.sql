@@ -3,8 +3,9 @@
 -- their SHA-256, a password only as its argon2id PHC string. Row-level security as on every table
 -- (tenant isolation, forced, the owner's access only on purpose); the two reads that must cross
 -- tenants (a session by its cookie, a link by its token: the value presented names the tenant) go
--- through narrow SECURITY DEFINER functions.
-CREATE TABLE users (
+-- through narrow SECURITY DEFINER functions. Re-runnable (IF NOT EXISTS, policies dropped and
+-- made again, functions replaced): a database stamped back to an older version migrates again.
+CREATE TABLE IF NOT EXISTS users (
     tenant_id text NOT NULL REFERENCES tenants (tenant_id),
     id text NOT NULL UNIQUE,
     email text NOT NULL,
@@ -16,7 +17,7 @@ CREATE TABLE users (
     PRIMARY KEY (tenant_id, id),
     UNIQUE (tenant_id, email)
 );
-CREATE TABLE sessions (
+CREATE TABLE IF NOT EXISTS sessions (
     id_hash bytea PRIMARY KEY,
     id text NOT NULL UNIQUE,
     tenant_id text NOT NULL,
@@ -30,8 +31,8 @@ CREATE TABLE sessions (
     revoked_at text,
     FOREIGN KEY (tenant_id, user_id) REFERENCES users (tenant_id, id)
 );
-CREATE INDEX sessions_by_user ON sessions (tenant_id, user_id, created_at);
-CREATE TABLE password_tokens (
+CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions (tenant_id, user_id, created_at);
+CREATE TABLE IF NOT EXISTS password_tokens (
     token_hash bytea PRIMARY KEY,
     tenant_id text NOT NULL,
     user_id text NOT NULL,
@@ -54,6 +55,8 @@ BEGIN
     LOOP
         EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', r.relname);
         EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', r.relname);
+        EXECUTE format('DROP POLICY IF EXISTS tenant_isolation ON %I', r.relname);
+        EXECUTE format('DROP POLICY IF EXISTS owner_access ON %I', r.relname);
         EXECUTE format(
             'CREATE POLICY tenant_isolation ON %I USING (tenant_id = current_setting(''sealbook.tenant_id'', true)) WITH CHECK (tenant_id = current_setting(''sealbook.tenant_id'', true))',
             r.relname);
@@ -62,12 +65,16 @@ BEGIN
             r.relname, r.owner);
     END LOOP;
 END $$;
--- A revoked session stays revoked; a used link stays used.
-CREATE POLICY revocation_is_final ON sessions AS RESTRICTIVE FOR UPDATE USING (revoked_at IS NULL);
+-- A revoked session stays revoked (no update of a revoked row; the update that revokes passes);
+-- a used link stays used.
+DROP POLICY IF EXISTS revocation_is_final ON sessions;
+CREATE POLICY revocation_is_final ON sessions AS RESTRICTIVE FOR UPDATE
+    USING (revoked_at IS NULL) WITH CHECK (true);
+DROP POLICY IF EXISTS use_is_final ON password_tokens;
 CREATE POLICY use_is_final ON password_tokens AS RESTRICTIVE FOR UPDATE
     USING (used_at IS NULL) WITH CHECK (used_at IS NOT NULL);
 
-CREATE FUNCTION sealbook_session_by_hash(h bytea)
+CREATE OR REPLACE FUNCTION sealbook_session_by_hash(h bytea)
 RETURNS TABLE (id text, user_id text, tenant_id text, method text, created_at text, last_seen_at text, expires_at text, ip text, user_agent text, revoked_at text)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = sealbook, pg_temp AS $$
 BEGIN
@@ -77,7 +84,7 @@ BEGIN
         FROM sessions s WHERE s.id_hash = h;
     PERFORM set_config('sealbook.owner_access', '', true);
 END $$;
-CREATE FUNCTION sealbook_password_token_by_hash(h bytea)
+CREATE OR REPLACE FUNCTION sealbook_password_token_by_hash(h bytea)
 RETURNS TABLE (user_id text, tenant_id text, expires_at text, used_at text)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = sealbook, pg_temp AS $$
 BEGIN
