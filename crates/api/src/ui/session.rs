@@ -151,11 +151,12 @@ fn to_sign_in(parts: &Parts) -> Response {
     r
 }
 
-/// Percent-encodes a query value (RFC 3986 unreserved characters pass).
+/// Percent-encodes a path segment or query value: only RFC 3986 unreserved characters pass (so a
+/// `/` in an id stays inside its segment).
 pub(crate) fn urlencoding(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
             out.push(b as char);
         } else {
             out.push_str(&format!("%{b:02X}"));

@@ -169,6 +169,9 @@ fn an_admin_signs_in_searches_verifies_and_invites_an_auditor_who_sees_less() {
         e
     })
     .collect();
+    let mut slashed = event("slashed/1");
+    slashed["subject"]["id"] = json!("A/B 7");
+    flow.push(slashed);
     let mut hostile = event("hostile-1");
     hostile["actor"]["name"] = json!(XSS_NAME);
     hostile["subject"]["id"] = json!(XSS_ID);
@@ -238,6 +241,12 @@ fn an_admin_signs_in_searches_verifies_and_invites_an_auditor_who_sees_less() {
     // Subject history.
     let page = admin.page("/ui/subjects/order/o-1001");
     assert!(page.contains("History of order o-1001") && page.contains("flow-2"));
+    // Ids holding a slash or a space stay one path segment.
+    let page = admin.page("/ui/search?correlation_id=req-7&subject=order%3AA%2FB%207");
+    assert!(page.contains("href=\"/ui/events/slashed%2F1\""), "{page}");
+    assert!(page.contains("href=\"/ui/subjects/order/A%2FB%207\""));
+    assert!(admin.page("/ui/subjects/order/A%2FB%207").contains("History of order A/B 7"));
+    assert!(admin.page("/ui/events/slashed%2F1").contains("A/B 7"));
     // Another tenant's event answers like one that does not exist.
     let a = admin.get("/ui/events/globex-only");
     let b = admin.get("/ui/events/no-such-event");
