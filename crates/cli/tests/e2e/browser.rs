@@ -13,7 +13,8 @@ use std::process::Command;
 /// An order's life, an integration that failed and was replayed, an override, and an event whose
 /// strings are hostile markup.
 fn seed(s: &Server, key: &str) {
-    let ada = json!({"type": "user", "id": "u-17", "name": "Ada Lovelace", "email": "ada@acme.example"});
+    let ada =
+        json!({"type": "user", "id": "u-17", "name": "Ada Lovelace", "email": "ada@acme.example"});
     let grace = json!({"type": "user", "id": "u-23", "name": "Grace Hopper", "email": "grace@acme.example"});
     let erp = json!({"type": "service_account", "id": "svc-erp-sync", "name": "ERP sync"});
     let at = |i: u32| format!("2026-11-30T09:{i:02}:00Z");
@@ -25,7 +26,12 @@ fn seed(s: &Server, key: &str) {
     let order = json!({"type": "order", "id": "4472"});
     let shipment = json!({"type": "shipment", "id": "S-4472"});
     let mut events = vec![
-        base(1, "user.login_succeeded", &ada, json!({"type": "user", "id": "u-17"})),
+        base(
+            1,
+            "user.login_succeeded",
+            &ada,
+            json!({"type": "user", "id": "u-17"}),
+        ),
         base(2, "order.created", &ada, order.clone()),
     ];
     let mut e = base(3, "order.status_changed", &ada, order.clone());

@@ -245,7 +245,9 @@ fn an_admin_signs_in_searches_verifies_and_invites_an_auditor_who_sees_less() {
     let page = admin.page("/ui/search?correlation_id=req-7&subject=order%3AA%2FB%207");
     assert!(page.contains("href=\"/ui/events/slashed%2F1\""), "{page}");
     assert!(page.contains("href=\"/ui/subjects/order/A%2FB%207\""));
-    assert!(admin.page("/ui/subjects/order/A%2FB%207").contains("History of order A/B 7"));
+    assert!(admin
+        .page("/ui/subjects/order/A%2FB%207")
+        .contains("History of order A/B 7"));
     assert!(admin.page("/ui/events/slashed%2F1").contains("A/B 7"));
     // Another tenant's event answers like one that does not exist.
     let a = admin.get("/ui/events/globex-only");
