@@ -12,6 +12,7 @@
 //!   is shown as it was sent, and nothing runs;
 //! - rows end with CRLF; the text is UTF-8 (an optional BOM, [`BOM`], makes Excel read it so).
 
+use crate::view::display_text as text;
 use serde_json::Value;
 use std::fmt::Write;
 
@@ -76,23 +77,6 @@ pub fn row(view: &Value, label: Option<&str>) -> String {
     let mut out = String::new();
     write_row(&mut out, cells.into_iter());
     out
-}
-
-/// A value as a cell's text: strings as they are, a redacted value as its preview, a personal
-/// value the reader may not see as `[masked]`, anything else as JSON.
-fn text(v: &Value) -> String {
-    match v {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        Value::Number(n) => n.to_string(),
-        Value::Bool(b) => b.to_string(),
-        Value::Object(m) if m.contains_key(crate::redact::REDACTED_KEY) => m
-            .get("preview")
-            .and_then(Value::as_str)
-            .map_or_else(|| "[redacted]".to_owned(), |p| format!("[redacted {p}]")),
-        Value::Object(m) if m.contains_key(crate::shape::COMMITMENT_KEY) => "[masked]".to_owned(),
-        other => other.to_string(),
-    }
 }
 
 /// A party as `type:id (name)`.

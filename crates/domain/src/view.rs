@@ -39,6 +39,22 @@ pub fn event_view(
     v
 }
 
+/// A value of a reader's view as plain text, for a page or a spreadsheet cell: a string as it is,
+/// a redacted value as `[redacted <preview>]`, a personal value the reader may not see (still its
+/// commitment) as `[masked]`, anything else as JSON. Never the fingerprint or the commitment.
+pub fn display_text(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Object(m) if m.contains_key(crate::redact::REDACTED_KEY) => m
+            .get("preview")
+            .and_then(Value::as_str)
+            .map_or_else(|| "[redacted]".to_owned(), |p| format!("[redacted {p}]")),
+        Value::Object(m) if m.contains_key(COMMITMENT_KEY) => "[masked]".to_owned(),
+        other => other.to_string(),
+    }
+}
+
 /// Fields an export line adds to the leaf's own; the envelope can never hold them.
 const EXPORT_FIELDS: [&str; 3] = ["index", "leaf_hash", "salts"];
 

@@ -7,7 +7,7 @@
 //! always keeps one active tenant admin: the last one cannot be demoted or deactivated (checked
 //! here before the change; two admins demoting each other at the same instant could both pass).
 
-use super::session::{same_origin, see_other, ClientAddr, UiSession};
+use super::session::{see_other, ClientAddr, UiSession};
 use super::{page_error, render, Chrome};
 use crate::error::ApiError;
 use crate::people::{commit, now, subject, Record};
@@ -28,10 +28,7 @@ fn checked(
     csrf: &str,
     action: Action,
 ) -> Result<(), ApiError> {
-    if !same_origin(headers) {
-        return Err(ApiError::Malformed("cross-origin form post refused".into()));
-    }
-    session.check_csrf(state, csrf)?;
+    session.check_form(state, headers, csrf)?;
     session.require(action)
 }
 
@@ -511,10 +508,7 @@ pub(crate) async fn revoke_session(
     Path(id): Path<String>,
     Form(f): Form<CsrfForm>,
 ) -> Response {
-    if !same_origin(&headers) {
-        return page_error(ApiError::Malformed("cross-origin form post refused".into()));
-    }
-    if let Err(e) = session.check_csrf(&state, &f.csrf) {
+    if let Err(e) = session.check_form(&state, &headers, &f.csrf) {
         return page_error(e);
     }
     let (_, at) = now();

@@ -18,6 +18,7 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use sealbook_domain::view::display_text as text;
 use sealbook_domain::{Action, Cursor, EventFilter};
 use serde_json::Value;
 
@@ -36,21 +37,6 @@ pub(crate) struct Row {
     subject: String,
     subject_link: Option<String>,
     outcome: String,
-}
-
-/// A value as text on a page: a string as it is, a redacted value as its preview, a masked
-/// personal value as `[masked]`, anything else as JSON (escaped by the template like all text).
-pub(crate) fn text(v: &Value) -> String {
-    match v {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        Value::Object(m) if m.contains_key(sealbook_domain::redact::REDACTED_KEY) => m
-            .get("preview")
-            .and_then(Value::as_str)
-            .map_or_else(|| "[redacted]".to_owned(), |p| format!("[redacted {p}]")),
-        Value::Object(m) if m.contains_key("$commitment") => "[masked]".to_owned(),
-        other => other.to_string(),
-    }
 }
 
 /// A party (`{type, id, name?}`) as `name (type id)`.

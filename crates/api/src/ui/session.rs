@@ -120,6 +120,20 @@ impl UiSession {
         }
     }
 
+    /// Refuses a form post that did not come from this origin or does not carry this session's
+    /// CSRF token (nothing done); every signed-in form handler calls it first.
+    pub(crate) fn check_form(
+        &self,
+        state: &AppState,
+        headers: &HeaderMap,
+        csrf: &str,
+    ) -> Result<(), ApiError> {
+        if !same_origin(headers) {
+            return Err(ApiError::Malformed("cross-origin form post refused".into()));
+        }
+        self.check_csrf(state, csrf)
+    }
+
     /// The person as the actor of an event.
     pub(crate) fn actor(&self) -> serde_json::Value {
         crate::people::actor(&self.user)

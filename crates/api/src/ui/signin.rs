@@ -260,10 +260,7 @@ pub(crate) async fn logout(
     ClientAddr(client): ClientAddr,
     Form(f): Form<CsrfOnly>,
 ) -> Response {
-    if !same_origin(&headers) {
-        return super::page_error(ApiError::Malformed("cross-origin form post refused".into()));
-    }
-    if let Err(e) = session.check_csrf(&state, &f.csrf) {
+    if let Err(e) = session.check_form(&state, &headers, &f.csrf) {
         return super::page_error(e);
     }
     let (at, at_text) = now();
