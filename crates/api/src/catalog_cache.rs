@@ -59,6 +59,24 @@ impl Catalogs {
         all.into_iter().collect()
     }
 
+    /// Every type a reader of this tenant may meet, by name, and whether the tenant defined it
+    /// itself (its own definition wins over the platform's): the catalog page.
+    pub(crate) fn all_types(&self) -> Vec<(&sealbook_catalog::TypeInfo, bool)> {
+        let mut all: std::collections::BTreeMap<&str, (&sealbook_catalog::TypeInfo, bool)> = self
+            .platform
+            .catalog
+            .types()
+            .map(|t| (t.name.as_str(), (t, false)))
+            .collect();
+        all.extend(
+            self.own
+                .catalog
+                .types()
+                .map(|t| (t.name.as_str(), (t, true))),
+        );
+        all.into_values().collect()
+    }
+
     /// The rendered label of an event view.
     pub(crate) fn label(&self, view: &Value) -> Option<String> {
         self.of(view.get("type")?.as_str()?)?.label(view)

@@ -277,7 +277,7 @@ impl IntoResponse for ApiError {
             ApiError::PeopleRefused(r) => {
                 use sealbook_store::EffectRefusal as R;
                 let (status, kind, title) = match r {
-                    R::UnknownUser | R::UnknownSession => {
+                    R::UnknownUser | R::UnknownSession | R::UnknownAccess => {
                         (StatusCode::NOT_FOUND, "not-found", "Not found")
                     }
                     R::TokenInvalid => (StatusCode::GONE, "link-invalid", "Link not valid"),

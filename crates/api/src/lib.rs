@@ -57,8 +57,11 @@ mod ratelimit;
 mod redactions;
 mod schema;
 pub mod secret;
+mod signed;
 mod state;
+mod totp;
 mod ui;
+mod viewer;
 
 pub use catalog_sync::{CatalogSource, CatalogSync, CatalogSyncError};
 pub use keyring::Keyring;
@@ -113,6 +116,7 @@ fn routes() -> Vec<Route> {
         ),
         route("/v1/tenants/{tenant}/users", M::POST, admin::create_user),
         route("/v1/tenants/{tenant}/users", M::GET, admin::list_users),
+        route("/v1/viewer-tokens", M::POST, viewer::mint),
         route("/healthz", M::GET, ops::healthz),
         route("/readyz", M::GET, ops::readyz),
         route("/metrics", M::GET, ops::metrics),

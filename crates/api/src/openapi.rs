@@ -135,7 +135,7 @@ impl Modify for Links {
     info(title = "Sealbook", description = "Tamper-evident, multi-tenant audit trail. Errors are RFC 9457 application/problem+json."),
     paths(
         crate::ingest::ingest, crate::events::search, crate::events::get_event,
-        crate::admin::create_tenant, crate::admin::list_tenants, crate::admin::create_key, crate::admin::list_keys, crate::admin::revoke_key, crate::admin::create_user, crate::admin::list_users,
+        crate::admin::create_tenant, crate::admin::list_tenants, crate::admin::create_key, crate::admin::list_keys, crate::admin::revoke_key, crate::admin::create_user, crate::admin::list_users, crate::viewer::mint,
         crate::log::checkpoint, crate::log::sign_checkpoint, crate::log::verifier_keys, crate::log::tile, crate::log::personal,
         crate::log::inclusion, crate::log::consistency, crate::log::event_proof, crate::export::export, crate::redactions::match_value, crate::catalog::get_catalog, crate::catalog::put_type, crate::catalog::put_settings,
         crate::ops::healthz, crate::ops::readyz, crate::ops::metrics, openapi,

@@ -80,6 +80,17 @@ pub(crate) async fn commit(
     record: Record<'_>,
     effect: Option<PeopleEffect>,
 ) -> Result<Receipt, ApiError> {
+    commit_with(state, tenant, record, None, effect).await
+}
+
+/// [`commit`], with the event's `reason` (`{code, ticket, note}`).
+pub(crate) async fn commit_with(
+    state: &AppState,
+    tenant: &TenantId,
+    record: Record<'_>,
+    reason: Option<Value>,
+    effect: Option<PeopleEffect>,
+) -> Result<Receipt, ApiError> {
     let (at, when) = now();
     let mut event = json!({
         "type": record.event_type,
@@ -90,6 +101,9 @@ pub(crate) async fn commit(
     });
     if let Some(ip) = record.ip {
         event["context"] = json!({"ip": ip.to_string()});
+    }
+    if let Some(reason) = reason {
+        event["reason"] = reason;
     }
     let shaped = crate::audit::event(&state.keys(tenant), tenant, &event, at)?;
     append(
@@ -154,6 +168,7 @@ pub(crate) async fn invite(
         created_at,
         disabled_at: None,
         has_password: false,
+        has_totp: false,
     };
     let (token, hash) = new_token();
     let expires = sealbook_domain::timestamp::format_utc(at + SET_PASSWORD_TTL, 6);

@@ -43,12 +43,13 @@ pub const BUILTIN: &str = include_str!("builtin.toml");
 
 /// The namespaces of the types Sealbook itself writes: key changes (`api_key.created`,
 /// `api_key.revoked`), records of the log's use (`audit_log.exported`,
-/// `audit_log.redaction_matched`), catalog changes (`catalog.*`), and `sealbook.*` for what comes
-/// next. A client may send no type in them, whatever the catalog or open types say, so an event
+/// `audit_log.redaction_matched`), catalog changes (`catalog.*`), platform operators' access to a
+/// tenant (`operator.access_started`, `_ended`), and `sealbook.*` for what comes next. A client may send no type in them, whatever the catalog or open types say, so an event
 /// of these types in a log is Sealbook's own record and a look-alike cannot be sent (the tenant
 /// catalog is rebuilt from `catalog.*` events: a client able to send them could change it). The
 /// built-in definitions of these types stay; no catalog change through the API may add one.
-pub const RESERVED_NAMESPACES: &[&str] = &["api_key", "audit_log", "catalog", "sealbook"];
+pub const RESERVED_NAMESPACES: &[&str] =
+    &["api_key", "audit_log", "catalog", "operator", "sealbook"];
 
 /// Whether `event_type` is in a namespace only Sealbook writes (see [`RESERVED_NAMESPACES`]).
 pub fn is_reserved(event_type: &str) -> bool {
@@ -694,6 +695,7 @@ mod tests {
             "api_key.anything_else",
             "audit_log.exported",
             "catalog.type_changed",
+            "operator.access_started",
             "sealbook.future",
         ] {
             assert!(is_reserved(t), "{t}");

@@ -25,6 +25,7 @@ pub struct Server {
     sequencer_task: tokio::task::JoinHandle<()>,
     stop_signer: tokio::sync::oneshot::Sender<()>,
     signer_task: tokio::task::JoinHandle<()>,
+    access_sweeper: tokio::task::JoinHandle<()>,
     description: String,
     connections: crate::conn::ConnectionLimits,
 }
@@ -105,6 +106,19 @@ impl Server {
             tracing::warn!(r#type = %name, "the catalog file (or the built-in catalog) has an older definition of this type than the one in force, which adds versions to it; the one in force stays. Bring the file up to date: the definition in force is in the latest catalog.type_changed of the platform log");
         }
 
+        // Operators' accesses to tenants that ran out without an end get their end recorded.
+        let sweeper_state = state.clone();
+        let access_sweeper = tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(30));
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                if let Err(e) = sweeper_state.end_lapsed_access().await {
+                    tracing::warn!(error = %e, "recording the end of lapsed operator accesses failed; retrying in 30 s");
+                }
+            }
+        });
+
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("binding {}", config.listen))?;
@@ -130,6 +144,7 @@ impl Server {
             sequencer_task,
             stop_signer,
             signer_task,
+            access_sweeper,
             description,
             connections: config.connections,
         })
@@ -160,6 +175,7 @@ impl Server {
             shutdown,
         )
         .await;
+        self.access_sweeper.abort();
         tracing::info!("no more requests in flight; committing what is queued");
         self.sequencer.shutdown();
         self.sequencer_task.await.context("sequencer task")?;

@@ -130,11 +130,14 @@ pub enum Action {
     MintViewerTokens,
     /// Read compliance reports.
     ViewReports,
+    /// List the platform's tenants and open an audited, time-bounded access to one (platform
+    /// operators only; what the access then allows is [`Grant::OperatorAccess`]'s).
+    AccessTenants,
 }
 
 impl Action {
     /// Every action, in a stable order (the order of the documented table).
-    pub const ALL: [Action; 15] = [
+    pub const ALL: [Action; 16] = [
         Action::SearchEvents,
         Action::ViewPersonal,
         Action::VerifyLog,
@@ -150,6 +153,7 @@ impl Action {
         Action::ManageKeys,
         Action::ManageSettings,
         Action::MintViewerTokens,
+        Action::AccessTenants,
     ];
 
     /// A short description, for the documented table and for 403 answers.
@@ -170,6 +174,7 @@ impl Action {
             Action::ManageSettings => "change the tenant's settings",
             Action::MintViewerTokens => "mint embeddable viewer tokens",
             Action::ViewReports => "read compliance reports",
+            Action::AccessTenants => "open an audited access to a tenant",
         }
     }
 
@@ -189,7 +194,7 @@ impl Action {
             | Action::ManageKeys
             | Action::ManageSettings
             | Action::MintViewerTokens => Scope::TenantAdmin,
-            Action::ViewReports => return None,
+            Action::ViewReports | Action::AccessTenants => return None,
         })
     }
 }
@@ -218,8 +223,9 @@ pub fn allows(grant: &Grant, action: Action) -> bool {
     match grant {
         Grant::Key(scopes) => action.scope().is_some_and(|s| scopes.contains(&s)),
         Grant::Person(role) => match role {
-            // Everything in the tenant but sending events, which is for applications.
-            Role::TenantAdmin => action != A::WriteEvents,
+            // Everything in the tenant but sending events, which is for applications (and
+            // the platform's access to tenants, which is for operators).
+            Role::TenantAdmin => !matches!(action, A::WriteEvents | A::AccessTenants),
             Role::ComplianceOfficer => matches!(
                 action,
                 A::SearchEvents
@@ -233,8 +239,9 @@ pub fn allows(grant: &Grant, action: Action) -> bool {
             Role::Auditor => matches!(action, A::SearchEvents | A::VerifyLog | A::ReadCatalog),
             Role::Support => matches!(action, A::SearchEvents | A::ViewPersonal | A::ReadCatalog),
             Role::Viewer => matches!(action, A::SearchEvents | A::ReadCatalog),
-            // Outside an access grant an operator holds nothing in any tenant.
-            Role::Operator => false,
+            // Outside an access grant an operator holds nothing in any tenant: only the step
+            // that opens one.
+            Role::Operator => action == A::AccessTenants,
         },
         Grant::ViewerToken => matches!(action, A::SearchEvents),
         Grant::OperatorAccess => matches!(action, A::SearchEvents | A::VerifyLog | A::ReadCatalog),
@@ -313,7 +320,7 @@ mod tests {
         };
         let all_but_write: Vec<Action> = Action::ALL
             .into_iter()
-            .filter(|a| *a != A::WriteEvents)
+            .filter(|a| !matches!(a, A::WriteEvents | A::AccessTenants))
             .collect();
         expect(Role::TenantAdmin, &all_but_write);
         expect(
@@ -337,7 +344,7 @@ mod tests {
             &[A::SearchEvents, A::ViewPersonal, A::ReadCatalog],
         );
         expect(Role::Viewer, &[A::SearchEvents, A::ReadCatalog]);
-        expect(Role::Operator, &[]);
+        expect(Role::Operator, &[A::AccessTenants]);
     }
 
     /// `docs/security/roles.md` prints exactly this matrix.

@@ -24,6 +24,8 @@
 //!   and [`client_event`], [`stored_event_hashes`], [`RehashError`]: the same from a stored leaf
 //!   and its personal values, to rebuild a database's hashes;
 //! - [`canonical_bytes`]: RFC 8785 canonical JSON, the leaf's encoding;
+//! - [`settings`] ([`TenantSettings`]): a tenant's record links, embedding origins and viewer
+//!   types, with the grammar each must follow;
 //! - [`view`]: a stored leaf turned back into the event a reader sees ([`view::event_view`]),
 //!   verifiable export lines and their leaves ([`view::export_line`], [`view::rebuild_leaf`]);
 //! - [`redact`]: secrets and card numbers replaced before anything is hashed or stored;
@@ -46,6 +48,7 @@ mod keys;
 pub mod redact;
 mod scan;
 mod scope;
+pub mod settings;
 mod shape;
 mod tenant;
 pub mod timestamp;
@@ -63,6 +66,7 @@ pub use filter::{
 };
 pub use keys::{ContentKey, SearchKey, TenantKeys};
 pub use scope::{Scope, ScopeError};
+pub use settings::{SettingsError, TenantSettings};
 pub use shape::{
     check_commitments, client_event, event_hashes, personal_paths, shape, shape_with,
     spelled_terms, stored_event_hashes, Entropy, EventHashes, PersonalValue, RehashError,

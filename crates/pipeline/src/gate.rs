@@ -2,11 +2,12 @@
 //! pipeline in a state (a stalled commit, a signing in progress) deterministically, without sleeps.
 
 use async_trait::async_trait;
-use sealbook_domain::{EventFilter, TenantId};
+use sealbook_domain::{EventFilter, TenantId, TenantSettings};
 use sealbook_logmath::Hash;
 use sealbook_store::{
-    AppendOutcome, AppendRequest, CheckpointOutcome, Credentials, KeyRecord, PasswordToken, People,
-    Session, Store, StoreError, StoredCheckpoint, StoredEvent, Tenant, TreeHead, User,
+    AccessGrant, AppendOutcome, AppendRequest, CheckpointOutcome, Credentials, KeyRecord,
+    PasswordToken, People, Session, Store, StoreError, StoredCheckpoint, StoredEvent, Tenant,
+    TreeHead, User,
 };
 use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
@@ -101,6 +102,33 @@ impl People for Gated {
         h: &[u8; 32],
     ) -> Result<Option<PasswordToken>, StoreError> {
         self.inner.password_token_by_hash(h).await
+    }
+    async fn use_totp_step(&self, t: &TenantId, u: &str, step: i64) -> Result<bool, StoreError> {
+        self.inner.use_totp_step(t, u, step).await
+    }
+    async fn settings(&self, t: &TenantId) -> Result<Option<TenantSettings>, StoreError> {
+        self.inner.settings(t).await
+    }
+    async fn access_grant(
+        &self,
+        t: &TenantId,
+        id: &str,
+    ) -> Result<Option<AccessGrant>, StoreError> {
+        self.inner.access_grant(t, id).await
+    }
+    async fn list_access_grants(
+        &self,
+        t: &TenantId,
+        limit: usize,
+    ) -> Result<Vec<AccessGrant>, StoreError> {
+        self.inner.list_access_grants(t, limit).await
+    }
+    async fn lapsed_access_grants(
+        &self,
+        now: &str,
+        limit: usize,
+    ) -> Result<Vec<AccessGrant>, StoreError> {
+        self.inner.lapsed_access_grants(now, limit).await
     }
 }
 

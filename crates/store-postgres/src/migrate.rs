@@ -6,7 +6,7 @@
 use sealbook_store::StoreError;
 
 /// The schema version this build writes and understands.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 /// (version reached, SQL), in order.
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/0001_base.sql")),
@@ -16,6 +16,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (3, include_str!("migrations/0003_keyed_hashes.sql")),
     (4, include_str!("migrations/0004_people.sql")),
+    (5, include_str!("migrations/0005_totp_settings_access.sql")),
 ];
 /// Any constant; it names the migration lock among the database's advisory locks.
 const LOCK: i64 = 0x5EA1_B00C;

@@ -5,10 +5,10 @@
 
 use crate::store::{db, tenant_id, PgStore};
 use async_trait::async_trait;
-use sealbook_domain::{Role, TenantId};
+use sealbook_domain::{Role, TenantId, TenantSettings};
 use sealbook_store::{
-    Corruption, Credentials, EffectRefusal, PasswordToken, People, PeopleEffect, Session,
-    StoreError, User,
+    AccessGrant, Corruption, Credentials, EffectRefusal, PasswordToken, People, PeopleEffect,
+    Session, StoreError, User,
 };
 use tokio_postgres::Transaction;
 
@@ -186,11 +186,81 @@ pub(crate) async fn apply(
                 return Ok(Some(R::UnknownSession));
             }
         }
+        PeopleEffect::SetTotp {
+            user_id,
+            sealed,
+            at,
+        } => {
+            if let Some(r) = live(user_id.clone()).await? {
+                return Ok(Some(r));
+            }
+            match sealed {
+                Some(sealed) => tx.execute(
+                    "INSERT INTO user_totp(tenant_id, user_id, sealed, enabled_at, last_step) VALUES ($1, $2, $3, $4, 0) ON CONFLICT (tenant_id, user_id) DO UPDATE SET sealed = excluded.sealed, enabled_at = excluded.enabled_at, last_step = 0",
+                    &[&t, user_id, sealed, at],
+                ).await,
+                None => tx.execute(
+                    "DELETE FROM user_totp WHERE tenant_id = $1 AND user_id = $2",
+                    &[&t, user_id],
+                ).await,
+            }
+            .map_err(db)?;
+        }
+        PeopleEffect::SetSettings { settings, at } => {
+            let json = serde_json::to_string(settings)
+                .map_err(|e| Corruption::new("tenant settings to store").caused_by(e))?;
+            tx.execute(
+                "INSERT INTO tenant_settings(tenant_id, settings, updated_at) VALUES ($1, $2, $3) ON CONFLICT (tenant_id) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at",
+                &[&t, &json, at],
+            )
+            .await
+            .map_err(db)?;
+        }
+        PeopleEffect::StartAccess(g) => {
+            if g.tenant.as_str() != t {
+                return Ok(Some(R::TenantMismatch));
+            }
+            tx.execute(
+                "INSERT INTO access_grants(id, tenant_id, operator_id, operator_email, reason, ticket, started_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                &[&g.id, &t, &g.operator_id, &g.operator_email, &g.reason, &g.ticket, &g.started_at, &g.expires_at],
+            )
+            .await
+            .map_err(db)?;
+        }
+        PeopleEffect::EndAccess { grant_id, at } => {
+            let n = tx
+                .execute(
+                    "UPDATE access_grants SET ended_at = $3 WHERE id = $1 AND tenant_id = $2 AND ended_at IS NULL",
+                    &[grant_id, &t, at],
+                )
+                .await
+                .map_err(db)?;
+            if n == 0 {
+                return Ok(Some(R::UnknownAccess));
+            }
+        }
     }
     Ok(None)
 }
 
-const USER_COLUMNS: &str = "id, tenant_id, email, name, role, created_at, disabled_at, password_hash IS NOT NULL AS has_password FROM users";
+const GRANT_COLUMNS: &str =
+    "id, tenant_id, operator_id, operator_email, reason, ticket, started_at, expires_at, ended_at";
+
+fn grant_from_row(r: &tokio_postgres::Row) -> Result<AccessGrant, StoreError> {
+    Ok(AccessGrant {
+        id: r.get("id"),
+        tenant: tenant_id(r.get("tenant_id"))?,
+        operator_id: r.get("operator_id"),
+        operator_email: r.get("operator_email"),
+        reason: r.get("reason"),
+        ticket: r.get("ticket"),
+        started_at: r.get("started_at"),
+        expires_at: r.get("expires_at"),
+        ended_at: r.get("ended_at"),
+    })
+}
+
+const USER_COLUMNS: &str = "u.id, u.tenant_id, u.email, u.name, u.role, u.created_at, u.disabled_at, u.password_hash IS NOT NULL AS has_password, EXISTS(SELECT 1 FROM user_totp f WHERE f.tenant_id = u.tenant_id AND f.user_id = u.id) AS has_totp FROM users u";
 
 fn user_from_row(r: &tokio_postgres::Row) -> Result<User, StoreError> {
     let role: String = r.get("role");
@@ -205,6 +275,7 @@ fn user_from_row(r: &tokio_postgres::Row) -> Result<User, StoreError> {
         created_at: r.get("created_at"),
         disabled_at: r.get("disabled_at"),
         has_password: r.get("has_password"),
+        has_totp: r.get("has_totp"),
     })
 }
 
@@ -232,7 +303,7 @@ impl People for PgStore {
         let rows = self
             .scoped(
                 tenant.as_str(),
-                &format!("SELECT {USER_COLUMNS} WHERE tenant_id = $1 AND id = $2"),
+                &format!("SELECT {USER_COLUMNS} WHERE u.tenant_id = $1 AND u.id = $2"),
                 &[&tenant.as_str(), &user_id],
             )
             .await?;
@@ -247,7 +318,7 @@ impl People for PgStore {
         let rows = self
             .scoped(
                 tenant.as_str(),
-                &format!("SELECT {USER_COLUMNS} WHERE tenant_id = $1 AND email = $2"),
+                &format!("SELECT {USER_COLUMNS} WHERE u.tenant_id = $1 AND u.email = $2"),
                 &[&tenant.as_str(), &email],
             )
             .await?;
@@ -258,7 +329,7 @@ impl People for PgStore {
         let rows = self
             .scoped(
                 tenant.as_str(),
-                &format!("SELECT {USER_COLUMNS} WHERE tenant_id = $1 ORDER BY email"),
+                &format!("SELECT {USER_COLUMNS} WHERE u.tenant_id = $1 ORDER BY u.email"),
                 &[&tenant.as_str()],
             )
             .await?;
@@ -273,12 +344,13 @@ impl People for PgStore {
         let rows = self
             .scoped(
                 tenant.as_str(),
-                "SELECT password_hash FROM users WHERE tenant_id = $1 AND id = $2",
+                "SELECT u.password_hash, f.sealed FROM users u LEFT JOIN user_totp f ON f.tenant_id = u.tenant_id AND f.user_id = u.id WHERE u.tenant_id = $1 AND u.id = $2",
                 &[&tenant.as_str(), &user_id],
             )
             .await?;
         Ok(rows.first().map(|r| Credentials {
             password_hash: r.get(0),
+            totp_sealed: r.get(1),
         }))
     }
 
@@ -347,5 +419,91 @@ impl People for PgStore {
             })
         })
         .transpose()
+    }
+
+    async fn use_totp_step(
+        &self,
+        tenant: &TenantId,
+        user_id: &str,
+        step: i64,
+    ) -> Result<bool, StoreError> {
+        let rows = self
+            .scoped(
+                tenant.as_str(),
+                "UPDATE user_totp SET last_step = $3 WHERE tenant_id = $1 AND user_id = $2 AND last_step < $3 RETURNING 1",
+                &[&tenant.as_str(), &user_id, &step],
+            )
+            .await?;
+        Ok(rows.len() == 1)
+    }
+
+    async fn settings(&self, tenant: &TenantId) -> Result<Option<TenantSettings>, StoreError> {
+        let rows = self
+            .scoped(
+                tenant.as_str(),
+                "SELECT settings FROM tenant_settings WHERE tenant_id = $1",
+                &[&tenant.as_str()],
+            )
+            .await?;
+        rows.first()
+            .map(|r| {
+                serde_json::from_str::<TenantSettings>(r.get(0)).map_err(|e| {
+                    Corruption::new("stored tenant settings")
+                        .caused_by(e)
+                        .into()
+                })
+            })
+            .transpose()
+    }
+
+    async fn access_grant(
+        &self,
+        tenant: &TenantId,
+        grant_id: &str,
+    ) -> Result<Option<AccessGrant>, StoreError> {
+        let rows = self
+            .scoped(
+                tenant.as_str(),
+                &format!(
+                    "SELECT {GRANT_COLUMNS} FROM access_grants WHERE tenant_id = $1 AND id = $2"
+                ),
+                &[&tenant.as_str(), &grant_id],
+            )
+            .await?;
+        rows.first().map(grant_from_row).transpose()
+    }
+
+    async fn list_access_grants(
+        &self,
+        tenant: &TenantId,
+        limit: usize,
+    ) -> Result<Vec<AccessGrant>, StoreError> {
+        let limit = limit.min(i64::MAX as usize) as i64;
+        let rows = self
+            .scoped(
+                tenant.as_str(),
+                &format!("SELECT {GRANT_COLUMNS} FROM access_grants WHERE tenant_id = $1 ORDER BY started_at DESC, id LIMIT $2"),
+                &[&tenant.as_str(), &limit],
+            )
+            .await?;
+        rows.iter().map(grant_from_row).collect()
+    }
+
+    async fn lapsed_access_grants(
+        &self,
+        now: &str,
+        limit: usize,
+    ) -> Result<Vec<AccessGrant>, StoreError> {
+        let limit = limit.min(i32::MAX as usize) as i32;
+        let rows = self
+            .client()
+            .await?
+            .query(
+                &format!("SELECT {GRANT_COLUMNS} FROM sealbook_lapsed_access_grants($1, $2)"),
+                &[&now, &limit],
+            )
+            .await
+            .map_err(db)?;
+        rows.iter().map(grant_from_row).collect()
     }
 }

@@ -390,8 +390,8 @@ async fn definer_functions_pin_their_search_path() {
         .unwrap();
     assert_eq!(
         rows.len(),
-        5,
-        "key, tenants, signer work list, session, set-password link"
+        6,
+        "key, tenants, signer work list, session, set-password link, lapsed operator access"
     );
     for r in rows {
         let (name, config): (String, Option<String>) = (r.get(0), r.get(1));

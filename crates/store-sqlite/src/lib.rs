@@ -38,12 +38,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 /// The schema version this build writes and understands.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 /// Forward-only migrations: (version reached, SQL). A new database runs the base and all of them.
 const MIGRATIONS: &[(u32, &str)] = &[
     (2, include_str!("migrations/0002_checkpoints.sql")),
     (3, include_str!("migrations/0003_keyed_hashes.sql")),
     (4, include_str!("migrations/0004_people.sql")),
+    (5, include_str!("migrations/0005_totp_settings_access.sql")),
 ];
 const READERS: usize = 4;
 

@@ -5,10 +5,10 @@
 use super::{parse_tenant, Checked, Fault, SqliteStore};
 use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension, Transaction};
-use sealbook_domain::{Role, TenantId};
+use sealbook_domain::{Role, TenantId, TenantSettings};
 use sealbook_store::{
-    Corruption, Credentials, EffectRefusal, PasswordToken, People, PeopleEffect, Session,
-    StoreError, User,
+    AccessGrant, Corruption, Credentials, EffectRefusal, PasswordToken, People, PeopleEffect,
+    Session, StoreError, User,
 };
 
 /// Applies `effect` for tenant number `no` (`tenant`); `Some` refusal when it does not apply, in
@@ -157,11 +157,78 @@ pub(crate) fn apply(
                 return Ok(Some(R::UnknownSession));
             }
         }
+        PeopleEffect::SetTotp {
+            user_id,
+            sealed,
+            at,
+        } => {
+            if let Some(r) = live(user_id)? {
+                return Ok(Some(r));
+            }
+            match sealed {
+                Some(sealed) => tx.execute(
+                    "INSERT OR REPLACE INTO user_totp(tenant_no, user_id, sealed, enabled_at, last_step) VALUES (?1, ?2, ?3, ?4, 0)",
+                    params![no, user_id, sealed, at],
+                )?,
+                None => tx.execute(
+                    "DELETE FROM user_totp WHERE tenant_no = ?1 AND user_id = ?2",
+                    params![no, user_id],
+                )?,
+            };
+        }
+        PeopleEffect::SetSettings { settings, at } => {
+            let json = serde_json::to_string(settings).map_err(|e| {
+                Fault::Corrupt(Corruption::new("tenant settings to store").caused_by(e))
+            })?;
+            tx.execute(
+                "INSERT INTO tenant_settings(tenant_no, settings, updated_at) VALUES (?1, ?2, ?3) ON CONFLICT(tenant_no) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at",
+                params![no, json, at],
+            )?;
+        }
+        PeopleEffect::StartAccess(g) => {
+            if &g.tenant != tenant {
+                return Ok(Some(R::TenantMismatch));
+            }
+            tx.execute(
+                "INSERT INTO access_grants(id, tenant_no, operator_id, operator_email, reason, ticket, started_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![g.id, no, g.operator_id, g.operator_email, g.reason, g.ticket, g.started_at, g.expires_at],
+            )?;
+        }
+        PeopleEffect::EndAccess { grant_id, at } => {
+            let n = tx.execute(
+                "UPDATE access_grants SET ended_at = ?3 WHERE id = ?1 AND tenant_no = ?2 AND ended_at IS NULL",
+                params![grant_id, no, at],
+            )?;
+            if n == 0 {
+                return Ok(Some(R::UnknownAccess));
+            }
+        }
     }
     Ok(None)
 }
 
-const USER_COLUMNS: &str = "u.id, t.id, u.email, u.name, u.role, u.created_at, u.disabled_at, u.password_hash IS NOT NULL FROM users u JOIN tenants t ON t.no = u.tenant_no";
+const GRANT_COLUMNS: &str = "g.id, t.id, g.operator_id, g.operator_email, g.reason, g.ticket, g.started_at, g.expires_at, g.ended_at FROM access_grants g JOIN tenants t ON t.no = g.tenant_no";
+
+fn grant_from_row(r: &rusqlite::Row<'_>) -> Checked<AccessGrant> {
+    let tenant: String = r.get(1)?;
+    let tenant = match parse_tenant(&tenant) {
+        Ok(t) => t,
+        Err(c) => return Ok(Err(c)),
+    };
+    Ok(Ok(AccessGrant {
+        id: r.get(0)?,
+        tenant,
+        operator_id: r.get(2)?,
+        operator_email: r.get(3)?,
+        reason: r.get(4)?,
+        ticket: r.get(5)?,
+        started_at: r.get(6)?,
+        expires_at: r.get(7)?,
+        ended_at: r.get(8)?,
+    }))
+}
+
+const USER_COLUMNS: &str = "u.id, t.id, u.email, u.name, u.role, u.created_at, u.disabled_at, u.password_hash IS NOT NULL, EXISTS(SELECT 1 FROM user_totp f WHERE f.tenant_no = u.tenant_no AND f.user_id = u.id) FROM users u JOIN tenants t ON t.no = u.tenant_no";
 
 fn user_from_row(r: &rusqlite::Row<'_>) -> Checked<User> {
     let tenant: String = r.get(1)?;
@@ -180,6 +247,7 @@ fn user_from_row(r: &rusqlite::Row<'_>) -> Checked<User> {
         created_at: r.get(5)?,
         disabled_at: r.get(6)?,
         has_password: r.get(7)?,
+        has_totp: r.get(8)?,
     }))
 }
 
@@ -259,11 +327,12 @@ impl People for SqliteStore {
         let (t, u) = (tenant.clone(), user_id.to_owned());
         self.read(move |c| {
             Ok(c.prepare_cached(
-                "SELECT u.password_hash FROM users u JOIN tenants t ON t.no = u.tenant_no WHERE t.id = ?1 AND u.id = ?2",
+                "SELECT u.password_hash, f.sealed FROM users u JOIN tenants t ON t.no = u.tenant_no LEFT JOIN user_totp f ON f.tenant_no = u.tenant_no AND f.user_id = u.id WHERE t.id = ?1 AND u.id = ?2",
             )?
             .query_row([t.as_str(), u.as_str()], |r| {
                 Ok(Credentials {
                     password_hash: r.get(0)?,
+                    totp_sealed: r.get(1)?,
                 })
             })
             .optional()?)
@@ -340,6 +409,96 @@ impl People for SqliteStore {
                 })
                 .optional()?;
             Ok(row.transpose()?)
+        })
+        .await
+    }
+
+    async fn use_totp_step(
+        &self,
+        tenant: &TenantId,
+        user_id: &str,
+        step: i64,
+    ) -> Result<bool, StoreError> {
+        let (t, u) = (tenant.clone(), user_id.to_owned());
+        self.write(move |w| {
+            let n = w
+                .conn
+                .execute(
+                    "UPDATE user_totp SET last_step = ?3 WHERE tenant_no = (SELECT no FROM tenants WHERE id = ?1) AND user_id = ?2 AND last_step < ?3",
+                    params![t.as_str(), u, step],
+                )
+                .map_err(|e| StoreError::from(Fault::from(e)))?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn settings(&self, tenant: &TenantId) -> Result<Option<TenantSettings>, StoreError> {
+        let t = tenant.clone();
+        self.read(move |c| {
+            let json: Option<String> = c
+                .prepare_cached(
+                    "SELECT s.settings FROM tenant_settings s JOIN tenants t ON t.no = s.tenant_no WHERE t.id = ?1",
+                )?
+                .query_row([t.as_str()], |r| r.get(0))
+                .optional()?;
+            json.map(|j| {
+                serde_json::from_str(&j)
+                    .map_err(|e| Fault::Corrupt(Corruption::new("stored tenant settings").caused_by(e)))
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn access_grant(
+        &self,
+        tenant: &TenantId,
+        grant_id: &str,
+    ) -> Result<Option<AccessGrant>, StoreError> {
+        let (t, g) = (tenant.clone(), grant_id.to_owned());
+        self.read(move |c| {
+            let row = c
+                .prepare_cached(&format!(
+                    "SELECT {GRANT_COLUMNS} WHERE t.id = ?1 AND g.id = ?2"
+                ))?
+                .query_row([t.as_str(), g.as_str()], grant_from_row)
+                .optional()?;
+            Ok(row.transpose()?)
+        })
+        .await
+    }
+
+    async fn list_access_grants(
+        &self,
+        tenant: &TenantId,
+        limit: usize,
+    ) -> Result<Vec<AccessGrant>, StoreError> {
+        let t = tenant.clone();
+        let limit = limit.min(i64::MAX as usize) as i64;
+        self.read(move |c| {
+            let mut s = c.prepare_cached(&format!(
+                "SELECT {GRANT_COLUMNS} WHERE t.id = ?1 ORDER BY g.started_at DESC, g.id LIMIT ?2"
+            ))?;
+            let rows = s.query_map(params![t.as_str(), limit], grant_from_row)?;
+            rows.map(|r| Ok(r??)).collect()
+        })
+        .await
+    }
+
+    async fn lapsed_access_grants(
+        &self,
+        now: &str,
+        limit: usize,
+    ) -> Result<Vec<AccessGrant>, StoreError> {
+        let now = now.to_owned();
+        let limit = limit.min(i64::MAX as usize) as i64;
+        self.read(move |c| {
+            let mut s = c.prepare_cached(&format!(
+                "SELECT {GRANT_COLUMNS} WHERE g.ended_at IS NULL AND g.expires_at <= ?1 ORDER BY g.expires_at, g.id LIMIT ?2"
+            ))?;
+            let rows = s.query_map(params![now, limit], grant_from_row)?;
+            rows.map(|r| Ok(r??)).collect()
         })
         .await
     }

@@ -22,7 +22,7 @@
 //!   idempotency rule every backend applies, [`replay`] (with [`StoredId`]), beside
 //!   [`stored_hash`], the check of a stored hash;
 //! - [`People`] (a supertrait of [`Store`]) with [`User`], [`Credentials`], [`Session`],
-//!   [`PasswordToken`], [`PeopleEffect`] and [`EffectRefusal`]: people, sign-in and what is
+//!   [`PasswordToken`], [`AccessGrant`], [`PeopleEffect`] and [`EffectRefusal`]: people, sign-in and what is
 //!   committed with its audit event;
 //! - [`TileNodes`] and [`MissingTile`]: proofs from stored tiles;
 //! - [`column_conditions`], [`ColumnCondition`], [`ColumnValue`]: a filter's predicates on an
@@ -40,7 +40,9 @@ mod replay;
 pub use columns::{column_conditions, ColumnCondition, ColumnValue};
 pub use error::{Corruption, Place, StoreError};
 pub use nodes::{MissingTile, TileNodes};
-pub use people::{Credentials, EffectRefusal, PasswordToken, People, PeopleEffect, Session, User};
+pub use people::{
+    AccessGrant, Credentials, EffectRefusal, PasswordToken, People, PeopleEffect, Session, User,
+};
 pub use rehash::{
     rebuild_hashes, upgrade_hashes, HashRebuild, RebuildReport, RehashSource, Rehashed,
     REHASH_BATCH, UNKEYED_FORMAT,

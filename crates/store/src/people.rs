@@ -21,7 +21,7 @@
 
 use crate::StoreError;
 use async_trait::async_trait;
-use sealbook_domain::{Role, TenantId};
+use sealbook_domain::{Role, TenantId, TenantSettings};
 
 /// A person, as stored. Never holds a credential.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +42,8 @@ pub struct User {
     pub disabled_at: Option<String>,
     /// True once a password is set.
     pub has_password: bool,
+    /// True when a second factor (TOTP) is enabled.
+    pub has_totp: bool,
 }
 
 /// A person's credentials: read only to check a sign-in.
@@ -49,6 +51,31 @@ pub struct User {
 pub struct Credentials {
     /// argon2id PHC string.
     pub password_hash: Option<String>,
+    /// The TOTP key, sealed by the caller (the store never sees it in the clear).
+    pub totp_sealed: Option<Vec<u8>>,
+}
+
+/// A platform operator's audited, time-bounded access to one tenant, stored in that tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessGrant {
+    /// Public id, `acc_…`.
+    pub id: String,
+    /// The tenant accessed.
+    pub tenant: TenantId,
+    /// The operator (a person of the platform tenant).
+    pub operator_id: String,
+    /// The operator's e-mail address, as it was.
+    pub operator_email: String,
+    /// Why, as the operator wrote it.
+    pub reason: String,
+    /// The ticket it answers.
+    pub ticket: String,
+    /// RFC 3339.
+    pub started_at: String,
+    /// RFC 3339: the access ends then at the latest.
+    pub expires_at: String,
+    /// RFC 3339 time it was ended (by the operator, or recorded once lapsed).
+    pub ended_at: Option<String>,
 }
 
 /// A sign-in session as stored: the id itself is never stored, only its SHA-256.
@@ -154,6 +181,32 @@ pub enum PeopleEffect {
         /// RFC 3339.
         at: String,
     },
+    /// Enable (with the sealed key) or remove (`None`) a live person's TOTP second factor.
+    SetTotp {
+        /// The person.
+        user_id: String,
+        /// The key, sealed by the caller; `None` removes the factor.
+        sealed: Option<Vec<u8>>,
+        /// RFC 3339.
+        at: String,
+    },
+    /// Replace the tenant's settings (checked by the caller: [`TenantSettings::check`]).
+    SetSettings {
+        /// The new settings.
+        settings: TenantSettings,
+        /// RFC 3339.
+        at: String,
+    },
+    /// Record an operator's access to the request's tenant (its `tenant` MUST be the request's).
+    StartAccess(AccessGrant),
+    /// End an access to the request's tenant that has not ended
+    /// ([`EffectRefusal::UnknownAccess`] otherwise).
+    EndAccess {
+        /// The access grant's id.
+        grant_id: String,
+        /// RFC 3339.
+        at: String,
+    },
 }
 
 /// Why a [`PeopleEffect`] does not apply: the request is refused and nothing of it is written.
@@ -177,6 +230,9 @@ pub enum EffectRefusal {
     /// No such live session (of that person).
     #[error("no such session")]
     UnknownSession,
+    /// No such access grant that has not ended.
+    #[error("no such access, or it has ended")]
+    UnknownAccess,
     /// The record's tenant is not the request's.
     #[error("the record belongs to another tenant than the request")]
     TenantMismatch,
@@ -223,4 +279,40 @@ pub trait People: Send + Sync {
         &self,
         token_hash: &[u8; 32],
     ) -> Result<Option<PasswordToken>, StoreError>;
+
+    /// Records that a person's TOTP code of time step `step` was used: true if `step` is later
+    /// than the last one used (and is now the last), false otherwise (a replayed or older code,
+    /// no factor, or no such person). Not audited on its own: the sign-in it serves is.
+    async fn use_totp_step(
+        &self,
+        tenant: &TenantId,
+        user_id: &str,
+        step: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// The tenant's settings; `None` if never set (the defaults apply).
+    async fn settings(&self, tenant: &TenantId) -> Result<Option<TenantSettings>, StoreError>;
+
+    /// One access grant to a tenant by id.
+    async fn access_grant(
+        &self,
+        tenant: &TenantId,
+        grant_id: &str,
+    ) -> Result<Option<AccessGrant>, StoreError>;
+
+    /// A tenant's access grants, newest first, at most `limit`.
+    async fn list_access_grants(
+        &self,
+        tenant: &TenantId,
+        limit: usize,
+    ) -> Result<Vec<AccessGrant>, StoreError>;
+
+    /// Access grants of every tenant that expired before `now` and were never ended, oldest
+    /// first, at most `limit`: the ones whose end must still be recorded. Reads across tenants
+    /// (it is the platform's own sweep).
+    async fn lapsed_access_grants(
+        &self,
+        now: &str,
+        limit: usize,
+    ) -> Result<Vec<AccessGrant>, StoreError>;
 }

@@ -62,6 +62,7 @@ macro_rules! store_conformance {
             people_refusals_write_nothing,
             people_set_password_through_token,
             people_sessions_and_disable,
+            people_totp_settings_and_access,
             concurrent_appends,
             tree_matches_events,
             entries_in_log_order,
@@ -759,6 +760,7 @@ fn person(t: &TenantId, id: &str, email: &str, role: Role) -> User {
         created_at: at("10:00:00.000000"),
         disabled_at: None,
         has_password: false,
+        has_totp: false,
     }
 }
 
@@ -867,7 +869,8 @@ pub async fn people_create_and_read_per_tenant(h: &dyn Harness) {
     assert_eq!(
         s.credentials(&a, &ana.id).await.unwrap(),
         Some(Credentials {
-            password_hash: None
+            password_hash: None,
+            totp_sealed: None,
         })
     );
     assert_eq!(
@@ -1056,7 +1059,8 @@ pub async fn people_set_password_through_token(h: &dyn Harness) {
     assert_eq!(
         s.credentials(&a, &ana.id).await.unwrap(),
         Some(Credentials {
-            password_hash: Some(first.into())
+            password_hash: Some(first.into()),
+            totp_sealed: None,
         })
     );
     assert!(s.user(&a, &ana.id).await.unwrap().unwrap().has_password);
@@ -2015,4 +2019,182 @@ pub async fn hash_rebuild_rekeys_and_survives_interruption(h: &dyn Harness) {
         AppendOutcome::Conflict { .. }
     ));
     assert_eq!(s.log_size(&a).await.unwrap(), 3);
+}
+
+/// A second factor is stored sealed and each time step is used once; settings are per tenant;
+/// an operator's access is recorded in the tenant accessed, ends once, and a lapsed one is found
+/// by the platform's sweep. Another tenant sees none of it.
+pub async fn people_totp_settings_and_access(h: &dyn Harness) {
+    use sealbook_domain::TenantSettings;
+    use sealbook_store::AccessGrant;
+    let s = setup(h, &["a", "b"]).await;
+    let (a, b) = (tenant("a"), tenant("b"));
+    let ana = person(&a, "usr_ana", "ana@example.com", Role::TenantAdmin);
+    people(&*s, &a, "c1", create(&ana, None)).await;
+
+    // TOTP: enabled with its sealed key, steps used once and in order only, removed.
+    let sealed = vec![7u8; 60];
+    let totp = |sealed: Option<Vec<u8>>, user: &str| PeopleEffect::SetTotp {
+        user_id: user.into(),
+        sealed,
+        at: at("10:05:00.000000"),
+    };
+    assert!(
+        !s.use_totp_step(&a, &ana.id, 5).await.unwrap(),
+        "no factor: no step"
+    );
+    assert!(matches!(
+        people(&*s, &a, "t1", totp(Some(sealed.clone()), &ana.id)).await,
+        AppendOutcome::Committed(_)
+    ));
+    assert!(s.user(&a, &ana.id).await.unwrap().unwrap().has_totp);
+    assert_eq!(
+        s.credentials(&a, &ana.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .totp_sealed,
+        Some(sealed.clone())
+    );
+    assert!(s.use_totp_step(&a, &ana.id, 100).await.unwrap());
+    assert!(
+        !s.use_totp_step(&a, &ana.id, 100).await.unwrap(),
+        "a step works once"
+    );
+    assert!(
+        !s.use_totp_step(&a, &ana.id, 99).await.unwrap(),
+        "an older step never"
+    );
+    assert!(
+        !s.use_totp_step(&b, &ana.id, 101).await.unwrap(),
+        "nor through another tenant"
+    );
+    assert!(s.use_totp_step(&a, &ana.id, 101).await.unwrap());
+    refused(
+        &*s,
+        &a,
+        "t2",
+        totp(None, "usr_nobody"),
+        EffectRefusal::UnknownUser,
+    )
+    .await;
+    people(&*s, &a, "t3", totp(None, &ana.id)).await;
+    assert!(!s.user(&a, &ana.id).await.unwrap().unwrap().has_totp);
+    assert_eq!(
+        s.credentials(&a, &ana.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .totp_sealed,
+        None
+    );
+
+    // Settings: none until set, replaced whole, per tenant.
+    assert_eq!(s.settings(&a).await.unwrap(), None);
+    let mut set = TenantSettings::default();
+    set.frame_ancestors.push("https://app.example.com".into());
+    set.record_links
+        .insert("order".into(), "https://app.example.com/o/{id}".into());
+    let put = |settings: &TenantSettings| PeopleEffect::SetSettings {
+        settings: settings.clone(),
+        at: at("10:06:00.000000"),
+    };
+    people(&*s, &a, "s1", put(&set)).await;
+    assert_eq!(s.settings(&a).await.unwrap().as_ref(), Some(&set));
+    set.viewer_types.push("order.".into());
+    set.frame_ancestors.clear();
+    people(&*s, &a, "s2", put(&set)).await;
+    assert_eq!(s.settings(&a).await.unwrap().as_ref(), Some(&set));
+    assert_eq!(
+        s.settings(&b).await.unwrap(),
+        None,
+        "another tenant's settings are its own"
+    );
+
+    // Operator access: recorded in the tenant accessed, ended once.
+    let grant = |id: &str, t: &TenantId, started: &str, expires: &str| AccessGrant {
+        id: id.into(),
+        tenant: t.clone(),
+        operator_id: "usr_op".into(),
+        operator_email: "op@platform.example".into(),
+        reason: "customer asked about order 4472".into(),
+        ticket: "SUP-1".into(),
+        started_at: at(started),
+        expires_at: at(expires),
+        ended_at: None,
+    };
+    let g1 = grant("acc_1", &a, "10:10:00.000000", "11:10:00.000000");
+    refused(
+        &*s,
+        &b,
+        "g0",
+        PeopleEffect::StartAccess(g1.clone()),
+        EffectRefusal::TenantMismatch,
+    )
+    .await;
+    people(&*s, &a, "g1", PeopleEffect::StartAccess(g1.clone())).await;
+    let g2 = grant("acc_2", &a, "10:20:00.000000", "10:50:00.000000");
+    people(&*s, &a, "g2", PeopleEffect::StartAccess(g2.clone())).await;
+    assert_eq!(
+        s.access_grant(&a, "acc_1").await.unwrap().as_ref(),
+        Some(&g1)
+    );
+    assert_eq!(
+        s.access_grant(&b, "acc_1").await.unwrap(),
+        None,
+        "not through another tenant"
+    );
+    assert_eq!(
+        s.list_access_grants(&a, 10).await.unwrap(),
+        vec![g2.clone(), g1.clone()],
+        "newest first"
+    );
+    assert_eq!(s.list_access_grants(&a, 1).await.unwrap().len(), 1);
+    assert!(s.list_access_grants(&b, 10).await.unwrap().is_empty());
+    // At 11:00 the second has lapsed (10:50) without an end; the first has not.
+    assert_eq!(
+        s.lapsed_access_grants(&at("11:00:00.000000"), 10)
+            .await
+            .unwrap(),
+        vec![g2.clone()]
+    );
+    let end = |id: &str, t: &str| PeopleEffect::EndAccess {
+        grant_id: id.into(),
+        at: at(t),
+    };
+    refused(
+        &*s,
+        &b,
+        "e0",
+        end("acc_2", "11:00:00.000000"),
+        EffectRefusal::UnknownAccess,
+    )
+    .await;
+    people(&*s, &a, "e1", end("acc_2", "11:00:00.000000")).await;
+    refused(
+        &*s,
+        &a,
+        "e2",
+        end("acc_2", "11:01:00.000000"),
+        EffectRefusal::UnknownAccess,
+    )
+    .await;
+    assert_eq!(
+        s.access_grant(&a, "acc_2").await.unwrap().unwrap().ended_at,
+        Some(at("11:00:00.000000"))
+    );
+    assert!(s
+        .lapsed_access_grants(&at("11:00:00.000000"), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        s.lapsed_access_grants(&at("12:00:00.000000"), 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|g| g.id)
+            .collect::<Vec<_>>(),
+        vec!["acc_1".to_owned()]
+    );
 }

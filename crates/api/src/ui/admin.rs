@@ -252,7 +252,7 @@ pub(crate) async fn set_role(
 #[derive(serde::Deserialize)]
 pub(crate) struct CsrfForm {
     #[serde(rename = "_csrf")]
-    csrf: String,
+    pub(crate) csrf: String,
 }
 
 /// `POST /ui/people/{id}/deactivate`: the person can no longer sign in; their sessions end.
@@ -464,14 +464,24 @@ struct AccountPage {
     chrome: Chrome,
     user: User,
     sessions: Vec<(Session, bool)>,
+    notice: Option<&'static str>,
+}
+
+#[derive(serde::Deserialize)]
+pub(crate) struct AccountQuery {
+    notice: Option<String>,
 }
 
 /// `GET /ui/account`: who I am, my role, my sessions.
-pub(crate) async fn account(State(state): State<AppState>, session: UiSession) -> Response {
+pub(crate) async fn account(
+    State(state): State<AppState>,
+    session: UiSession,
+    axum::extract::Query(q): axum::extract::Query<AccountQuery>,
+) -> Response {
     let sessions = match state
         .inner
         .store
-        .list_sessions(session.tenant(), &session.user.id)
+        .list_sessions(&session.user.tenant, &session.user.id)
         .await
     {
         Ok(s) => s,
@@ -495,6 +505,16 @@ pub(crate) async fn account(State(state): State<AppState>, session: UiSession) -
             chrome: Chrome::new(&state, &session, "/ui/account"),
             user: session.user.clone(),
             sessions,
+            notice: match q.notice.as_deref() {
+                Some("totp_on") => {
+                    Some("Two-step sign-in is on: from now on, signing in asks for a code.")
+                }
+                Some("totp_off") => Some("Two-step sign-in is off."),
+                Some("totp_code_wrong") => Some(
+                    "That code was not right (or was used already); two-step sign-in is still on.",
+                ),
+                _ => None,
+            },
         },
     )
 }
@@ -514,7 +534,7 @@ pub(crate) async fn revoke_session(
     let (_, at) = now();
     let done = commit(
         &state,
-        session.tenant(),
+        &session.user.tenant,
         Record {
             event_type: "user.session_revoked",
             actor: session.actor(),

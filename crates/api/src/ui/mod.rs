@@ -24,8 +24,13 @@
 //! - `admin`: people and roles, API keys, my account and sessions.
 
 mod admin;
+mod catalog;
+mod embed;
+mod factor;
+mod operator;
 mod pages;
 mod session;
+mod settings;
 mod signin;
 
 use crate::error::ApiError;
@@ -69,8 +74,10 @@ pub(crate) struct Chrome {
     pub(crate) nav: Vec<NavItem>,
     /// The session's CSRF token, for the sign-out form (and every other form of the page).
     pub(crate) csrf: String,
-    /// A banner shown on every page, e.g. an operator's access to this tenant and when it ends.
+    /// A banner shown on every page: an operator's access to this tenant, why, and when it ends.
     pub(crate) banner: Option<String>,
+    /// True inside an operator's access: the banner carries the form that ends it.
+    pub(crate) in_access: bool,
 }
 
 /// The UI's static assets, compiled in.
@@ -106,6 +113,7 @@ pub(crate) async fn security_headers(
     next: axum::middleware::Next,
 ) -> Response {
     let mut res = next.run(req).await;
+    let frameable = res.extensions().get::<embed::Frameable>().is_some();
     let h = res.headers_mut();
     let set = |h: &mut axum::http::HeaderMap, name: header::HeaderName, value: &'static str| {
         h.entry(name).or_insert(HeaderValue::from_static(value));
@@ -113,7 +121,9 @@ pub(crate) async fn security_headers(
     set(h, header::CONTENT_SECURITY_POLICY, CSP);
     set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(h, header::REFERRER_POLICY, "no-referrer");
-    set(h, header::X_FRAME_OPTIONS, "DENY");
+    if !frameable {
+        set(h, header::X_FRAME_OPTIONS, "DENY");
+    }
     set(h, header::CACHE_CONTROL, "no-store");
     set(
         h,
@@ -126,9 +136,35 @@ pub(crate) async fn security_headers(
 impl Chrome {
     /// The chrome of a page of `session`, with `current` (a nav `href`) marked.
     pub(crate) fn new(state: &AppState, session: &session::UiSession, current: &str) -> Chrome {
-        let mut nav = vec![("/ui/search", "Search", Action::SearchEvents)];
-        nav.push(("/ui/people", "People", Action::ManagePeople));
-        nav.push(("/ui/keys", "API keys", Action::ManageKeys));
+        let own = sealbook_domain::Grant::Person(session.user.role);
+        let nav = [
+            ("/ui/search", "Search", Action::SearchEvents, &session.grant),
+            (
+                "/ui/catalog",
+                "Catalog",
+                Action::ReadCatalog,
+                &session.grant,
+            ),
+            ("/ui/people", "People", Action::ManagePeople, &session.grant),
+            ("/ui/keys", "API keys", Action::ManageKeys, &session.grant),
+            (
+                "/ui/settings",
+                "Settings",
+                Action::ManageSettings,
+                &session.grant,
+            ),
+            ("/ui/operator", "Tenants", Action::AccessTenants, &own),
+        ];
+        let banner = session.access.as_ref().map(|g| {
+            format!(
+                "Platform operator access to {} ({}) until {} UTC. Reason: {} Ticket: {}. Read only, recorded in this tenant's audit log.",
+                session.tenant_name,
+                g.tenant,
+                g.expires_at.get(..16).unwrap_or(&g.expires_at).replace('T', " "),
+                g.reason,
+                g.ticket
+            )
+        });
         Chrome {
             tenant_name: session.tenant_name.clone(),
             tenant_id: session.tenant().to_string(),
@@ -136,8 +172,9 @@ impl Chrome {
             role_label: session.user.role.label(),
             nav: nav
                 .into_iter()
-                .filter(|(_, _, a)| session.may(*a))
-                .map(|(href, label, _)| NavItem {
+                .filter(|(_, _, a, grant)| grant.may(*a))
+                .map(|(href, label, _, _)| (href, label))
+                .map(|(href, label)| NavItem {
                     href,
                     label,
                     current: href == current,
@@ -149,7 +186,8 @@ impl Chrome {
                 }))
                 .collect(),
             csrf: session.csrf(state),
-            banner: None,
+            in_access: banner.is_some(),
+            banner,
         }
     }
 }
@@ -223,7 +261,19 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/ui/people/{id}/deactivate", post(admin::deactivate))
         .route("/ui/keys", get(admin::keys).post(admin::create_key))
         .route("/ui/keys/{id}/revoke", post(admin::revoke_key))
+        .route("/ui/login/totp", post(signin::login_totp))
         .route("/ui/account", get(admin::account))
+        .route("/ui/account/totp", get(factor::setup).post(factor::confirm))
+        .route("/ui/account/totp/remove", post(factor::remove))
+        .route("/ui/people/{id}/totp/reset", post(factor::reset))
+        .route("/ui/operator", get(operator::tenants))
+        .route("/ui/operator/access", post(operator::start))
+        .route("/ui/operator/access/end", post(operator::stop))
+        .route("/ui/catalog", get(catalog::catalog))
+        .route("/ui/settings", get(settings::page).post(settings::save))
+        .route("/ui/settings/viewer-link", post(settings::viewer_link))
+        .route("/ui/embed", get(embed::search))
+        .route("/ui/embed/events/{id}", get(embed::event))
         .route(
             "/ui/account/sessions/{id}/revoke",
             post(admin::revoke_session),

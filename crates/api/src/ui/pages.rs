@@ -8,35 +8,134 @@
 //! Search filters live in the URL with the API's own parameter names, so a page is a deep link
 //! and the back button works; `from`/`to` are local times in the time zone `tz` (the browser's,
 //! filled in by the script; UTC without it).
+//!
+//! What a page reads is described by a [`Reader`]: the tenant, the grant, where links lead, and
+//! the limits that apply beyond the grant (an embedded viewer token's, and the tenant's viewer
+//! types for the `viewer` role and viewer tokens). The signed-in pages here and the embedded
+//! viewer (`super::embed`) read through the same [`find`] and [`detail`].
 
 use super::session::{urlencoding, UiSession};
 use super::{page_error, render, Chrome};
 use crate::error::ApiError;
 use crate::events::reader_view;
 use crate::state::AppState;
+use crate::viewer::ViewerScope;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use sealbook_domain::view::display_text as text;
-use sealbook_domain::{Action, Cursor, EventFilter};
+use sealbook_domain::{Action, Cursor, EventFilter, Grant, Role, TenantId, TenantSettings};
 use serde_json::Value;
 
 /// Results per search page.
 const PAGE: usize = 50;
 /// Events of one correlation id shown on an event's page.
 const TIMELINE: usize = 50;
+/// With limits beyond the filter (viewer types), at most this many store pages are read to fill
+/// one page of results; the next page goes on from there.
+const SCAN_ROUNDS: usize = 10;
+
+/// Who reads, and how: see the module documentation.
+pub(crate) struct Reader {
+    pub(crate) tenant: TenantId,
+    pub(crate) grant: Grant,
+    /// Where the pages live: `/ui` for signed-in people, `/ui/embed` for the embedded viewer.
+    pub(crate) base: &'static str,
+    /// Added to every link of the pages (`token=…` for the embedded viewer), already encoded.
+    pub(crate) carry: String,
+    /// An embedded viewer token's limits.
+    pub(crate) scope: Option<ViewerScope>,
+    /// The tenant's settings (record links, viewer types).
+    pub(crate) settings: TenantSettings,
+}
+
+impl Reader {
+    /// The reader of a signed-in person's pages.
+    pub(crate) async fn of_session(
+        state: &AppState,
+        session: &UiSession,
+    ) -> Result<Reader, ApiError> {
+        Ok(Reader {
+            tenant: session.tenant().clone(),
+            grant: session.grant.clone(),
+            base: "/ui",
+            carry: String::new(),
+            scope: None,
+            settings: state
+                .inner
+                .store
+                .settings(session.tenant())
+                .await?
+                .unwrap_or_default(),
+        })
+    }
+
+    /// Whether the tenant's viewer types apply to this reader.
+    fn limited_to_viewer_types(&self) -> bool {
+        matches!(self.grant, Grant::ViewerToken | Grant::Person(Role::Viewer))
+    }
+
+    /// Whether this reader may see the event whose reader's view is `v`.
+    fn may_see(&self, v: &Value) -> bool {
+        let kind = v.get("type").and_then(Value::as_str).unwrap_or_default();
+        (!self.limited_to_viewer_types() || self.settings.viewer_may_see(kind))
+            && self.scope.as_ref().is_none_or(|s| s.covers(v))
+    }
+
+    /// A link to `path` (under the reader's base) with `query` and what every link carries.
+    fn link(&self, path: &str, query: &str) -> String {
+        let mut q = self.carry.clone();
+        if !query.is_empty() {
+            if !q.is_empty() {
+                q.push('&');
+            }
+            q.push_str(query);
+        }
+        if q.is_empty() {
+            format!("{}{path}", self.base)
+        } else {
+            format!("{}{path}?{q}", self.base)
+        }
+    }
+
+    /// The search page's path: `/ui/search` or `/ui/embed`.
+    fn search_path(&self) -> &'static str {
+        if self.base == "/ui" {
+            "/search"
+        } else {
+            ""
+        }
+    }
+
+    fn row(&self, v: &Value) -> Row {
+        let mut r = row(v);
+        r.href = self.link(&format!("/events/{}", urlencoding(&r.id)), "");
+        r.subject_link = match (v.pointer("/subject/type"), v.pointer("/subject/id")) {
+            (Some(Value::String(t)), Some(Value::String(id))) if self.base == "/ui" => Some(
+                format!("/ui/subjects/{}/{}", urlencoding(t), urlencoding(id)),
+            ),
+            (Some(Value::String(t)), Some(Value::String(id))) => Some(self.link(
+                self.search_path(),
+                &format!("subject={}", urlencoding(&format!("{t}:{id}"))),
+            )),
+            _ => None,
+        };
+        r
+    }
+}
 
 /// One row of a results table.
 pub(crate) struct Row {
-    id: String,
-    time: String,
-    label: String,
-    kind: String,
-    actor: String,
-    subject: String,
-    subject_link: Option<String>,
-    outcome: String,
+    pub(crate) id: String,
+    pub(crate) href: String,
+    pub(crate) time: String,
+    pub(crate) label: String,
+    pub(crate) kind: String,
+    pub(crate) actor: String,
+    pub(crate) subject: String,
+    pub(crate) subject_link: Option<String>,
+    pub(crate) outcome: String,
 }
 
 /// A party (`{type, id, name?}`) as `name (type id)`.
@@ -51,16 +150,6 @@ fn party(v: Option<&Value>) -> String {
     }
 }
 
-fn subject_link(v: &Value) -> Option<String> {
-    let t = v.pointer("/subject/type")?.as_str()?;
-    let id = v.pointer("/subject/id")?.as_str()?;
-    Some(format!(
-        "/ui/subjects/{}/{}",
-        urlencoding(t),
-        urlencoding(id)
-    ))
-}
-
 fn row(v: &Value) -> Row {
     let s = |p: &str| v.pointer(p).map(text).unwrap_or_default();
     Row {
@@ -73,24 +162,48 @@ fn row(v: &Value) -> Row {
         kind: s("/type"),
         actor: party(v.get("actor")),
         subject: party(v.get("subject")),
-        subject_link: subject_link(v),
+        subject_link: None,
         outcome: s("/outcome"),
+        href: String::new(),
     }
 }
 
 /// The filters of the search form, as the person typed them.
 #[derive(Default)]
 pub(crate) struct Form {
-    actor: String,
-    subject: String,
-    kind: String,
-    outcome: String,
-    from: String,
-    to: String,
-    tz: String,
-    correlation_id: String,
-    reference: String,
-    q: String,
+    pub(crate) actor: String,
+    pub(crate) subject: String,
+    pub(crate) kind: String,
+    pub(crate) outcome: String,
+    pub(crate) from: String,
+    pub(crate) to: String,
+    pub(crate) tz: String,
+    pub(crate) correlation_id: String,
+    pub(crate) reference: String,
+    pub(crate) q: String,
+}
+
+/// A page of search results, for the signed-in search page and the embedded viewer alike.
+pub(crate) struct Results {
+    pub(crate) form: Form,
+    pub(crate) rows: Vec<Row>,
+    pub(crate) error: Option<String>,
+    pub(crate) next: Option<String>,
+    /// Personal values are masked for this reader (and free text is not offered).
+    pub(crate) masked: bool,
+    /// The type choices: (name, description).
+    pub(crate) types: Vec<(String, String)>,
+    /// Where the filter form is sent, and what it carries hidden (the viewer token).
+    pub(crate) action: String,
+    pub(crate) hidden: Vec<(String, String)>,
+    /// The "clear" link.
+    pub(crate) clear: String,
+    /// Which filters the reader may set (an embedded token fixes some).
+    pub(crate) show_actor: bool,
+    pub(crate) show_subject: bool,
+    pub(crate) show_type: bool,
+    /// The API's filter pairs of this page, as a query string (for export links).
+    pub(crate) api_query: String,
 }
 
 #[derive(Template)]
@@ -98,14 +211,9 @@ pub(crate) struct Form {
 struct SearchPage {
     chrome: Chrome,
     heading: String,
-    form: Form,
-    rows: Vec<Row>,
-    error: Option<String>,
-    next: Option<String>,
+    res: Results,
     export_csv: Option<String>,
     export_jsonl: Option<String>,
-    masked: bool,
-    types: Vec<(String, String)>,
 }
 
 /// A local date-time of the form (`YYYY-MM-DDTHH:MM`) in zone `tz`, as RFC 3339 UTC.
@@ -201,11 +309,21 @@ fn query_string(pairs: &[(String, String)]) -> String {
         .join("&")
 }
 
-async fn type_choices(state: &AppState, session: &UiSession) -> Vec<(String, String)> {
-    match state.catalogs(session.tenant()).await {
+async fn type_choices(state: &AppState, reader: &Reader) -> Vec<(String, String)> {
+    let all = match state.catalogs(&reader.tenant).await {
         Ok(c) => c.type_labels(),
         Err(_) => Vec::new(),
-    }
+    };
+    all.into_iter()
+        .filter(|(name, _)| {
+            (!reader.limited_to_viewer_types() || reader.settings.viewer_may_see(name))
+                && reader
+                    .scope
+                    .as_ref()
+                    .and_then(|s| s.type_prefix.as_deref())
+                    .is_none_or(|p| name.starts_with(p))
+        })
+        .collect()
 }
 
 /// `GET /ui/search`: the search page; also what [`subject`] shows, with the subject fixed.
@@ -227,82 +345,156 @@ async fn results(
     if let Err(e) = session.require(Action::SearchEvents) {
         return page_error(e);
     }
-    let chrome = Chrome::new(&state, &session, nav);
-    let types = type_choices(&state, &session).await;
-    let masked = !session.may(Action::ViewPersonal);
-    let page = |form: Form, error: Option<String>| SearchPage {
-        chrome: chrome.clone(),
-        heading: heading.clone(),
-        form,
+    let reader = match Reader::of_session(&state, &session).await {
+        Ok(r) => r,
+        Err(e) => return page_error(e),
+    };
+    let (status, res) = find(&state, &reader, &pairs).await;
+    if let Err(e) = status {
+        return page_error(e);
+    }
+    let status = status.unwrap_or(StatusCode::OK);
+    let sep = if res.api_query.is_empty() { "" } else { "&" };
+    let ok = res.error.is_none();
+    let page = SearchPage {
+        chrome: Chrome::new(&state, &session, nav),
+        heading,
+        export_csv: (ok && session.may(Action::ExportEvents))
+            .then(|| format!("/ui/export?{}{sep}format=csv&bom=true", res.api_query)),
+        export_jsonl: (ok && session.may(Action::ReadPersonalBundles))
+            .then(|| format!("/ui/export?{}{sep}format=jsonl", res.api_query)),
+        res,
+    };
+    render(status, &page)
+}
+
+/// One page of results for `reader` and the page's query `pairs`: the status to answer with (or
+/// a failure to show as an error page) and the page's content. Filters the reader's limits fix
+/// replace the reader's own.
+pub(crate) async fn find(
+    state: &AppState,
+    reader: &Reader,
+    pairs: &[(String, String)],
+) -> (Result<StatusCode, ApiError>, Results) {
+    let fixed: Vec<(String, String)> = reader
+        .scope
+        .as_ref()
+        .map(|s| s.filters())
+        .unwrap_or_default();
+    let pairs: Vec<(String, String)> = pairs
+        .iter()
+        .filter(|(k, _)| k != "token" && !fixed.iter().any(|(f, _)| f == k))
+        .cloned()
+        .collect();
+    let masked = !reader.grant.may(Action::ViewPersonal);
+    let mut res = Results {
+        form: Form::default(),
         rows: Vec::new(),
-        error,
+        error: None,
         next: None,
-        export_csv: None,
-        export_jsonl: None,
         masked,
-        types: types.clone(),
+        types: type_choices(state, reader).await,
+        action: reader
+            .link(reader.search_path(), "")
+            .split('?')
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
+        hidden: reader
+            .scope
+            .as_ref()
+            .map(|_| {
+                reader
+                    .carry
+                    .split('&')
+                    .filter_map(|kv| kv.split_once('='))
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        clear: reader.link(reader.search_path(), ""),
+        show_actor: !fixed.iter().any(|(k, _)| k == "actor"),
+        show_subject: !fixed.iter().any(|(k, _)| k == "subject"),
+        show_type: !fixed.iter().any(|(k, _)| k == "type"),
+        api_query: String::new(),
     };
     let Parsed {
-        api: api_pairs,
+        api: mut api_pairs,
         form,
         cursor,
     } = match filters(&pairs) {
         Ok(v) => v,
-        Err(e) => return render(StatusCode::BAD_REQUEST, &page(Form::default(), Some(e))),
-    };
-    if masked && !form.q.is_empty() {
-        let e = "Free-text search looks into names and e-mail addresses, which your role may not see; search by actor id, subject, type or reference instead.".to_owned();
-        return render(StatusCode::FORBIDDEN, &page(form, Some(e)));
-    }
-    let mut with_cursor = api_pairs.clone();
-    if let Some(c) = &cursor {
-        with_cursor.push(("cursor".into(), c.clone()));
-    }
-    with_cursor.push(("limit".into(), (PAGE + 1).to_string()));
-    let tenant = session.tenant().clone();
-    let mut filter = match EventFilter::from_query(&with_cursor, &state.search_key(&tenant)) {
-        Ok(f) => f,
         Err(e) => {
-            return render(
-                StatusCode::BAD_REQUEST,
-                &page(form, Some(format!("{}: {}", e.param, e.problem))),
-            )
+            res.error = Some(e);
+            return (Ok(StatusCode::BAD_REQUEST), res);
         }
     };
-    filter.limit = PAGE + 1;
-    let found = match state.inner.store.query(&tenant, &filter).await {
-        Ok(f) => f,
-        Err(e) => return page_error(ApiError::from(e)),
-    };
-    let catalogs = match state.catalogs(&tenant).await {
+    res.form = form;
+    if masked && !res.form.q.is_empty() {
+        res.error = Some("Free-text search looks into names and e-mail addresses, which may not be shown here; search by actor id, subject, type or reference instead.".to_owned());
+        return (Ok(StatusCode::FORBIDDEN), res);
+    }
+    api_pairs.extend(fixed);
+    res.api_query = query_string(&api_pairs);
+    let catalogs = match state.catalogs(&reader.tenant).await {
         Ok(c) => c,
-        Err(e) => return page_error(e),
+        Err(e) => return (Err(e), res),
     };
-    let more = found.len() > PAGE;
-    let shown = &found[..found.len().min(PAGE)];
-    let own = query_string(&pairs);
-    let next = more.then(|| {
-        let c = Cursor(shown.last().map_or(0, |e| e.index)).encode();
-        format!(
-            "/ui/search?{own}{}cursor={c}",
-            if own.is_empty() { "" } else { "&" }
-        )
-    });
-    let export_query = query_string(&api_pairs);
-    let sep = if export_query.is_empty() { "" } else { "&" };
-    let mut p = page(form, None);
-    p.rows = shown
-        .iter()
-        .map(|e| row(&reader_view(&catalogs, e, &session.grant)))
-        .collect();
-    p.next = next;
-    if session.may(Action::ExportEvents) {
-        p.export_csv = Some(format!("/ui/export?{export_query}{sep}format=csv&bom=true"));
+    let key = state.search_key(&reader.tenant);
+    let mut cursor = cursor;
+    let mut last = None;
+    let mut more = false;
+    for _ in 0..SCAN_ROUNDS {
+        let mut with_cursor = api_pairs.clone();
+        if let Some(c) = &cursor {
+            with_cursor.push(("cursor".into(), c.clone()));
+        }
+        let mut filter = match EventFilter::from_query(&with_cursor, &key) {
+            Ok(f) => f,
+            Err(e) => {
+                res.error = Some(format!("{}: {}", e.param, e.problem));
+                return (Ok(StatusCode::BAD_REQUEST), res);
+            }
+        };
+        filter.limit = PAGE + 1;
+        let found = match state.inner.store.query(&reader.tenant, &filter).await {
+            Ok(f) => f,
+            Err(e) => return (Err(ApiError::from(e)), res),
+        };
+        let n = found.len();
+        let mut full_at = None;
+        for (i, e) in found.iter().take(PAGE).enumerate() {
+            last = Some(e.index);
+            let v = reader_view(&catalogs, e, &reader.grant);
+            if reader.may_see(&v) {
+                res.rows.push(reader.row(&v));
+                if res.rows.len() == PAGE {
+                    full_at = Some(i);
+                    break;
+                }
+            }
+        }
+        if let Some(i) = full_at {
+            more = i + 1 < n;
+            break;
+        }
+        more = n > PAGE;
+        if !more {
+            break;
+        }
+        cursor = last.map(|l| Cursor(l).encode());
     }
-    if session.may(Action::ReadPersonalBundles) {
-        p.export_jsonl = Some(format!("/ui/export?{export_query}{sep}format=jsonl"));
+    if more {
+        if let Some(l) = last {
+            let own = query_string(&pairs);
+            let sep = if own.is_empty() { "" } else { "&" };
+            res.next = Some(reader.link(
+                reader.search_path(),
+                &format!("{own}{sep}cursor={}", Cursor(l).encode()),
+            ));
+        }
     }
-    render(StatusCode::OK, &p)
+    (Ok(StatusCode::OK), res)
 }
 
 /// `GET /ui/subjects/{type}/{id}`: everything that happened to one record, newest first.
@@ -325,36 +517,45 @@ pub(crate) async fn subject(
 }
 
 /// One changed field: its name, before, after.
-struct Change {
-    field: String,
-    before: String,
-    after: String,
+pub(crate) struct Change {
+    pub(crate) field: String,
+    pub(crate) before: String,
+    pub(crate) after: String,
 }
 
 /// The verified badge: what was checked, or why it could not be.
-struct Verified {
-    ok: bool,
-    summary: String,
-    checkpoint: Option<String>,
+pub(crate) struct Verified {
+    pub(crate) ok: bool,
+    pub(crate) summary: String,
+    pub(crate) checkpoint: Option<String>,
+}
+
+/// One event, as its page shows it (signed in or embedded).
+pub(crate) struct EventData {
+    pub(crate) id: String,
+    pub(crate) label: String,
+    pub(crate) kind: String,
+    pub(crate) time: String,
+    pub(crate) received: String,
+    pub(crate) facts: Vec<(String, String)>,
+    pub(crate) subject: String,
+    pub(crate) subject_link: Option<String>,
+    pub(crate) changes: Vec<Change>,
+    pub(crate) timeline: Vec<(Row, bool)>,
+    pub(crate) raw: String,
+    pub(crate) verified: Option<Verified>,
+    pub(crate) masked: bool,
+    /// The link to the business record (the tenant's record-link template for the subject's type).
+    pub(crate) record_link: Option<String>,
+    /// Back to the search.
+    pub(crate) back: String,
 }
 
 #[derive(Template)]
 #[template(path = "event.html")]
 struct EventPage {
     chrome: Chrome,
-    id: String,
-    label: String,
-    kind: String,
-    time: String,
-    received: String,
-    facts: Vec<(String, String)>,
-    subject: String,
-    subject_link: Option<String>,
-    changes: Vec<Change>,
-    timeline: Vec<(Row, bool)>,
-    raw: String,
-    verified: Option<Verified>,
-    masked: bool,
+    ev: EventData,
 }
 
 /// Checks the event against the latest signed checkpoint: the checkpoint's signature by the log's
@@ -422,17 +623,41 @@ pub(crate) async fn event(
     if let Err(e) = session.require(Action::SearchEvents) {
         return page_error(e);
     }
-    let tenant = session.tenant().clone();
-    let stored = match state.inner.store.event(&tenant, &id).await {
-        Ok(Some(e)) => e,
-        Ok(None) => return page_error(ApiError::NotFound),
-        Err(e) => return page_error(ApiError::from(e)),
-    };
-    let catalogs = match state.catalogs(&tenant).await {
-        Ok(c) => c,
+    let reader = match Reader::of_session(&state, &session).await {
+        Ok(r) => r,
         Err(e) => return page_error(e),
     };
-    let v = reader_view(&catalogs, &stored, &session.grant);
+    match detail(&state, &reader, &id).await {
+        Ok(ev) => render(
+            StatusCode::OK,
+            &EventPage {
+                chrome: Chrome::new(&state, &session, "/ui/search"),
+                ev,
+            },
+        ),
+        Err(e) => page_error(e),
+    }
+}
+
+/// One event for `reader`: 404 alike for an unknown id, another tenant's, and one outside the
+/// reader's limits.
+pub(crate) async fn detail(
+    state: &AppState,
+    reader: &Reader,
+    id: &str,
+) -> Result<EventData, ApiError> {
+    let tenant = reader.tenant.clone();
+    let stored = state
+        .inner
+        .store
+        .event(&tenant, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let catalogs = state.catalogs(&tenant).await?;
+    let v = reader_view(&catalogs, &stored, &reader.grant);
+    if !reader.may_see(&v) {
+        return Err(ApiError::NotFound);
+    }
     let s = |p: &str| v.pointer(p).map(text).unwrap_or_default();
     let mut facts = vec![("Actor".to_owned(), party(v.get("actor")))];
     if v.get("on_behalf_of").is_some() {
@@ -489,40 +714,43 @@ pub(crate) async fn event(
                 timeline = found
                     .iter()
                     .rev()
-                    .map(|e| {
-                        let r = row(&reader_view(&catalogs, e, &session.grant));
-                        let current = e.index == stored.index;
-                        (r, current)
+                    .filter_map(|e| {
+                        let v = reader_view(&catalogs, e, &reader.grant);
+                        reader
+                            .may_see(&v)
+                            .then(|| (reader.row(&v), e.index == stored.index))
                     })
                     .collect();
             }
         }
     }
-    let verified = if session.may(Action::VerifyLog) {
-        Some(verify(&state, &tenant, &stored).await)
+    let verified = if reader.grant.may(Action::VerifyLog) {
+        Some(verify(state, &tenant, &stored).await)
     } else {
         None
     };
-    let page = EventPage {
-        chrome: Chrome::new(&state, &session, "/ui/search"),
+    let row = reader.row(&v);
+    let record_link = match (v.pointer("/subject/type"), v.pointer("/subject/id")) {
+        (Some(Value::String(t)), Some(Value::String(id))) => reader.settings.record_link(t, id),
+        _ => None,
+    };
+    Ok(EventData {
         id: s("/id"),
-        label: match s("/label") {
-            l if l.is_empty() => s("/type"),
-            l => l,
-        },
+        label: row.label,
         kind: s("/type"),
         time: s("/occurred_at"),
         received: s("/received_at"),
         facts,
         subject: party(v.get("subject")),
-        subject_link: subject_link(&v),
+        subject_link: row.subject_link,
         changes,
         timeline,
         raw: serde_json::to_string_pretty(&v).unwrap_or_default(),
         verified,
-        masked: !session.may(Action::ViewPersonal),
-    };
-    render(StatusCode::OK, &page)
+        masked: !reader.grant.may(Action::ViewPersonal),
+        record_link,
+        back: reader.link(reader.search_path(), ""),
+    })
 }
 
 /// `GET /ui/export?…&format=csv|jsonl`: the current filters as a file, through the API's export

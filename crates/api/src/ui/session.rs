@@ -21,8 +21,8 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use sealbook_domain::{Action, Grant, TenantId};
-use sealbook_store::{Session, User};
+use sealbook_domain::{Action, Grant, Role, TenantId};
+use sealbook_store::{AccessGrant, Session, User};
 
 /// The session cookie's name (the `__Host-` prefix: Secure, Path=/, no Domain).
 pub(crate) const COOKIE: &str = "__Host-sealbook";
@@ -75,19 +75,25 @@ pub(crate) fn same_origin(headers: &HeaderMap) -> bool {
     }
 }
 
-/// A signed-in person: the session, the person, what their role grants, their tenant's name.
+/// A signed-in person: the session, the person, what this request is granted, and the tenant it
+/// acts on (the person's own, or for an operator inside an access, the tenant accessed).
 pub(crate) struct UiSession {
     pub(crate) user: User,
     pub(crate) session: Session,
     pub(crate) grant: Grant,
     pub(crate) tenant_name: String,
+    /// An operator's current access to a tenant, if any (`super::operator`).
+    pub(crate) access: Option<AccessGrant>,
+    tenant: TenantId,
     id_hash: [u8; 32],
 }
 
 impl UiSession {
-    /// The tenant every read and write of this request is scoped to: the person's.
+    /// The tenant every read and write of this request's pages is scoped to: the person's, or
+    /// the tenant an operator's access opened. What concerns the person themselves (their
+    /// sessions, their second factor, signing out) uses `user.tenant`.
     pub(crate) fn tenant(&self) -> &TenantId {
-        &self.user.tenant
+        &self.tenant
     }
 
     /// Refuses with 403 unless the person's role allows `action`.
@@ -165,19 +171,8 @@ fn to_sign_in(parts: &Parts) -> Response {
     r
 }
 
-/// Percent-encodes a path segment or query value: only RFC 3986 unreserved characters pass (so a
-/// `/` in an id stays inside its segment).
-pub(crate) fn urlencoding(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+/// Percent-encodes a path segment or query value (one function for the whole UI).
+pub(crate) use sealbook_domain::settings::percent_encode as urlencoding;
 
 impl FromRequestParts<AppState> for UiSession {
     type Rejection = Response;
@@ -212,12 +207,23 @@ impl FromRequestParts<AppState> for UiSession {
         let Some(user) = user else {
             return Err(to_sign_in(parts));
         };
+        let access = if user.role == Role::Operator {
+            super::operator::current(state, &parts.headers, &user)
+                .await
+                .map_err(super::page_error)?
+        } else {
+            None
+        };
+        let (tenant, grant) = match &access {
+            Some(g) => (g.tenant.clone(), Grant::OperatorAccess),
+            None => (user.tenant.clone(), Grant::Person(user.role)),
+        };
         let tenant_name = store
-            .tenant(&user.tenant)
+            .tenant(&tenant)
             .await
             .map_err(|e| super::page_error(ApiError::from(e)))?
             .map(|t| t.name)
-            .unwrap_or_else(|| user.tenant.to_string());
+            .unwrap_or_else(|| tenant.to_string());
         if crate::people::parse_time(&session.last_seen_at).is_some_and(|t| t + TOUCH_EVERY < now) {
             store
                 .touch_session(&user.tenant, &session.id, &now_text)
@@ -225,10 +231,12 @@ impl FromRequestParts<AppState> for UiSession {
                 .map_err(|e| super::page_error(ApiError::from(e)))?;
         }
         Ok(UiSession {
-            grant: Grant::Person(user.role),
+            grant,
             user,
             session,
             tenant_name,
+            access,
+            tenant,
             id_hash,
         })
     }

@@ -54,6 +54,10 @@ pub(crate) async fn login_form(Query(q): Query<LoginQuery>) -> Response {
             notice: match q.notice.as_deref() {
                 Some("password_set") => Some("Your password is set. Sign in with it.".into()),
                 Some("signed_out") => Some("You are signed out.".into()),
+                Some("too_slow") => Some("Your sign-in took too long. Sign in again.".into()),
+                Some("access_ended") => {
+                    Some("Your access to the tenant has ended, and you are signed out.".into())
+                }
                 _ => None,
             },
         },
@@ -97,30 +101,11 @@ pub(crate) async fn login(
     };
     let account_key = format!("{}/{}", f.tenant.trim(), email);
     let ip_key = ip.map(|i| i.to_string()).unwrap_or_default();
-    let lf = &state.inner.login_failures;
-    let limited = lf
-        .per_account
-        .as_ref()
-        .map(|b| b.check(&account_key))
-        .unwrap_or(Ok(()))
-        .and(
-            lf.per_ip
-                .as_ref()
-                .map(|b| b.check(&ip_key))
-                .unwrap_or(Ok(())),
+    if let Err(retry_after) = budget_left(&state, &account_key, &ip_key) {
+        return too_many(
+            again(StatusCode::TOO_MANY_REQUESTS, &too_many_words(retry_after)),
+            retry_after,
         );
-    if let Err(retry_after) = limited {
-        let mut r = again(
-            StatusCode::TOO_MANY_REQUESTS,
-            &format!(
-                "Too many failed sign-ins. Try again in {} minutes.",
-                retry_after.div_ceil(60)
-            ),
-        );
-        if let Ok(v) = retry_after.to_string().parse() {
-            r.headers_mut().insert(header::RETRY_AFTER, v);
-        }
-        return r;
     }
     let tenant = TenantId::parse(f.tenant.trim()).ok();
     let result = attempt(&state, tenant.as_ref(), &email, &f.password).await;
@@ -129,12 +114,7 @@ pub(crate) async fn login(
         Err(e) => return super::page_error(e),
     };
     let Some(user) = user else {
-        if let Some(b) = &lf.per_account {
-            b.spend(&account_key);
-        }
-        if let Some(b) = &lf.per_ip {
-            b.spend(&ip_key);
-        }
+        spend(&state, &account_key, &ip_key);
         // Recorded in the tenant's log when the tenant exists; never the address typed (it may
         // be a password typed in the wrong field) unless it names a person of the tenant.
         if let Some(t) = &tenant {
@@ -178,6 +158,84 @@ pub(crate) async fn login(
             "Wrong organisation, e-mail address or password.",
         );
     };
+    if user.has_totp {
+        let pending = crate::signed::make(
+            &state.inner.keyring,
+            PENDING,
+            &json!({
+                "exp": crate::totp::unix_now() + PENDING_SECONDS,
+                "t": user.tenant.as_str(),
+                "u": user.id,
+                "next": next,
+            }),
+        );
+        return render(
+            StatusCode::OK,
+            &TotpPage {
+                pending,
+                error: None,
+            },
+        );
+    }
+    open_session(&state, &user, &headers, ip, &next, false).await
+}
+
+/// The purpose of the token that carries a correct password to the second-factor step.
+const PENDING: &[u8] = b"sealbook ui pending sign-in v1\0";
+/// How long the second-factor step may take.
+const PENDING_SECONDS: u64 = 300;
+
+/// Whether the failed sign-in budgets of this account and address allow another attempt;
+/// `Err(seconds)` until they do.
+fn budget_left(state: &AppState, account_key: &str, ip_key: &str) -> Result<(), u64> {
+    let lf = &state.inner.login_failures;
+    lf.per_account
+        .as_ref()
+        .map(|b| b.check(account_key))
+        .unwrap_or(Ok(()))
+        .and(
+            lf.per_ip
+                .as_ref()
+                .map(|b| b.check(ip_key))
+                .unwrap_or(Ok(())),
+        )
+}
+
+/// Spends one failed sign-in of this account and address.
+fn spend(state: &AppState, account_key: &str, ip_key: &str) {
+    let lf = &state.inner.login_failures;
+    if let Some(b) = &lf.per_account {
+        b.spend(account_key);
+    }
+    if let Some(b) = &lf.per_ip {
+        b.spend(ip_key);
+    }
+}
+
+fn too_many_words(retry_after: u64) -> String {
+    format!(
+        "Too many failed sign-ins. Try again in {} minutes.",
+        retry_after.div_ceil(60)
+    )
+}
+
+/// `page` with `Retry-After`.
+fn too_many(mut page: Response, retry_after: u64) -> Response {
+    if let Ok(v) = retry_after.to_string().parse() {
+        page.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    page
+}
+
+/// Opens a session for `user` (recorded as `user.login_succeeded`) and sends them to `next`.
+async fn open_session(
+    state: &AppState,
+    user: &sealbook_store::User,
+    headers: &HeaderMap,
+    ip: Option<std::net::IpAddr>,
+    next: &str,
+    mfa: bool,
+) -> Response {
     let (at, at_text) = now();
     let ui = state.inner.config.ui;
     let (value, id_hash) = new_session_value();
@@ -193,7 +251,7 @@ pub(crate) async fn login(
         id: crate::people::new_id("ses"),
         user_id: user.id.clone(),
         tenant: user.tenant.clone(),
-        method: "password".into(),
+        method: if mfa { "password+totp" } else { "password" }.into(),
         created_at: at_text.clone(),
         last_seen_at: at_text,
         expires_at: sealbook_domain::timestamp::format_utc(at + ui.session_lifetime, 6),
@@ -202,13 +260,13 @@ pub(crate) async fn login(
         revoked_at: None,
     };
     let opened = commit(
-        &state,
+        state,
         &user.tenant,
         Record {
             event_type: "user.login_succeeded",
-            actor: crate::people::actor(&user),
-            subject: crate::people::subject(&user),
-            data: json!({"method": "password", "mfa": false}),
+            actor: crate::people::actor(user),
+            subject: crate::people::subject(user),
+            data: json!({"method": "password", "mfa": mfa}),
             ip,
         },
         Some(PeopleEffect::OpenSession { id_hash, session }),
@@ -218,7 +276,112 @@ pub(crate) async fn login(
         return super::page_error(e);
     }
     let max_age = std::time::Duration::from_secs(ui.session_lifetime.whole_seconds().max(0) as u64);
-    see_other(&next, Some(set_cookie(&value, max_age)))
+    let landing = if user.role == sealbook_domain::Role::Operator && next == "/ui/search" {
+        "/ui/operator"
+    } else {
+        next
+    };
+    see_other(landing, Some(set_cookie(&value, max_age)))
+}
+
+#[derive(Template)]
+#[template(path = "login_totp.html")]
+struct TotpPage {
+    pending: String,
+    error: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+pub(crate) struct TotpForm {
+    pending: String,
+    code: String,
+}
+
+/// `POST /ui/login/totp`: the second step of a sign-in whose password was right.
+pub(crate) async fn login_totp(
+    State(state): State<AppState>,
+    ClientAddr(ip): ClientAddr,
+    headers: HeaderMap,
+    Form(f): Form<TotpForm>,
+) -> Response {
+    if !same_origin(&headers) {
+        return super::page_error(ApiError::Malformed(
+            "this form must be sent from Sealbook's own sign-in page".into(),
+        ));
+    }
+    let start_again = || see_other("/ui/login?notice=too_slow", None);
+    let now_unix = crate::totp::unix_now();
+    let Some(p) = crate::signed::open(&state.inner.keyring, PENDING, &f.pending, now_unix) else {
+        return start_again();
+    };
+    let (Some(t), Some(u), Some(next)) = (
+        p["t"].as_str().and_then(|t| TenantId::parse(t).ok()),
+        p["u"].as_str(),
+        p["next"].as_str(),
+    ) else {
+        return start_again();
+    };
+    let store = &state.inner.store;
+    let user = match store.user(&t, u).await {
+        Ok(Some(u)) if u.disabled_at.is_none() => u,
+        Ok(_) => return start_again(),
+        Err(e) => return super::page_error(ApiError::from(e)),
+    };
+    let account_key = format!("{}/{}", t.as_str(), user.email);
+    let ip_key = ip.map(|i| i.to_string()).unwrap_or_default();
+    let again = |status: StatusCode, error: String| {
+        render(
+            status,
+            &TotpPage {
+                pending: f.pending.clone(),
+                error: Some(error),
+            },
+        )
+    };
+    if let Err(retry_after) = budget_left(&state, &account_key, &ip_key) {
+        return too_many(
+            again(StatusCode::TOO_MANY_REQUESTS, too_many_words(retry_after)),
+            retry_after,
+        );
+    }
+    let sealed = match store.credentials(&t, &user.id).await {
+        Ok(c) => c.and_then(|c| c.totp_sealed),
+        Err(e) => return super::page_error(ApiError::from(e)),
+    };
+    let step = sealed
+        .and_then(|s| state.inner.keyring.open(&t, user.id.as_bytes(), &s))
+        .and_then(|key| crate::totp::matching_step(&key, &f.code, now_unix));
+    let used = match step {
+        Some(step) => match store.use_totp_step(&t, &user.id, step).await {
+            Ok(fresh) => fresh,
+            Err(e) => return super::page_error(ApiError::from(e)),
+        },
+        None => false,
+    };
+    if !used {
+        spend(&state, &account_key, &ip_key);
+        let recorded = commit(
+            &state,
+            &t,
+            Record {
+                event_type: "user.login_failed",
+                actor: crate::people::actor(&user),
+                subject: crate::people::subject(&user),
+                data: json!({"method": "totp", "failure_reason": if step.is_some() { "code_reused" } else { "bad_code" }}),
+                ip,
+            },
+            None,
+        )
+        .await;
+        if let Err(e) = recorded {
+            return super::page_error(e);
+        }
+        return again(
+            StatusCode::UNAUTHORIZED,
+            "That code is not right, or was used already. Enter the current code from your authenticator app.".into(),
+        );
+    }
+    open_session(&state, &user, &headers, ip, &safe_next(Some(next)), true).await
 }
 
 /// The person whose credentials these are, or `None` (unknown tenant or person, deactivated, no
@@ -263,13 +426,20 @@ pub(crate) async fn logout(
     if let Err(e) = session.check_form(&state, &headers, &f.csrf) {
         return super::page_error(e);
     }
+    if let Some(g) = &session.access {
+        if let Err(e) =
+            super::operator::end(&state, g, super::operator::EndedBy::SignOut, client).await
+        {
+            return super::page_error(e);
+        }
+    }
     let (at, at_text) = now();
     let seconds = parse_time(&session.session.created_at)
         .map(|c| (at - c).whole_seconds().max(0))
         .unwrap_or(0);
     let done = commit(
         &state,
-        session.tenant(),
+        &session.user.tenant,
         Record {
             event_type: "user.logout",
             actor: session.actor(),
@@ -286,7 +456,11 @@ pub(crate) async fn logout(
     .await;
     match done {
         Ok(_) | Err(ApiError::PeopleRefused(_)) => {
-            see_other("/ui/login?notice=signed_out", Some(clear_cookie()))
+            let mut r = see_other("/ui/login?notice=signed_out", Some(clear_cookie()));
+            if let Ok(v) = super::operator::clear_access_cookie().parse() {
+                r.headers_mut().append(header::SET_COOKIE, v);
+            }
+            r
         }
         Err(e) => super::page_error(e),
     }
