@@ -442,8 +442,9 @@ pub(crate) struct UserList {
     users: Vec<UserBody>,
 }
 
-/// Invite a person to a tenant (the first tenant admin, typically): creates the account and a
-/// one-time set-password link, recorded as `user.invited`. No password ever passes here.
+/// Invite a person to a tenant (the first tenant admin, typically), or a platform operator to the
+/// tenant `platform`: creates the account and a one-time set-password link, recorded as
+/// `user.invited`. No password ever passes here.
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/users", tag = "admin", security(("operator" = [])), request_body = NewUserBody,
     params(("tenant" = String, Path, pattern = r"^[a-z0-9][a-z0-9-]{0,62}$", description = "tenant id; any other answers 404")),
     responses((status = 201, body = InvitedUser), (status = 400, response = crate::schema::BadRequest), (status = 401, response = crate::schema::Unauthorized), (status = 429, response = crate::schema::RateLimited),
@@ -466,11 +467,12 @@ pub(crate) async fn create_user(
         }])
     };
     let role = match req.role.parse::<sealbook_domain::Role>() {
-        Ok(r) if r.is_tenant_role() && !tenant.is_platform() => r,
+        // Operators are the platform's people, and the platform has no other.
+        Ok(r) if r.is_tenant_role() != tenant.is_platform() => r,
         Ok(_) => {
             return Err(invalid(
                 "/role",
-                "platform operators are not people of a tenant; give a tenant role".into(),
+                "a tenant's people hold tenant roles; platform operators (role operator) belong to the tenant platform".into(),
             ))
         }
         Err(e) => return Err(invalid("/role", e.to_string())),

@@ -622,7 +622,9 @@ impl Catalog {
 
     /// The human label of an event as a reader sees it, from its type's template: `{actor.name}`
     /// takes a field, `{changes.status.before}` the before-value of the change to `status`. A
-    /// missing value shows as `?`, a redacted one as `[redacted]`; a label never shows a secret.
+    /// missing value shows as `?`, a redacted one as `[redacted]`, a personal value the reader may
+    /// not see (or one erased) as `[masked]`, like every other place a value is shown; a label never
+    /// shows a secret.
     pub fn label(&self, view: &Value) -> Option<String> {
         let t = self.types.get(view.get("type")?.as_str()?)?;
         let template = &t.info.label;
@@ -678,7 +680,7 @@ fn render(view: &Value, path: &str) -> String {
         None | Some(Value::Null) => "?".into(),
         Some(Value::String(s)) => s.clone(),
         Some(v) if v.get(sealbook_domain::redact::REDACTED_KEY).is_some() => "[redacted]".into(),
-        Some(v) if v.get("$commitment").is_some() => "[erased]".into(),
+        Some(v) if v.get("$commitment").is_some() => "[masked]".into(),
         Some(Value::Object(_)) | Some(Value::Array(_)) => "…".into(),
         Some(v) => v.to_string(),
     }

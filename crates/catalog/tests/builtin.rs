@@ -128,7 +128,7 @@ fn labels_render_values_and_never_secrets() {
     );
     let mut v = event("user.invited", &json!({}));
     v["actor"]["name"] = json!({"$commitment": "sha256:00"});
-    assert_eq!(c.label(&v).unwrap(), "[erased] invited o-1 as ?");
+    assert_eq!(c.label(&v).unwrap(), "[masked] invited o-1 as ?");
     assert!(c.label(&event("made.up", &json!({}))).is_none());
 }
 

@@ -117,7 +117,7 @@ async fn record(
         &scope.tenant,
         Record {
             event_type: "audit_log.viewed",
-            actor: json!({"type": "viewer_token", "id": scope.id, "name": "Embedded viewer"}),
+            actor: json!({"type": "system", "id": scope.id, "name": "Embedded viewer (token)"}),
             subject: json!({"type": "tenant", "id": scope.tenant.as_str()}),
             data: json!({"query": query, "count": count}),
             ip: None,

@@ -76,11 +76,22 @@ impl Reader {
         matches!(self.grant, Grant::ViewerToken | Grant::Person(Role::Viewer))
     }
 
-    /// Whether this reader may see the event whose reader's view is `v`.
-    fn may_see(&self, v: &Value) -> bool {
+    /// Whether this reader may see event `e`, whose reader's view is `v`. A token's actor and
+    /// subject limits are checked against the event's own values (an actor id is personal, so
+    /// `v` may hold it masked); the token's holder names them, so nothing is revealed.
+    fn may_see(&self, e: &sealbook_store::StoredEvent, v: &Value) -> bool {
         let kind = v.get("type").and_then(Value::as_str).unwrap_or_default();
-        (!self.limited_to_viewer_types() || self.settings.viewer_may_see(kind))
-            && self.scope.as_ref().is_none_or(|s| s.covers(v))
+        if self.limited_to_viewer_types() && !self.settings.viewer_may_see(kind) {
+            return false;
+        }
+        self.scope.as_ref().is_none_or(|s| {
+            s.covers(&sealbook_domain::view::event_view(
+                &e.leaf,
+                &e.personal,
+                e.index,
+                "",
+            ))
+        })
     }
 
     /// A link to `path` (under the reader's base) with `query` and what every link carries.
@@ -466,7 +477,7 @@ pub(crate) async fn find(
         for (i, e) in found.iter().take(PAGE).enumerate() {
             last = Some(e.index);
             let v = reader_view(&catalogs, e, &reader.grant);
-            if reader.may_see(&v) {
+            if reader.may_see(e, &v) {
                 res.rows.push(reader.row(&v));
                 if res.rows.len() == PAGE {
                     full_at = Some(i);
@@ -655,7 +666,7 @@ pub(crate) async fn detail(
         .ok_or(ApiError::NotFound)?;
     let catalogs = state.catalogs(&tenant).await?;
     let v = reader_view(&catalogs, &stored, &reader.grant);
-    if !reader.may_see(&v) {
+    if !reader.may_see(&stored, &v) {
         return Err(ApiError::NotFound);
     }
     let s = |p: &str| v.pointer(p).map(text).unwrap_or_default();
@@ -717,7 +728,7 @@ pub(crate) async fn detail(
                     .filter_map(|e| {
                         let v = reader_view(&catalogs, e, &reader.grant);
                         reader
-                            .may_see(&v)
+                            .may_see(e, &v)
                             .then(|| (reader.row(&v), e.index == stored.index))
                     })
                     .collect();

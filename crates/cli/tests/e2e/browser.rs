@@ -1,8 +1,11 @@
 //! End to end in a real browser: headless Chromium driven by `playwright-core`
 //! (`crates/cli/tests/browser/ui.mjs`) through sign-in, search with filters and the back button,
 //! an event with its verified badge and correlation timeline, subject history, hostile values that
-//! stay inert, a CSV download, inviting a person, creating a key (the secret shown once), dark
-//! mode, a phone's width, axe-core on every page, and sign-out. `scripts/browser.sh --install`
+//! stay inert, a CSV download, inviting a person, creating a key (the secret shown once), the
+//! catalog, setting up a second factor and signing in with it, the tenant's settings and the
+//! embedded viewer framed by an allowed site (and refused by another), a platform operator's
+//! audited access appearing in the tenant's log, dark mode, a phone's width, axe-core on every
+//! page, and sign-out. With `SHOTS=<folder>` the script saves the screenshots of `docs/ui/`. `scripts/browser.sh --install`
 //! (run by `.ci/run`) installs Chromium, Node.js and the script's packages.
 
 use crate::common::{tempdir, Server};
@@ -83,15 +86,27 @@ fn the_ui_works_in_headless_chromium() {
     );
     assert_eq!(r.status(), 201);
     let link: Value = r.json().unwrap();
+    let r = s.post_json(
+        "/v1/tenants/platform/users",
+        &s.admin,
+        &json!({"email": "olga@platform.example", "name": "Olga Operator", "role": "operator"}),
+    );
+    assert_eq!(r.status(), 201);
+    let operator: Value = r.json().unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/ui.mjs");
     let out = Command::new("node")
         .arg(&script)
         .env("BASE", &s.url)
         .env("LINK", link["set_password_path"].as_str().unwrap())
         .env(
+            "OPERATOR_LINK",
+            operator["set_password_path"].as_str().unwrap(),
+        )
+        .env(
             "CHROMIUM",
             std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
         )
+        .envs(std::env::var("SHOTS").ok().map(|v| ("SHOTS", v)))
         .output()
         .expect("node runs (scripts/browser.sh --install installs it)");
     let (stdout, stderr) = (

@@ -10,11 +10,13 @@ use reqwest::blocking::{Client, Response};
 use reqwest::redirect::Policy;
 use serde_json::{json, Value};
 
-/// A browser: no redirects followed, one cookie kept by hand (the session's).
+/// A browser: no redirects followed, cookies kept by hand (the session's, and an operator's
+/// access).
 struct Browser<'a> {
     s: &'a Server,
     http: Client,
     cookie: Option<String>,
+    access: Option<String>,
 }
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -29,7 +31,20 @@ impl<'a> Browser<'a> {
                 .build()
                 .unwrap(),
             cookie: None,
+            access: None,
         }
+    }
+
+    /// The `Cookie` header this browser sends, if any.
+    fn cookie_header(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        if let Some(c) = &self.cookie {
+            parts.push(format!("__Host-sealbook={c}"));
+        }
+        if let Some(a) = &self.access {
+            parts.push(format!("__Host-sealbook-access={a}"));
+        }
+        (!parts.is_empty()).then(|| parts.join("; "))
     }
 
     fn keep_cookie(&mut self, r: &Response) {
@@ -37,15 +52,19 @@ impl<'a> Browser<'a> {
             let v = v.to_str().unwrap();
             let (pair, _) = v.split_once(';').unwrap();
             let (name, value) = pair.split_once('=').unwrap();
-            assert_eq!(name, "__Host-sealbook");
-            self.cookie = (!value.is_empty()).then(|| value.to_owned());
+            let value = (!value.is_empty()).then(|| value.to_owned());
+            match name {
+                "__Host-sealbook" => self.cookie = value,
+                "__Host-sealbook-access" => self.access = value,
+                other => panic!("unexpected cookie {other}"),
+            }
         }
     }
 
     fn get(&mut self, path: &str) -> Response {
         let mut rq = self.http.get(format!("{}{path}", self.s.url));
-        if let Some(c) = &self.cookie {
-            rq = rq.header("cookie", format!("__Host-sealbook={c}"));
+        if let Some(c) = self.cookie_header() {
+            rq = rq.header("cookie", c);
         }
         let r = rq.send().unwrap();
         self.keep_cookie(&r);
@@ -58,8 +77,8 @@ impl<'a> Browser<'a> {
             .post(format!("{}{path}", self.s.url))
             .header("sec-fetch-site", "same-origin")
             .form(form);
-        if let Some(c) = &self.cookie {
-            rq = rq.header("cookie", format!("__Host-sealbook={c}"));
+        if let Some(c) = self.cookie_header() {
+            rq = rq.header("cookie", c);
         }
         let r = rq.send().unwrap();
         self.keep_cookie(&r);
@@ -515,6 +534,9 @@ fn every_role_gets_what_the_matrix_allows_in_the_ui() {
             ("/ui/export?format=csv", Action::ExportEvents),
             ("/ui/people", Action::ManagePeople),
             ("/ui/keys", Action::ManageKeys),
+            ("/ui/catalog", Action::ReadCatalog),
+            ("/ui/settings", Action::ManageSettings),
+            ("/ui/operator", Action::AccessTenants),
         ] {
             let r = b.get(path);
             assert_eq!(r.status(), status(may(action)), "{role} {path}");
@@ -550,4 +572,542 @@ fn every_role_gets_what_the_matrix_allows_in_the_ui() {
             "{role} free text"
         );
     }
+}
+
+/// The 6-digit RFC 6238 code of base32 `key` at Unix time `t`, computed here independently of
+/// the server (RFC 4226 dynamic truncation over HMAC-SHA-1).
+fn totp_code(key: &str, t: u64) -> String {
+    use hmac::Mac;
+    let secret = data_encoding::BASE32_NOPAD.decode(key.as_bytes()).unwrap();
+    let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(&secret).unwrap();
+    mac.update(&(t / 30).to_be_bytes());
+    let h = mac.finalize().into_bytes();
+    let o = (h[19] & 15) as usize;
+    let n = u32::from_be_bytes([h[o] & 0x7f, h[o + 1], h[o + 2], h[o + 3]]) % 1_000_000;
+    format!("{n:06}")
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// The value of the field `name` of a page's form.
+fn field(page: &str, name: &str) -> String {
+    let pat = format!("name=\"{name}\" value=\"");
+    let at = page.find(&pat).unwrap_or_else(|| panic!("a {name} field")) + pat.len();
+    page[at..].split('"').next().unwrap().to_owned()
+}
+
+/// Every file of a directory tree, concatenated.
+fn all_bytes(dir: &std::path::Path) -> Vec<u8> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(all_bytes(&p));
+        } else {
+            out.extend(std::fs::read(&p).unwrap_or_default());
+        }
+    }
+    out
+}
+
+#[test]
+fn a_second_factor_is_set_up_asked_at_sign_in_used_once_and_reset_by_an_admin() {
+    let dir = tempdir();
+    let s = Server::start(dir.path());
+    let key = s.tenant_with_key("acme");
+    let mut alice = Browser::new(&s);
+    alice.set_password_and_sign_in(
+        &invite(&s, "acme", "alice@example.com", "tenant_admin"),
+        "acme",
+        "alice@example.com",
+    );
+    let mut bob = Browser::new(&s);
+    bob.set_password_and_sign_in(
+        &invite(&s, "acme", "bob@example.com", "viewer"),
+        "acme",
+        "bob@example.com",
+    );
+    assert!(bob.page("/ui/account").contains("Set up two-step sign-in"));
+
+    // Set-up: a key shown once, enabled only by a right code from it.
+    let setup = bob.page("/ui/account/totp");
+    let at = setup.find("id=\"totp-key\">").unwrap() + 14;
+    let secret = setup[at..].split('<').next().unwrap().to_owned();
+    assert_eq!(secret.len(), 32, "20 bytes in base32");
+    assert!(setup.contains("otpauth://totp/Sealbook%20acme:bob%40example.com?secret="));
+    let sealed = field(&setup, "sealed");
+    let token = csrf(&setup);
+    let wrong = if totp_code(&secret, unix_now()) == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    let r = bob.post(
+        "/ui/account/totp",
+        &[("_csrf", &token), ("sealed", &sealed), ("code", wrong)],
+    );
+    assert_eq!(r.status(), 422);
+    let now = unix_now();
+    let r = bob.post(
+        "/ui/account/totp",
+        &[
+            ("_csrf", &token),
+            ("sealed", &sealed),
+            ("code", &totp_code(&secret, now)),
+        ],
+    );
+    assert_eq!(r.status(), 303);
+    assert!(bob.page("/ui/account").contains("badge ok\">On"));
+    let raw = data_encoding::BASE32_NOPAD
+        .decode(secret.as_bytes())
+        .unwrap();
+    let disk = all_bytes(dir.path());
+    assert!(
+        !disk.windows(raw.len()).any(|w| w == raw.as_slice())
+            && !disk.windows(secret.len()).any(|w| w == secret.as_bytes()),
+        "the key is stored only sealed"
+    );
+
+    // Sign-in now asks for a code after the password; a code works once.
+    let mut other = Browser::new(&s);
+    let r = other.sign_in("acme", "bob@example.com", PASSWORD, 200);
+    assert!(
+        other.cookie.is_none(),
+        "no session before the second factor"
+    );
+    let page = r.text().unwrap();
+    assert!(page.contains("Two-step sign-in"));
+    let pending = field(&page, "pending");
+    let r = other.post("/ui/login/totp", &[("pending", &pending), ("code", wrong)]);
+    assert_eq!(r.status(), 401);
+    assert!(other.cookie.is_none());
+    // The set-up spent the current step; the next one (accepted for clock drift) signs in.
+    let next = totp_code(&secret, now + 30);
+    let r = other.post("/ui/login/totp", &[("pending", &pending), ("code", &next)]);
+    assert_eq!(r.status(), 303);
+    assert!(other.cookie.is_some());
+    let mut replay = Browser::new(&s);
+    let page = replay
+        .sign_in("acme", "bob@example.com", PASSWORD, 200)
+        .text()
+        .unwrap();
+    let r = replay.post(
+        "/ui/login/totp",
+        &[("pending", &field(&page, "pending")), ("code", &next)],
+    );
+    assert_eq!(r.status(), 401, "a code seen once cannot be replayed");
+    let forged = format!("{}x", &pending[..pending.len() - 1]);
+    let r = replay.post("/ui/login/totp", &[("pending", &forged), ("code", &next)]);
+    assert_eq!(r.status(), 303);
+    assert!(r.headers()["location"]
+        .to_str()
+        .unwrap()
+        .contains("too_slow"));
+    assert!(
+        replay.cookie.is_none(),
+        "an altered pending sign-in opens nothing"
+    );
+
+    let failed = s.all_events(&key, "&type=user.login_failed");
+    let reasons: Vec<&str> = failed
+        .iter()
+        .map(|e| e["data"]["failure_reason"].as_str().unwrap())
+        .collect();
+    assert!(
+        reasons.contains(&"bad_code") && reasons.contains(&"code_reused"),
+        "{reasons:?}"
+    );
+    let ok = s.all_events(&key, "&type=user.login_succeeded");
+    assert!(ok.iter().any(|e| e["data"]["mfa"] == json!(true)));
+    let mfa = s.all_events(&key, "&type=user.mfa_changed");
+    assert_eq!(mfa[0]["data"], json!({"factor": "totp", "enabled": true}));
+
+    // A lost device: an admin resets it, and the password alone signs in again.
+    let people = alice.page("/ui/people");
+    assert!(people.contains("Two-step"));
+    let bob_id = person_id(&people, "bob@example.com");
+    let bob_csrf = csrf(&bob.page("/ui/account"));
+    let r = bob.post(
+        &format!("/ui/people/{bob_id}/totp/reset"),
+        &[("_csrf", &bob_csrf)],
+    );
+    assert_eq!(r.status(), 403, "a viewer may not reset anyone's factor");
+    let r = alice.post(
+        &format!("/ui/people/{bob_id}/totp/reset"),
+        &[("_csrf", &csrf(&people))],
+    );
+    assert_eq!(r.status(), 303);
+    Browser::new(&s).sign_in("acme", "bob@example.com", PASSWORD, 303);
+    let mfa = s.all_events(&key, "&type=user.mfa_changed");
+    assert_eq!(mfa[0]["data"]["enabled"], json!(false));
+    assert_eq!(mfa[0]["actor"]["name"], "Alice Admin");
+}
+
+#[test]
+fn viewer_tokens_embed_a_read_only_view_within_their_limits_and_the_tenants_settings() {
+    let dir = tempdir();
+    let s = Server::start(dir.path());
+    let key = s.tenant_with_key("acme");
+    let other = s.tenant_with_key("globex");
+    let (_, admin_key) = s.create_key("acme", &["tenant:admin"]);
+    let mut mine = event("mine-order");
+    mine["actor"]["id"] = json!("u-7");
+    let mut mine_user = event("mine-user");
+    mine_user["actor"]["id"] = json!("u-7");
+    mine_user["type"] = json!("user.role_assigned");
+    mine_user["data"] = json!({"role": "admin"});
+    let mut theirs = event("theirs-order");
+    theirs["actor"]["id"] = json!("u-8");
+    let mut hostile = event("hostile-order");
+    hostile["actor"]["id"] = json!("u-7");
+    hostile["subject"]["id"] = json!(XSS_ID);
+    hostile["actor"]["name"] = json!(XSS_NAME);
+    s.ingest(&key, &json!([mine, mine_user, theirs, hostile]));
+    s.ingest(&other, &json!([event("globex-order")]));
+
+    // Minting: a tenant:admin key only, limits checked.
+    let r = s.post_json("/v1/viewer-tokens", &key, &json!({}));
+    assert_eq!(r.status(), 403);
+    let r = s.post_json("/v1/viewer-tokens", &admin_key, &json!({"ttl_seconds": 10}));
+    assert_eq!(r.status(), 422);
+    let p: Value = r.json().unwrap();
+    assert!(p.to_string().contains("/ttl_seconds"), "{p}");
+    let r = s.post_json(
+        "/v1/viewer-tokens",
+        &admin_key,
+        &json!({"tenant": "globex"}),
+    );
+    assert_eq!(r.status(), 400, "a token cannot name its tenant");
+    let r = s.post_json(
+        "/v1/viewer-tokens",
+        &admin_key,
+        &json!({"actor": "u-7", "type_prefix": "order."}),
+    );
+    assert_eq!(r.status(), 201);
+    let minted: Value = r.json().unwrap();
+    assert_eq!(minted["tenant"], "acme");
+    let url = minted["url"].as_str().unwrap().to_owned();
+    let token = minted["token"].as_str().unwrap().to_owned();
+    assert!(url.starts_with("/ui/embed?token="));
+
+    // The view: no cookie, framed by nobody until the tenant allows a site; read only.
+    let mut viewer = Browser::new(&s);
+    let r = viewer.get(&url);
+    if r.status() != 200 {
+        panic!("{}", r.text().unwrap());
+    }
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(!r.headers().contains_key("x-frame-options"));
+    assert_eq!(r.headers()["referrer-policy"], "no-referrer");
+    let page = r.text().unwrap();
+    assert!(
+        page.contains("mine-order") && page.contains("hostile-order"),
+        "{page}"
+    );
+    assert!(!page.contains("theirs-order"), "another actor's event");
+    assert!(!page.contains("mine-user"), "a type outside the prefix");
+    assert!(!page.contains("globex"));
+    assert!(
+        !page.contains("Ada Lovelace") && page.contains("[masked]"),
+        "personal values masked"
+    );
+    assert!(!page.contains("<script>alert") && !page.contains("<img src=x"));
+    assert!(!page.contains("/ui/export") && !page.contains("Sign out"));
+    // A filter the token fixes cannot be widened from the URL.
+    let page = viewer.page(&format!("{url}&actor=u-8"));
+    assert!(!page.contains("theirs-order") && page.contains("mine-order"));
+    let page = viewer.page(&format!("{url}&type=user.role_assigned"));
+    assert!(!page.contains("mine-user"));
+    // One event: inside the limits shown, outside them, unknown or another tenant's: alike.
+    let page = viewer.page(&format!("/ui/embed/events/mine-order?token={token}"));
+    assert!(page.contains("mine-order") && page.contains("/ui/embed?token="));
+    let outside = viewer.get(&format!("/ui/embed/events/theirs-order?token={token}"));
+    let unknown = viewer.get(&format!("/ui/embed/events/no-such?token={token}"));
+    let foreign = viewer.get(&format!("/ui/embed/events/globex-order?token={token}"));
+    assert_eq!(
+        (outside.status(), unknown.status(), foreign.status()),
+        (
+            404.try_into().unwrap(),
+            404.try_into().unwrap(),
+            404.try_into().unwrap()
+        )
+    );
+    let (a, b, c) = (
+        outside.text().unwrap(),
+        unknown.text().unwrap(),
+        foreign.text().unwrap(),
+    );
+    assert!(a == b && b == c);
+    // An altered or missing token opens nothing.
+    let forged = format!("{}A", &token[..token.len() - 1]);
+    assert_eq!(
+        viewer.get(&format!("/ui/embed?token={forged}")).status(),
+        401
+    );
+    assert_eq!(viewer.get("/ui/embed").status(), 401);
+    assert_eq!(
+        viewer.get(&format!("/ui/search?token={token}")).status(),
+        303,
+        "no session"
+    );
+    // Each page shown is recorded.
+    let viewed = s.all_events(&key, "&type=audit_log.viewed");
+    assert!(viewed.len() >= 4, "{viewed:?}");
+    assert!(viewed[0]["actor"]["id"]
+        .as_str()
+        .unwrap()
+        .starts_with("vwt_"));
+    assert!(viewed
+        .iter()
+        .any(|v| v["data"]["query"].as_str().unwrap().contains("actor=u-7")));
+
+    // The tenant's settings: embedding origins, record links, viewer types; checked and audited.
+    let mut alice = Browser::new(&s);
+    alice.set_password_and_sign_in(
+        &invite(&s, "acme", "alice@example.com", "tenant_admin"),
+        "acme",
+        "alice@example.com",
+    );
+    let settings = alice.page("/ui/settings");
+    let token_csrf = csrf(&settings);
+    let r = alice.post(
+        "/ui/settings",
+        &[
+            ("_csrf", &token_csrf),
+            ("record_links", ""),
+            ("frame_ancestors", "https://app.example.com; script-src *"),
+            ("viewer_types", ""),
+        ],
+    );
+    assert_eq!(r.status(), 422);
+    assert!(r.text().unwrap().contains("frame_ancestors[0]"));
+    assert!(s
+        .all_events(&key, "&type=audit_log.settings_changed")
+        .is_empty());
+    let r = alice.post(
+        "/ui/settings",
+        &[
+            ("_csrf", &token_csrf),
+            (
+                "record_links",
+                "order = https://app.example.com/orders/{id}",
+            ),
+            (
+                "frame_ancestors",
+                "https://app.example.com\nhttps://*.example.org",
+            ),
+            ("viewer_types", "order.\nshipment."),
+        ],
+    );
+    assert_eq!(r.status(), 303);
+    let changed = s.all_events(&key, "&type=audit_log.settings_changed");
+    assert_eq!(
+        changed[0]["data"]["changed"],
+        json!(["record_links", "frame_ancestors", "viewer_types"])
+    );
+    let r = viewer.get(&url);
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("frame-ancestors https://app.example.com https://*.example.org"),
+        "{csp}"
+    );
+    let page = alice.page("/ui/events/mine-order");
+    assert!(
+        page.contains("href=\"https://app.example.com/orders/o-1001\""),
+        "{page}"
+    );
+    let page = alice.page("/ui/events/hostile-order");
+    assert!(
+        page.contains("https://app.example.com/orders/%22%3E%3Cimg"),
+        "the id is encoded in the link"
+    );
+    // Viewer types: a token without a type limit still sees only the tenant's viewer types, and
+    // so does a person with the viewer role; an admin sees everything.
+    let r = s.post_json("/v1/viewer-tokens", &admin_key, &json!({}));
+    let open: Value = r.json().unwrap();
+    let page = viewer.page(open["url"].as_str().unwrap());
+    assert!(page.contains("theirs-order") && !page.contains("mine-user"));
+    let mut carol = Browser::new(&s);
+    carol.set_password_and_sign_in(
+        &invite(&s, "acme", "carol@example.com", "viewer"),
+        "acme",
+        "carol@example.com",
+    );
+    assert!(!carol.page("/ui/search").contains("mine-user"));
+    assert_eq!(carol.get("/ui/events/mine-user").status(), 404);
+    assert!(alice.page("/ui/search").contains("mine-user"));
+    assert_eq!(
+        carol.get("/ui/settings").status(),
+        403,
+        "settings are for tenant admins"
+    );
+    // The settings page mints a link to try the view.
+    let r = alice.post(
+        "/ui/settings/viewer-link",
+        &[
+            ("_csrf", &token_csrf),
+            ("actor", "u-8"),
+            ("subject", ""),
+            ("type_prefix", ""),
+        ],
+    );
+    assert_eq!(r.status(), 200);
+    let page = r.text().unwrap();
+    let at = page.find("id=\"viewer-link\">").unwrap() + 17;
+    let link = page[at..].split('<').next().unwrap().replace("&amp;", "&");
+    let shown = viewer.page(&link);
+    assert!(shown.contains("theirs-order") && !shown.contains("mine-order"));
+
+    // The catalog page: every type, with its fields, for whoever may read the catalog.
+    let page = carol.page("/ui/catalog?q=order.status");
+    assert!(page.contains("order.status_changed") && !page.contains("user.login_failed"));
+    assert!(alice
+        .page("/ui/catalog")
+        .contains("operator.access_started"));
+}
+
+#[test]
+fn an_operator_reads_a_tenant_only_through_an_audited_time_bounded_access() {
+    let dir = tempdir();
+    let s = Server::start(dir.path());
+    let key = s.tenant_with_key("acme");
+    let other = s.tenant_with_key("globex");
+    s.ingest(&key, &json!([event("acme-1")]));
+    s.ingest(&other, &json!([event("globex-1")]));
+    s.sign_checkpoint(&key);
+    let r = s.post_json(
+        "/v1/tenants/platform/users",
+        &s.admin,
+        &json!({"email": "olga@platform.example", "role": "support"}),
+    );
+    assert_eq!(r.status(), 422, "the platform's people are operators");
+    let link = invite(&s, "platform", "olga@platform.example", "operator");
+    let mut olga = Browser::new(&s);
+    olga.set_password_and_sign_in(&link, "platform", "olga@platform.example");
+
+    // Outside an access: no tenant's events.
+    assert_eq!(olga.get("/ui/search").status(), 403);
+    assert_eq!(olga.get("/ui/events/acme-1").status(), 403);
+    let page = olga.page("/ui/operator");
+    assert!(page.contains("acme") && page.contains("globex") && !page.contains("(platform)"));
+    let token = csrf(&page);
+    let r = olga.post(
+        "/ui/operator/access",
+        &[
+            ("_csrf", &token),
+            ("tenant", "acme"),
+            ("reason", "short"),
+            ("ticket", "SUP-1"),
+            ("minutes", "60"),
+        ],
+    );
+    assert_eq!(r.status(), 422, "a reason is required");
+    let r = olga.post(
+        "/ui/operator/access",
+        &[
+            ("_csrf", &token),
+            ("tenant", "acme"),
+            ("reason", "Customer asked about order 1001"),
+            ("ticket", "SUP-1"),
+            ("minutes", "600"),
+        ],
+    );
+    assert_eq!(r.status(), 422, "at most four hours");
+    assert!(s
+        .all_events(&key, "&type=operator.access_started")
+        .is_empty());
+    let r = olga.post(
+        "/ui/operator/access",
+        &[
+            ("_csrf", &token),
+            ("tenant", "acme"),
+            ("reason", "Customer asked about order 1001"),
+            ("ticket", "SUP-1"),
+            ("minutes", "60"),
+        ],
+    );
+    assert_eq!(r.status(), 303);
+    assert!(olga.access.is_some());
+
+    // Inside: read only, this tenant only, under a banner; recorded in the tenant's own log.
+    let page = olga.page("/ui/search");
+    assert!(page.contains("acme-1") && !page.contains("globex-1"));
+    assert!(page.contains("Platform operator access to") && page.contains("SUP-1"));
+    assert!(olga
+        .page("/ui/events/acme-1")
+        .contains("badge ok\">Verified"));
+    assert_eq!(olga.get("/ui/events/globex-1").status(), 404);
+    for path in [
+        "/ui/export?format=csv",
+        "/ui/people",
+        "/ui/keys",
+        "/ui/settings",
+    ] {
+        assert_eq!(olga.get(path).status(), 403, "{path}");
+    }
+    assert!(
+        !olga.page("/ui/events/acme-1").contains("Ada Lovelace"),
+        "personal values masked"
+    );
+    let started = s.all_events(&key, "&type=operator.access_started");
+    assert_eq!(started.len(), 1);
+    let st = &started[0];
+    assert_eq!(st["actor"]["id"].as_str().unwrap().get(..4), Some("usr_"));
+    assert_eq!(st["reason"]["ticket"], "SUP-1");
+    assert_eq!(st["reason"]["note"], "Customer asked about order 1001");
+    assert_eq!(st["data"]["minutes"], 60);
+    assert!(s
+        .all_events(&other, "&type=operator.access_started")
+        .is_empty());
+    // The access cookie is only a pointer: another person's session cannot use it.
+    let mut alice = Browser::new(&s);
+    alice.set_password_and_sign_in(
+        &invite(&s, "globex", "alice@example.com", "tenant_admin"),
+        "globex",
+        "alice@example.com",
+    );
+    alice.access = olga.access.clone();
+    let page = alice.page("/ui/search");
+    assert!(page.contains("globex-1") && !page.contains("acme-1"));
+
+    // Ending it: recorded, and the pages close again, even with the old cookie.
+    let kept = olga.access.clone();
+    let r = olga.post("/ui/operator/access/end", &[("_csrf", &token)]);
+    assert_eq!(r.status(), 303);
+    assert!(olga.access.is_none());
+    olga.access = kept;
+    assert_eq!(olga.get("/ui/search").status(), 403);
+    let ended = s.all_events(&key, "&type=operator.access_ended");
+    assert_eq!(ended[0]["data"]["ended_by"], "operator");
+    assert_eq!(ended[0]["data"]["access"], st["data"]["access"]);
+
+    // Signing out during an access ends it too.
+    let r = olga.post(
+        "/ui/operator/access",
+        &[
+            ("_csrf", &token),
+            ("tenant", "globex"),
+            ("reason", "Checking a reported export problem"),
+            ("ticket", "SUP-2"),
+            ("minutes", "15"),
+        ],
+    );
+    assert_eq!(r.status(), 303);
+    assert!(olga.page("/ui/search").contains("globex-1"));
+    let r = olga.post("/ui/logout", &[("_csrf", &token)]);
+    assert_eq!(r.status(), 303);
+    let ended = s.all_events(&other, "&type=operator.access_ended");
+    assert_eq!(ended[0]["data"]["ended_by"], "sign_out");
 }
