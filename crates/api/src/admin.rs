@@ -410,6 +410,8 @@ pub(crate) struct UserBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     disabled_at: Option<String>,
     has_password: bool,
+    /// A second factor (TOTP) is enabled.
+    has_totp: bool,
 }
 
 impl From<sealbook_store::User> for UserBody {
@@ -423,6 +425,7 @@ impl From<sealbook_store::User> for UserBody {
             created_at: u.created_at,
             disabled_at: u.disabled_at,
             has_password: u.has_password,
+            has_totp: u.has_totp,
         }
     }
 }

@@ -6,8 +6,8 @@
 //!
 //! The modules, from the bottom up (each uses only modules above it in this list):
 //! - `error` (the one error-to-HTTP mapping), `extract` (body and path extractors answering in
-//!   problem+json), `secret`, `keyring` (the per-tenant keys), `ratelimit`, `key_cache`,
-//!   `metrics_layer`,
+//!   problem+json), `secret`, `keyring` (the per-tenant keys, sealing), `signed` (signed,
+//!   expiring tokens), `totp` (RFC 6238 codes), `ratelimit`, `key_cache`, `metrics_layer`,
 //!   `schema` (document schemas no handler type carries): no handler, no state;
 //! - `audit` (Sealbook's own records), `catalog_log` (reading a catalog from its log and replaying
 //!   it with `sealbook_catalog::replay`), `catalog_cache` (the catalog copies and their refresh
@@ -17,7 +17,7 @@
 //!   `catalog_sync` (start-up: the built-in catalog and the file brought into force);
 //! - handlers, one module per resource: `ingest` (`POST /v1/events`), `events` (search, fetch),
 //!   `log` (checkpoints, tiles, proofs), `export`, `redactions`, `catalog`, `admin` (tenants and
-//!   keys), `ops` (health, readiness, metrics, fallbacks);
+//!   keys), `viewer` (embedded viewer tokens), `ops` (health, readiness, metrics, fallbacks);
 //! - `ui`: the admin web UI (server-rendered pages over the same handlers' parts and the same
 //!   authorisation, `sealbook_domain::access`);
 //! - `openapi` (the document, from every handler's annotation, and `/openapi.json`);

@@ -29,21 +29,26 @@ pub(crate) const DEFAULT_TTL_SECONDS: u64 = 900;
 pub(crate) const MAX_TTL_SECONDS: u64 = 86_400;
 
 /// What a token may be limited to.
-#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ViewerTokenRequest {
-    /// Only events by this actor id.
+    /// Only events by this actor id (printable, at most 256 characters).
     #[serde(default)]
+    #[schema(pattern = r"^[^\x00-\x1f\x7f-\x9f]{1,256}$")]
     actor: Option<String>,
-    /// Only events about this subject: `type:id` (or a bare id).
+    /// Only events about this subject: `type:id` (or a bare id; printable, at most 512 characters).
     #[serde(default)]
+    #[schema(pattern = r"^[^\x00-\x1f\x7f-\x9f]{1,512}$")]
     subject: Option<String>,
     /// Only event types under this prefix, which ends with a dot (`order.`).
     #[serde(default)]
+    #[schema(pattern = r"^[a-z0-9_.-]{1,127}\.$")]
     type_prefix: Option<String>,
     /// Lifetime in seconds (60 to 86400; 900 unless given).
     #[serde(default)]
-    ttl_seconds: Option<u64>,
+    /// (Read as a number: JSON Schema's integers include `900.0`.)
+    #[schema(value_type = Option<u64>, minimum = 60, maximum = 86400)]
+    ttl_seconds: Option<f64>,
 }
 
 /// A minted token.
@@ -119,10 +124,14 @@ fn payload(tenant: &TenantId, req: &ViewerTokenRequest, now: u64) -> Result<Valu
             ));
         }
     }
-    let ttl = req.ttl_seconds.unwrap_or(DEFAULT_TTL_SECONDS);
-    if !(60..=MAX_TTL_SECONDS).contains(&ttl) {
-        return Err(field("/ttl_seconds", "from 60 to 86400 seconds"));
+    let ttl = req.ttl_seconds.unwrap_or(DEFAULT_TTL_SECONDS as f64);
+    if ttl.fract() != 0.0 || !(60.0..=MAX_TTL_SECONDS as f64).contains(&ttl) {
+        return Err(field(
+            "/ttl_seconds",
+            "a whole number of seconds from 60 to 86400",
+        ));
     }
+    let ttl = ttl as u64;
     Ok(json!({
         "t": tenant.as_str(),
         "exp": now + ttl,
@@ -202,12 +211,17 @@ pub(crate) async fn mint(
     Body(body): Body,
 ) -> Result<(StatusCode, Json<ViewerToken>), ApiError> {
     key.require(Action::MintViewerTokens)?;
-    let req: ViewerTokenRequest = if body.is_empty() {
-        ViewerTokenRequest::default()
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::Malformed(format!("request body: {e}")))?
-    };
+    // A body is required, a JSON object (`{}` for a token without limits), as the document
+    // says: serde alone would also read a struct from an array.
+    let value: Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::Malformed(format!("request body: {e}")))?;
+    if !value.is_object() {
+        return Err(ApiError::Malformed(
+            "request body: must be a JSON object".into(),
+        ));
+    }
+    let req: ViewerTokenRequest = serde_json::from_value(value)
+        .map_err(|e| ApiError::Malformed(format!("request body: {e}")))?;
     Ok((
         StatusCode::CREATED,
         Json(mint_for(&state, key.tenant(), &req)?),
@@ -243,7 +257,7 @@ impl ViewerTokenRequest {
             actor,
             subject,
             type_prefix,
-            ttl_seconds,
+            ttl_seconds: ttl_seconds.map(|t| t as f64),
         }
     }
 }
