@@ -316,6 +316,12 @@ fn clients_cannot_forge_sealbook_records() {
         p["errors"][0]["path"], "/recorded_by",
         "not an envelope field: {p}"
     );
+    // Nor an operator's access to the tenant, which its admins rely on to see who looked.
+    let mut access = base("f4", "operator.access_started");
+    access["data"] = json!({"access": "acc_x", "expires_at": "2026-12-03T10:00:00Z"});
+    let r = s.post_json("/v1/events", &writer, &json!([access]));
+    assert_eq!(r.status(), 422);
+    assert!(r.text().unwrap().contains("written by Sealbook itself"));
     let r = s.post_json("/v1/events", &writer, &json!([forged, settings]));
     assert_eq!(r.status(), 422, "even with open types");
     let p: Value = r.json().unwrap();
@@ -354,9 +360,12 @@ fn clients_cannot_forge_sealbook_records() {
             "audit_log.exported",
             "audit_log.personal_read",
             "audit_log.redaction_matched",
+            "audit_log.settings_changed",
             "audit_log.viewed",
             "catalog.settings_changed",
-            "catalog.type_changed"
+            "catalog.type_changed",
+            "operator.access_ended",
+            "operator.access_started"
         ]
     );
 

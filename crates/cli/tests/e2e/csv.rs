@@ -202,7 +202,7 @@ fn calc_import(dir: &Path, csv: &str) -> String {
         .arg(dir)
         .arg(&src)
         .output()
-        .expect("LibreOffice (soffice) is installed by scripts/browser.sh --install");
+        .expect("LibreOffice (soffice) is installed by .ci/run (libreoffice-calc-nogui)");
     assert!(
         out.status.success(),
         "{}",
