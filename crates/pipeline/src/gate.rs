@@ -6,8 +6,8 @@ use sealbook_domain::{EventFilter, TenantId, TenantSettings};
 use sealbook_logmath::Hash;
 use sealbook_store::{
     AccessGrant, AppendOutcome, AppendRequest, CheckpointOutcome, Credentials, KeyRecord,
-    PasswordToken, People, Session, Store, StoreError, StoredCheckpoint, StoredEvent, Tenant,
-    TreeHead, User,
+    PasswordToken, People, SavedSearch, Session, Store, StoreError, StoredCheckpoint, StoredEvent,
+    Tenant, TreeHead, User,
 };
 use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
@@ -129,6 +129,20 @@ impl People for Gated {
         limit: usize,
     ) -> Result<Vec<AccessGrant>, StoreError> {
         self.inner.lapsed_access_grants(now, limit).await
+    }
+    async fn save_search(&self, t: &TenantId, s: &SavedSearch) -> Result<bool, StoreError> {
+        self.inner.save_search(t, s).await
+    }
+    async fn saved_searches(&self, t: &TenantId, u: &str) -> Result<Vec<SavedSearch>, StoreError> {
+        self.inner.saved_searches(t, u).await
+    }
+    async fn delete_saved_search(
+        &self,
+        t: &TenantId,
+        u: &str,
+        id: &str,
+    ) -> Result<bool, StoreError> {
+        self.inner.delete_saved_search(t, u, id).await
     }
 }
 

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use sealbook_domain::{Role, TenantId, TenantSettings};
 use sealbook_store::{
     AccessGrant, Corruption, Credentials, EffectRefusal, PasswordToken, People, PeopleEffect,
-    Session, StoreError, User,
+    SavedSearch, Session, StoreError, User, MAX_SAVED_SEARCHES,
 };
 use tokio_postgres::Transaction;
 
@@ -505,5 +505,65 @@ impl People for PgStore {
             .await
             .map_err(db)?;
         rows.iter().map(grant_from_row).collect()
+    }
+
+    async fn save_search(
+        &self,
+        tenant: &TenantId,
+        search: &SavedSearch,
+    ) -> Result<bool, StoreError> {
+        // One statement: the count and the insert see the same snapshot; two saves at the same
+        // instant could both pass the bound by one, which bounds nothing that matters.
+        let max = MAX_SAVED_SEARCHES as i64;
+        let rows = self
+            .scoped(
+                tenant.as_str(),
+                "INSERT INTO saved_searches(tenant_id, user_id, id, name, query, created_at) \
+                 SELECT $1, $2, $3, $4, $5, $6 WHERE (SELECT count(*) FROM saved_searches WHERE tenant_id = $1 AND user_id = $2) < $7 \
+                 RETURNING 1",
+                &[&tenant.as_str(), &search.user_id, &search.id, &search.name, &search.query, &search.created_at, &max],
+            )
+            .await?;
+        Ok(rows.len() == 1)
+    }
+
+    async fn saved_searches(
+        &self,
+        tenant: &TenantId,
+        user_id: &str,
+    ) -> Result<Vec<SavedSearch>, StoreError> {
+        let rows = self
+            .scoped(
+                tenant.as_str(),
+                "SELECT id, user_id, name, query, created_at FROM saved_searches WHERE tenant_id = $1 AND user_id = $2 ORDER BY name, id",
+                &[&tenant.as_str(), &user_id],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| SavedSearch {
+                id: r.get("id"),
+                user_id: r.get("user_id"),
+                name: r.get("name"),
+                query: r.get("query"),
+                created_at: r.get("created_at"),
+            })
+            .collect())
+    }
+
+    async fn delete_saved_search(
+        &self,
+        tenant: &TenantId,
+        user_id: &str,
+        id: &str,
+    ) -> Result<bool, StoreError> {
+        let rows = self
+            .scoped(
+                tenant.as_str(),
+                "DELETE FROM saved_searches WHERE tenant_id = $1 AND user_id = $2 AND id = $3 RETURNING 1",
+                &[&tenant.as_str(), &user_id, &id],
+            )
+            .await?;
+        Ok(rows.len() == 1)
     }
 }

@@ -8,7 +8,7 @@ use rusqlite::{params, OptionalExtension, Transaction};
 use sealbook_domain::{Role, TenantId, TenantSettings};
 use sealbook_store::{
     AccessGrant, Corruption, Credentials, EffectRefusal, PasswordToken, People, PeopleEffect,
-    Session, StoreError, User,
+    SavedSearch, Session, StoreError, User, MAX_SAVED_SEARCHES,
 };
 
 /// Applies `effect` for tenant number `no` (`tenant`); `Some` refusal when it does not apply, in
@@ -499,6 +499,84 @@ impl People for SqliteStore {
             ))?;
             let rows = s.query_map(params![now, limit], grant_from_row)?;
             rows.map(|r| Ok(r??)).collect()
+        })
+        .await
+    }
+
+    async fn save_search(
+        &self,
+        tenant: &TenantId,
+        search: &SavedSearch,
+    ) -> Result<bool, StoreError> {
+        let (t, x) = (tenant.clone(), search.clone());
+        self.write(move |w| {
+            let tx = w.conn.transaction().map_err(|e| StoreError::from(Fault::from(e)))?;
+            let saved = (|| -> Result<bool, Fault> {
+                let no: Option<i64> = tx
+                    .query_row("SELECT no FROM tenants WHERE id = ?1", [t.as_str()], |r| r.get(0))
+                    .optional()?;
+                let Some(no) = no else { return Ok(false) };
+                let n: i64 = tx.query_row(
+                    "SELECT count(*) FROM saved_searches WHERE tenant_no = ?1 AND user_id = ?2",
+                    params![no, x.user_id],
+                    |r| r.get(0),
+                )?;
+                if n as usize >= MAX_SAVED_SEARCHES {
+                    return Ok(false);
+                }
+                tx.execute(
+                    "INSERT INTO saved_searches(tenant_no, user_id, id, name, query, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![no, x.user_id, x.id, x.name, x.query, x.created_at],
+                )?;
+                Ok(true)
+            })()
+            .map_err(StoreError::from)?;
+            tx.commit().map_err(|e| StoreError::from(Fault::from(e)))?;
+            Ok(saved)
+        })
+        .await
+    }
+
+    async fn saved_searches(
+        &self,
+        tenant: &TenantId,
+        user_id: &str,
+    ) -> Result<Vec<SavedSearch>, StoreError> {
+        let (t, u) = (tenant.clone(), user_id.to_owned());
+        self.read(move |c| {
+            let mut s = c.prepare_cached(
+                "SELECT x.id, x.user_id, x.name, x.query, x.created_at FROM saved_searches x JOIN tenants t ON t.no = x.tenant_no WHERE t.id = ?1 AND x.user_id = ?2 ORDER BY x.name, x.id",
+            )?;
+            let rows = s.query_map([t.as_str(), u.as_str()], |r| {
+                Ok(SavedSearch {
+                    id: r.get(0)?,
+                    user_id: r.get(1)?,
+                    name: r.get(2)?,
+                    query: r.get(3)?,
+                    created_at: r.get(4)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    async fn delete_saved_search(
+        &self,
+        tenant: &TenantId,
+        user_id: &str,
+        id: &str,
+    ) -> Result<bool, StoreError> {
+        let (t, u, id) = (tenant.clone(), user_id.to_owned(), id.to_owned());
+        self.write(move |w| {
+            let n = w
+                .conn
+                .execute(
+                    "DELETE FROM saved_searches WHERE tenant_no = (SELECT no FROM tenants WHERE id = ?1) AND user_id = ?2 AND id = ?3",
+                    params![t.as_str(), u, id],
+                )
+                .map_err(|e| StoreError::from(Fault::from(e)))?;
+            Ok(n == 1)
         })
         .await
     }

@@ -22,7 +22,7 @@
 //!   idempotency rule every backend applies, [`replay`] (with [`StoredId`]), beside
 //!   [`stored_hash`], the check of a stored hash;
 //! - [`People`] (a supertrait of [`Store`]) with [`User`], [`Credentials`], [`Session`],
-//!   [`PasswordToken`], [`AccessGrant`], [`PeopleEffect`] and [`EffectRefusal`]: people, sign-in and what is
+//!   [`PasswordToken`], [`AccessGrant`], [`SavedSearch`], [`PeopleEffect`] and [`EffectRefusal`]: people, sign-in and what is
 //!   committed with its audit event;
 //! - [`TileNodes`] and [`MissingTile`]: proofs from stored tiles;
 //! - [`column_conditions`], [`ColumnCondition`], [`ColumnValue`]: a filter's predicates on an
@@ -41,7 +41,8 @@ pub use columns::{column_conditions, ColumnCondition, ColumnValue};
 pub use error::{Corruption, Place, StoreError};
 pub use nodes::{MissingTile, TileNodes};
 pub use people::{
-    AccessGrant, Credentials, EffectRefusal, PasswordToken, People, PeopleEffect, Session, User,
+    AccessGrant, Credentials, EffectRefusal, PasswordToken, People, PeopleEffect, SavedSearch,
+    Session, User, MAX_SAVED_SEARCHES,
 };
 pub use rehash::{
     rebuild_hashes, upgrade_hashes, HashRebuild, RebuildReport, RehashSource, Rehashed,

@@ -116,6 +116,24 @@ pub struct PasswordToken {
     pub used_at: Option<String>,
 }
 
+/// A search a person saved: a name and the search page's query string (filters only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedSearch {
+    /// Public id, `srch_…`.
+    pub id: String,
+    /// The person.
+    pub user_id: String,
+    /// Its name, as the person gave it.
+    pub name: String,
+    /// The query string, e.g. `actor=u-42&type=order.*`.
+    pub query: String,
+    /// RFC 3339.
+    pub created_at: String,
+}
+
+/// At most this many saved searches per person.
+pub const MAX_SAVED_SEARCHES: usize = 50;
+
 /// A change to people committed with its audit event (see the module documentation). Every
 /// variant acts on the [`crate::AppendRequest`]'s tenant only.
 #[derive(Debug, Clone)]
@@ -306,6 +324,29 @@ pub trait People: Send + Sync {
         tenant: &TenantId,
         limit: usize,
     ) -> Result<Vec<AccessGrant>, StoreError>;
+
+    /// Saves a search of a person of `tenant` (not audited: a person's own bookmark, which grants
+    /// nothing); false, and nothing saved, when the person has [`MAX_SAVED_SEARCHES`] already.
+    async fn save_search(
+        &self,
+        tenant: &TenantId,
+        search: &SavedSearch,
+    ) -> Result<bool, StoreError>;
+
+    /// A person's saved searches, by name.
+    async fn saved_searches(
+        &self,
+        tenant: &TenantId,
+        user_id: &str,
+    ) -> Result<Vec<SavedSearch>, StoreError>;
+
+    /// Deletes one of a person's saved searches; false if they have none with this id.
+    async fn delete_saved_search(
+        &self,
+        tenant: &TenantId,
+        user_id: &str,
+        id: &str,
+    ) -> Result<bool, StoreError>;
 
     /// Access grants of every tenant that expired before `now` and were never ended, oldest
     /// first, at most `limit`: the ones whose end must still be recorded. Reads across tenants

@@ -63,6 +63,7 @@ macro_rules! store_conformance {
             people_set_password_through_token,
             people_sessions_and_disable,
             people_totp_settings_and_access,
+            people_saved_searches,
             concurrent_appends,
             tree_matches_events,
             entries_in_log_order,
@@ -2196,5 +2197,68 @@ pub async fn people_totp_settings_and_access(h: &dyn Harness) {
             .map(|g| g.id)
             .collect::<Vec<_>>(),
         vec!["acc_1".to_owned()]
+    );
+}
+
+/// A person's saved searches: theirs only, by name, bounded, deleted by their owner only.
+pub async fn people_saved_searches(h: &dyn Harness) {
+    use sealbook_store::{SavedSearch, MAX_SAVED_SEARCHES};
+    let s = setup(h, &["a", "b"]).await;
+    let (a, b) = (tenant("a"), tenant("b"));
+    let ana = person(&a, "usr_ana", "ana@example.com", Role::Auditor);
+    let zoe = person(&a, "usr_zoe", "zoe@example.com", Role::Auditor);
+    people(&*s, &a, "c1", create(&ana, None)).await;
+    people(&*s, &a, "c2", create(&zoe, None)).await;
+    let search = |id: &str, user: &str, name: &str| SavedSearch {
+        id: id.into(),
+        user_id: user.into(),
+        name: name.into(),
+        query: format!("actor=u-{id}"),
+        created_at: at("10:00:00.000000"),
+    };
+    assert!(s
+        .save_search(&a, &search("s2", &ana.id, "Zeta"))
+        .await
+        .unwrap());
+    assert!(s
+        .save_search(&a, &search("s1", &ana.id, "Alpha"))
+        .await
+        .unwrap());
+    assert!(s
+        .save_search(&a, &search("s3", &zoe.id, "Hers"))
+        .await
+        .unwrap());
+    assert_eq!(
+        s.saved_searches(&a, &ana.id).await.unwrap(),
+        vec![
+            search("s1", &ana.id, "Alpha"),
+            search("s2", &ana.id, "Zeta")
+        ],
+        "by name, the person's own"
+    );
+    assert!(
+        s.saved_searches(&b, &ana.id).await.unwrap().is_empty(),
+        "not through another tenant"
+    );
+    assert!(
+        !s.delete_saved_search(&a, &zoe.id, "s1").await.unwrap(),
+        "not someone else's"
+    );
+    assert!(!s.delete_saved_search(&b, &ana.id, "s1").await.unwrap());
+    assert!(s.delete_saved_search(&a, &ana.id, "s1").await.unwrap());
+    assert_eq!(s.saved_searches(&a, &ana.id).await.unwrap().len(), 1);
+    for i in 0..MAX_SAVED_SEARCHES - 1 {
+        let id = format!("m{i}");
+        assert!(s.save_search(&a, &search(&id, &zoe.id, &id)).await.unwrap());
+    }
+    assert!(
+        !s.save_search(&a, &search("over", &zoe.id, "over"))
+            .await
+            .unwrap(),
+        "at most MAX_SAVED_SEARCHES"
+    );
+    assert_eq!(
+        s.saved_searches(&a, &zoe.id).await.unwrap().len(),
+        MAX_SAVED_SEARCHES
     );
 }

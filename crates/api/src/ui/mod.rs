@@ -253,6 +253,8 @@ pub(crate) fn router() -> Router<AppState> {
             get(signin::set_password_form).post(signin::set_password),
         )
         .route("/ui/search", get(pages::search))
+        .route("/ui/searches", post(pages::save_search))
+        .route("/ui/searches/{id}/delete", post(pages::delete_search))
         .route("/ui/events/{id}", get(pages::event))
         .route("/ui/subjects/{type}/{id}", get(pages::subject))
         .route("/ui/export", get(pages::export))

@@ -225,7 +225,15 @@ struct SearchPage {
     res: Results,
     export_csv: Option<String>,
     export_jsonl: Option<String>,
+    /// The person's saved searches: (name, link, id); `None` where searches cannot be saved (an
+    /// operator's access).
+    saved: Option<Vec<(String, String, String)>>,
+    /// This page's filters, to save (empty without filters).
+    save_query: String,
 }
+
+/// At most this long, a saved search's query string.
+const MAX_SAVED_QUERY: usize = 2000;
 
 /// A local date-time of the form (`YYYY-MM-DDTHH:MM`) in zone `tz`, as RFC 3339 UTC.
 fn to_utc(local: &str, tz: &str) -> Result<String, String> {
@@ -367,7 +375,31 @@ async fn results(
     let status = status.unwrap_or(StatusCode::OK);
     let sep = if res.api_query.is_empty() { "" } else { "&" };
     let ok = res.error.is_none();
+    let saved = if session.access.is_none() {
+        match state
+            .inner
+            .store
+            .saved_searches(&session.user.tenant, &session.user.id)
+            .await
+        {
+            Ok(list) => Some(
+                list.into_iter()
+                    .map(|x| (x.name, format!("/ui/search?{}", x.query), x.id))
+                    .collect(),
+            ),
+            Err(e) => return page_error(e.into()),
+        }
+    } else {
+        None
+    };
+    let save_query = if ok {
+        query_string(&pairs)
+    } else {
+        String::new()
+    };
     let page = SearchPage {
+        saved,
+        save_query,
         chrome: Chrome::new(&state, &session, nav),
         heading,
         export_csv: (ok && session.may(Action::ExportEvents))
@@ -792,4 +824,101 @@ pub(crate) async fn export(
     )
     .await;
     started.unwrap_or_else(page_error)
+}
+
+#[derive(serde::Deserialize)]
+pub(crate) struct SaveForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    name: String,
+    query: String,
+}
+
+/// `POST /ui/searches`: saves the search page's filters under a name, for this person only.
+pub(crate) async fn save_search(
+    State(state): State<AppState>,
+    session: UiSession,
+    headers: axum::http::HeaderMap,
+    axum::Form(f): axum::Form<SaveForm>,
+) -> Response {
+    if let Err(e) = session
+        .check_form(&state, &headers, &f.csrf)
+        .and_then(|()| session.require(Action::SearchEvents))
+    {
+        return page_error(e);
+    }
+    if session.access.is_some() {
+        return page_error(ApiError::Malformed(
+            "searches are not saved during an operator's access".into(),
+        ));
+    }
+    let name = f.name.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return page_error(ApiError::Malformed(
+            "a saved search's name is 1 to 100 printable characters".into(),
+        ));
+    }
+    // Only a query the search page accepts is saved, in the page's own spelling.
+    let uri: axum::http::Uri = match format!("/ui/search?{}", f.query).parse() {
+        Ok(u) if f.query.len() <= MAX_SAVED_QUERY => u,
+        _ => return page_error(ApiError::Malformed("not a search page's query".into())),
+    };
+    let pairs = match Query::<Vec<(String, String)>>::try_from_uri(&uri) {
+        Ok(Query(p)) => p,
+        Err(_) => return page_error(ApiError::Malformed("not a search page's query".into())),
+    };
+    let pairs: Vec<(String, String)> = pairs.into_iter().filter(|(k, _)| k != "cursor").collect();
+    if let Err(e) = filters(&pairs) {
+        return page_error(ApiError::Malformed(e));
+    }
+    let search = sealbook_store::SavedSearch {
+        id: crate::people::new_id("srch"),
+        user_id: session.user.id.clone(),
+        name: name.to_owned(),
+        query: query_string(&pairs),
+        created_at: crate::people::now().1,
+    };
+    match state
+        .inner
+        .store
+        .save_search(&session.user.tenant, &search)
+        .await
+    {
+        Ok(true) => super::session::see_other(&format!("/ui/search?{}", search.query), None),
+        Ok(false) => super::notice(
+            StatusCode::CONFLICT,
+            "Too many saved searches",
+            "You have 50 saved searches; delete one first.",
+        ),
+        Err(e) => page_error(e.into()),
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub(crate) struct DeleteForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+}
+
+/// `POST /ui/searches/{id}/delete`: deletes one of my saved searches.
+pub(crate) async fn delete_search(
+    State(state): State<AppState>,
+    session: UiSession,
+    headers: axum::http::HeaderMap,
+    Path(id): Path<String>,
+    axum::Form(f): axum::Form<DeleteForm>,
+) -> Response {
+    if let Err(e) = session.check_form(&state, &headers, &f.csrf) {
+        return page_error(e);
+    }
+    match state
+        .inner
+        .store
+        .delete_saved_search(&session.user.tenant, &session.user.id, &id)
+        .await
+    {
+        Ok(true) => super::session::see_other("/ui/search", None),
+        Ok(false) => page_error(ApiError::NotFound),
+        Err(e) => page_error(e.into()),
+    }
 }

@@ -1111,3 +1111,74 @@ fn an_operator_reads_a_tenant_only_through_an_audited_time_bounded_access() {
     let ended = s.all_events(&other, "&type=operator.access_ended");
     assert_eq!(ended[0]["data"]["ended_by"], "sign_out");
 }
+
+#[test]
+fn saved_searches_are_a_persons_own() {
+    let dir = tempdir();
+    let s = Server::start(dir.path());
+    let key = s.tenant_with_key("acme");
+    s.ingest(&key, &json!([event("e-1")]));
+    let mut ana = Browser::new(&s);
+    ana.set_password_and_sign_in(
+        &invite(&s, "acme", "ana@example.com", "auditor"),
+        "acme",
+        "ana@example.com",
+    );
+    let mut zoe = Browser::new(&s);
+    zoe.set_password_and_sign_in(
+        &invite(&s, "acme", "zoe@example.com", "auditor"),
+        "acme",
+        "zoe@example.com",
+    );
+
+    assert!(
+        !ana.page("/ui/search").contains("Save these filters"),
+        "nothing to save without filters"
+    );
+    let page = ana.page("/ui/search?actor=u-42&type=order.*&tz=Europe%2FParis");
+    let query = field(&page, "query");
+    let query = query.replace("&#38;", "&");
+    assert_eq!(query, "actor=u-42&type=order.%2A&tz=Europe%2FParis");
+    let token = csrf(&page);
+    let r = ana.post(
+        "/ui/searches",
+        &[
+            ("_csrf", &token),
+            ("name", "Orders by u-42"),
+            ("query", &query),
+        ],
+    );
+    assert_eq!(r.status(), 303);
+    let r = ana.post(
+        "/ui/searches",
+        &[("_csrf", &token), ("name", "Bad"), ("query", "bogus=1")],
+    );
+    assert_eq!(r.status(), 400, "only a query the search page accepts");
+    let page = ana.page("/ui/search");
+    assert!(page.contains(">Orders by u-42</a>"));
+    assert!(
+        page.contains("href=\"/ui/search?actor=u-42&#38;type=order.%2A&#38;tz=Europe%2FParis\""),
+        "{page}"
+    );
+    assert!(
+        !zoe.page("/ui/search").contains("Orders by u-42"),
+        "another person's searches are theirs"
+    );
+    let at = page.find("/ui/searches/srch_").unwrap() + 13;
+    let id = page[at..].split('/').next().unwrap().to_owned();
+    let zoe_csrf = csrf(&zoe.page("/ui/search"));
+    assert_eq!(
+        zoe.post(
+            &format!("/ui/searches/{id}/delete"),
+            &[("_csrf", &zoe_csrf)]
+        )
+        .status(),
+        404
+    );
+    assert_eq!(
+        ana.post(&format!("/ui/searches/{id}/delete"), &[("_csrf", &token)])
+            .status(),
+        303
+    );
+    assert!(!ana.page("/ui/search").contains("Orders by u-42"));
+}

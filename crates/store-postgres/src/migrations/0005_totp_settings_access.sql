@@ -1,6 +1,7 @@
 -- Sealbook on PostgreSQL, version 5: a person's second factor (TOTP: the key sealed by the API
 -- under a key derived from the deployment secret, and the last time step used, so a code works
--- once), a tenant's settings (JSON), and platform operators' audited access to a tenant.
+-- once), a tenant's settings (JSON), platform operators' audited access to a tenant, and people's
+-- saved searches.
 -- Row-level security as on every table; the one read across tenants (access grants that lapsed
 -- without an end, for the platform's sweep that records their end) goes through a narrow
 -- SECURITY DEFINER function. Re-runnable.
@@ -29,12 +30,24 @@ CREATE TABLE IF NOT EXISTS access_grants (
     expires_at text NOT NULL,
     ended_at text
 );
+-- A person's saved searches (a name and the search page's query string).
+CREATE TABLE IF NOT EXISTS saved_searches (
+    tenant_id text NOT NULL,
+    user_id text NOT NULL,
+    id text NOT NULL,
+    name text NOT NULL,
+    query text NOT NULL,
+    created_at text NOT NULL,
+    PRIMARY KEY (tenant_id, user_id, id),
+    FOREIGN KEY (tenant_id, user_id) REFERENCES users (tenant_id, id)
+);
 CREATE INDEX IF NOT EXISTS access_grants_by_tenant ON access_grants (tenant_id, started_at);
 CREATE INDEX IF NOT EXISTS access_grants_open ON access_grants (expires_at) WHERE ended_at IS NULL;
 
 GRANT SELECT, INSERT, UPDATE (sealed, enabled_at, last_step), DELETE ON user_totp TO sealbook_rw;
 GRANT SELECT, INSERT, UPDATE (settings, updated_at) ON tenant_settings TO sealbook_rw;
 GRANT SELECT, INSERT, UPDATE (ended_at) ON access_grants TO sealbook_rw;
+GRANT SELECT, INSERT, DELETE ON saved_searches TO sealbook_rw;
 
 DO $$
 DECLARE r record;
@@ -42,7 +55,7 @@ BEGIN
     FOR r IN
         SELECT c.relname, c.relowner::regrole AS owner
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = 'sealbook' AND c.relname IN ('user_totp', 'tenant_settings', 'access_grants')
+        WHERE n.nspname = 'sealbook' AND c.relname IN ('user_totp', 'tenant_settings', 'access_grants', 'saved_searches')
     LOOP
         EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', r.relname);
         EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', r.relname);
