@@ -29,6 +29,9 @@ pub(crate) const DEAD_KEY_TTL: std::time::Duration = std::time::Duration::from_s
 
 /// The window of the failed sign-in budgets.
 const LOGIN_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+/// Pages one embedded viewer token may open: 2 a second, in bursts of 60.
+const VIEWER_VIEWS_PER_SECOND: u32 = 2;
+const VIEWER_VIEWS_BURST: u32 = 60;
 
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone, Copy)]
@@ -207,6 +210,8 @@ pub(crate) struct Inner {
     pub(crate) login_failures: LoginFailures,
     /// People with an export running on this node: one at a time each.
     pub(crate) exporters: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Pages of the embedded viewer per viewer token (each one is an `audit_log.viewed` event).
+    pub(crate) viewer_views: crate::ratelimit::RateLimiter,
 }
 
 /// The failed sign-in budgets (a limit of 0 is none).
@@ -270,6 +275,10 @@ impl AppState {
                         .then(|| Budget::new(config.ui.login_failures_per_ip, LOGIN_WINDOW)),
                 },
                 exporters: Default::default(),
+                viewer_views: crate::ratelimit::RateLimiter::with_burst(
+                    VIEWER_VIEWS_PER_SECOND,
+                    VIEWER_VIEWS_BURST,
+                ),
                 config,
                 prometheus,
             }),

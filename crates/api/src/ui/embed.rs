@@ -70,6 +70,18 @@ async fn reader(
     let Some(scope) = crate::viewer::open(state, token) else {
         return Err(expired());
     };
+    // Every page is a record in the tenant's log: a token holder may not flood it.
+    if let Err(retry_after) = state.inner.viewer_views.check(&scope.id) {
+        let mut r = notice(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many requests",
+            "This view was opened too often in a short time; wait a moment and reload.",
+        );
+        if let Ok(v) = retry_after.to_string().parse() {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return Err(r);
+    }
     let settings: TenantSettings = state
         .inner
         .store

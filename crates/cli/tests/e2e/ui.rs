@@ -970,6 +970,26 @@ fn viewer_tokens_embed_a_read_only_view_within_their_limits_and_the_tenants_sett
     let shown = viewer.page(&link);
     assert!(shown.contains("theirs-order") && !shown.contains("mine-order"));
 
+    // A token opens a bounded number of pages in a burst: each one is a record in the log.
+    let r = s.post_json(
+        "/v1/viewer-tokens",
+        &admin_key,
+        &json!({"subject": "order:o-1001"}),
+    );
+    let burst: Value = r.json().unwrap();
+    let burst_url = burst["url"].as_str().unwrap();
+    let mut served = 0;
+    let limited = loop {
+        let r = viewer.get(burst_url);
+        if r.status() != 200 || served == 400 {
+            break r;
+        }
+        served += 1;
+    };
+    assert_eq!(limited.status(), 429, "after {served} pages");
+    assert!(served >= 60, "a burst of 60 is served ({served})");
+    assert!(limited.headers().contains_key("retry-after"));
+
     // The catalog page: every type, with its fields, for whoever may read the catalog.
     let page = carol.page("/ui/catalog?q=order.status");
     assert!(page.contains("order.status_changed") && !page.contains("user.login_failed"));
