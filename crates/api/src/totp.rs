@@ -42,6 +42,30 @@ pub(crate) fn uri(key: &[u8], issuer: &str, account: &str) -> String {
     )
 }
 
+/// The QR code of `uri` (the set-up link), as an SVG image in a `data:` URL for an `<img>`:
+/// black modules on white with the standard four-module quiet zone, medium error correction.
+pub(crate) fn qr_data_url(uri: &str) -> Option<String> {
+    use base64::Engine;
+    let qr = qrcodegen::QrCode::encode_text(uri, qrcodegen::QrCodeEcc::Medium).ok()?;
+    let n = qr.size();
+    let mut path = String::new();
+    for y in 0..n {
+        for x in 0..n {
+            if qr.get_module(x, y) {
+                path.push_str(&format!("M{},{}h1v1h-1z", x + 4, y + 4));
+            }
+        }
+    }
+    let svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {s} {s}\" shape-rendering=\"crispEdges\"><rect width=\"{s}\" height=\"{s}\" fill=\"#fff\"/><path d=\"{path}\" fill=\"#000\"/></svg>",
+        s = n + 8
+    );
+    Some(format!(
+        "data:image/svg+xml;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(svg)
+    ))
+}
+
 /// The step of `code` for `key` at Unix time `now` (the current step or one either side), or
 /// `None` when it matches none. Each candidate is compared in constant time.
 pub(crate) fn matching_step(key: &[u8], code: &str, now: u64) -> Option<i64> {
@@ -102,6 +126,15 @@ mod tests {
         assert_eq!(matching_step(key, "abcdef", 1111111109), None);
         let spaced = format!("{} {}", &code[..3], &code[3..]);
         assert_eq!(matching_step(key, &spaced, 1111111109), Some(step));
+    }
+
+    #[test]
+    fn the_qr_code_is_an_svg_image() {
+        use base64::Engine;
+        let url = qr_data_url("otpauth://totp/Sealbook%20acme:ana%40example.com?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ").unwrap();
+        let b64 = url.strip_prefix("data:image/svg+xml;base64,").unwrap();
+        let svg = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(b64).unwrap()).unwrap();
+        assert!(svg.starts_with("<svg") && svg.contains("<path d=\"M"));
     }
 
     #[test]

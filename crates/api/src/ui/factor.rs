@@ -34,6 +34,8 @@ struct SetupPage {
     sealed: String,
     base32: String,
     uri: String,
+    /// The set-up link as a QR code image (`data:` URL).
+    qr: Option<String>,
     error: Option<String>,
 }
 
@@ -48,15 +50,17 @@ fn setup_page(
     sealed: String,
     error: Option<String>,
 ) -> SetupPage {
+    let uri = crate::totp::uri(
+        key,
+        &format!("Sealbook {}", session.user.tenant),
+        &session.user.email,
+    );
     SetupPage {
         chrome: Chrome::new(state, session, "/ui/account"),
         sealed,
         base32: crate::totp::base32(key),
-        uri: crate::totp::uri(
-            key,
-            &format!("Sealbook {}", session.user.tenant),
-            &session.user.email,
-        ),
+        qr: crate::totp::qr_data_url(&uri),
+        uri,
         error,
     }
 }

@@ -176,6 +176,8 @@ try {
   await page.getByRole('link', { name: 'Set up two-step sign-in' }).click();
   await page.waitForURL(u => u.pathname === '/ui/account/totp');
   await axe('two-step set-up');
+  check(await page.locator('img.qr').evaluate(i => i.complete && i.naturalWidth > 0), 'the QR code renders');
+  await shot(page, 'totp-setup-light');
   const totpKey = (await page.textContent('#totp-key')).trim();
   const setUpAt = Math.floor(Date.now() / 1000);
   await page.getByLabel('Code').fill(totp(totpKey, setUpAt));
