@@ -133,7 +133,12 @@ mod tests {
         use base64::Engine;
         let url = qr_data_url("otpauth://totp/Sealbook%20acme:ana%40example.com?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ").unwrap();
         let b64 = url.strip_prefix("data:image/svg+xml;base64,").unwrap();
-        let svg = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(b64).unwrap()).unwrap();
+        let svg = String::from_utf8(
+            base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .unwrap(),
+        )
+        .unwrap();
         assert!(svg.starts_with("<svg") && svg.contains("<path d=\"M"));
     }
 

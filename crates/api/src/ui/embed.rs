@@ -117,13 +117,15 @@ fn limits(scope: &ViewerScope) -> Vec<String> {
     out
 }
 
-/// Records one page of the view as `audit_log.viewed`.
+/// Records one page of the view as `audit_log.viewed`: its filters as exports record theirs
+/// (`audit::recorded_filters`: secrets and card numbers typed into a filter are redacted).
 async fn record(
     state: &AppState,
     scope: &ViewerScope,
-    query: String,
+    filters: &[(String, String)],
     count: usize,
 ) -> Result<(), ApiError> {
+    let filters = crate::audit::recorded_filters(&state.redaction_key(&scope.tenant), filters);
     commit(
         state,
         &scope.tenant,
@@ -131,7 +133,7 @@ async fn record(
             event_type: "audit_log.viewed",
             actor: json!({"type": "system", "id": scope.id, "name": "Embedded viewer (token)"}),
             subject: json!({"type": "tenant", "id": scope.tenant.as_str()}),
-            data: json!({"query": query, "count": count}),
+            data: json!({"filters": filters, "count": count}),
             ip: None,
         },
         None,
@@ -175,7 +177,7 @@ pub(crate) async fn search(
         Ok(s) => s,
         Err(e) => return page_error(e),
     };
-    if let Err(e) = record(&state, &scope, res.api_query.clone(), res.rows.len()).await {
+    if let Err(e) = record(&state, &scope, &res.api_pairs, res.rows.len()).await {
         return page_error(e);
     }
     let page = EmbedSearch {
@@ -203,7 +205,7 @@ pub(crate) async fn event(
         Ok(ev) => ev,
         Err(e) => return framed(page_error(e), &reader.settings),
     };
-    if let Err(e) = record(&state, &scope, format!("event={id}"), 1).await {
+    if let Err(e) = record(&state, &scope, &[("event".to_owned(), id.clone())], 1).await {
         return page_error(e);
     }
     let page = EmbedEvent {

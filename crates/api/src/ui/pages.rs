@@ -215,6 +215,8 @@ pub(crate) struct Results {
     pub(crate) show_type: bool,
     /// The API's filter pairs of this page, as a query string (for export links).
     pub(crate) api_query: String,
+    /// The same pairs (for the embedded viewer's `audit_log.viewed` record).
+    pub(crate) api_pairs: Vec<(String, String)>,
 }
 
 #[derive(Template)]
@@ -460,6 +462,7 @@ pub(crate) async fn find(
         show_subject: !fixed.iter().any(|(k, _)| k == "subject"),
         show_type: !fixed.iter().any(|(k, _)| k == "type"),
         api_query: String::new(),
+        api_pairs: Vec::new(),
     };
     let Parsed {
         api: mut api_pairs,
@@ -479,6 +482,7 @@ pub(crate) async fn find(
     }
     api_pairs.extend(fixed);
     res.api_query = query_string(&api_pairs);
+    res.api_pairs = api_pairs.clone();
     let catalogs = match state.catalogs(&reader.tenant).await {
         Ok(c) => c,
         Err(e) => return (Err(e), res),
