@@ -20,8 +20,15 @@
 //! - `session`: the session cookie, the signed-in person ([`session::UiSession`]), CSRF and the
 //!   same-origin check;
 //! - `signin`: sign-in, sign-out, set-password links;
-//! - `pages`: search, event detail (with the verified badge), subject history, exports;
-//! - `admin`: people and roles, API keys, my account and sessions.
+//! - `signin` also takes the second step of a sign-in with a second factor; `factor`: setting up,
+//!   removing and resetting that factor (TOTP);
+//! - `pages`: search (with saved searches), event detail (with the verified badge and the link to
+//!   the business record), subject history, exports; the [`pages::Reader`] every reading page uses;
+//! - `embed`: the embedded viewer, opened with a viewer token and framed by the tenant's sites;
+//! - `admin`: people and roles, API keys, my account and sessions;
+//! - `settings`: the tenant's settings and a viewer link to try the embed;
+//! - `catalog`: the catalog browser;
+//! - `operator`: platform operators' tenants page and their audited access to a tenant.
 
 mod admin;
 mod catalog;

@@ -7,6 +7,12 @@
 //! attempt is an event in the tenant's log (`user.login_succeeded`, `user.login_failed`), as are
 //! sign-out (`user.logout`) and a password set (`user.password_changed`); none ever holds the
 //! password, the session id or the link's token.
+//!
+//! A person with a second factor gets no session for the right password alone: the answer is the
+//! code page, carrying a signed five-minute token of the half-done sign-in (`crate::signed`), and
+//! `POST /ui/login/totp` opens the session once a fresh code is right. Wrong and replayed codes
+//! spend the same budgets as wrong passwords and are recorded (`bad_code`, `code_reused`).
+//! Signing out also ends an operator's access to a tenant (`super::operator`).
 
 use super::render;
 use super::session::{
