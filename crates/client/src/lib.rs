@@ -83,6 +83,10 @@ pub enum ProblemKind {
     TenantExists,
     /// 409: another change to the same catalog type won; read the catalog and retry.
     CatalogConflict,
+    /// 409: a person of the tenant has this e-mail address, or the person is deactivated.
+    PeopleConflict,
+    /// 410: a set-password link was used, has expired, or never existed.
+    LinkInvalid,
     /// 413: a size or count limit.
     TooLarge,
     /// 415: wrong content type.
@@ -122,6 +126,8 @@ impl Problem {
             "id-conflict" => IdConflict,
             "tenant-exists" => TenantExists,
             "catalog-conflict" => CatalogConflict,
+            "people-conflict" => PeopleConflict,
+            "link-invalid" => LinkInvalid,
             "too-large" => TooLarge,
             "unsupported-media-type" => UnsupportedMediaType,
             "invalid-event" => InvalidEvent,
@@ -691,6 +697,25 @@ impl Client {
                 Method::DELETE,
                 self.url(&["v1", "tenants", tenant, "keys", key_id])?,
                 None,
+            )
+            .await?
+            .1)
+    }
+
+    /// Mints a short-lived token for the embedded, read-only view of the key's tenant
+    /// (`POST /v1/viewer-tokens`, a `tenant:admin` key): `limits` is `{actor?, subject?,
+    /// type_prefix?, ttl_seconds?}` (`{}` for none). Answers `{token, url, expires_at, tenant,
+    /// limits}`; `url` is the view's path on the server, to show in an iframe.
+    pub async fn create_viewer_token(
+        &self,
+        limits: &serde_json::Value,
+    ) -> Result<serde_json::Value, ClientError> {
+        let body = serde_json::to_vec(limits).expect("json");
+        Ok(self
+            .call(
+                Method::POST,
+                self.url(&["v1", "viewer-tokens"])?,
+                Some((body, "application/json")),
             )
             .await?
             .1)

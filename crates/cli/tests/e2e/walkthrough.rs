@@ -232,6 +232,7 @@ fn rust_client_round_trip_with_awkward_ids() {
     let dir = tempdir();
     let server = Server::start(dir.path());
     let key = server.tenant_with_key("acme");
+    let (_, admin_key) = server.create_key("acme", &["tenant:admin"]);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -260,6 +261,37 @@ fn rust_client_round_trip_with_awkward_ids() {
                 assert_eq!(problem.kind, "urn:sealbook:problem:not-found")
             }
             other => panic!("{other:?}"),
+        }
+        // The embedded viewer, minted through the SDK with a tenant:admin key.
+        let admin = sealbook_client::Client::new(&server.url, &admin_key).unwrap();
+        let minted = admin
+            .create_viewer_token(
+                &serde_json::json!({"subject": "order:o-1001", "ttl_seconds": 300}),
+            )
+            .await
+            .unwrap();
+        let url = format!("{}{}", server.url, minted["url"].as_str().unwrap());
+        let page = reqwest::get(&url).await.unwrap().text().await.unwrap();
+        assert!(
+            page.contains("Audit log") && page.contains("subject order:o-1001"),
+            "{page}"
+        );
+        match admin
+            .create_viewer_token(&serde_json::json!({"ttl_seconds": 1}))
+            .await
+        {
+            Err(e) => assert_eq!(
+                e.problem_kind(),
+                Some(sealbook_client::ProblemKind::InvalidEvent)
+            ),
+            Ok(v) => panic!("{v}"),
+        }
+        match client.create_viewer_token(&serde_json::json!({})).await {
+            Err(e) => assert_eq!(
+                e.problem_kind(),
+                Some(sealbook_client::ProblemKind::Forbidden)
+            ),
+            Ok(v) => panic!("{v}"),
         }
     });
 }
