@@ -94,7 +94,15 @@ pub(crate) async fn search(
     } else {
         None
     };
-    bulk_read(&state, &key, &pairs, found.len()).await?;
+    bulk_read(
+        &state,
+        key.tenant(),
+        &key.0.id,
+        serde_json::json!({"type": "api_key", "id": key.0.id, "name": key.0.name}),
+        &pairs,
+        found.len(),
+    )
+    .await?;
     Ok(Json(EventPage {
         events: found
             .iter()
@@ -104,12 +112,15 @@ pub(crate) async fn search(
     }))
 }
 
-/// Counts a page of `events` against the key's reads of today (UTC) and, over the threshold,
-/// records the page as an `audit_log.bulk_read` event before it is answered (fail closed). The
-/// counter is per node and holds one entry per key that searched today: bounded by the keys.
-async fn bulk_read(
+/// Counts a page of `events` of `tenant` against the reads of today (UTC) of `reader` (a key id,
+/// or a person's `tenant:usr_…`, from the search page) and, over the threshold, records the page
+/// as an `audit_log.bulk_read` event by `actor` before it is answered (fail closed). The counter
+/// is per node and holds one entry per reader that searched today: bounded by the keys and people.
+pub(crate) async fn bulk_read(
     state: &AppState,
-    key: &TenantKey,
+    tenant: &sealbook_domain::TenantId,
+    reader: &str,
+    actor: serde_json::Value,
     query: &[(String, String)],
     events: usize,
 ) -> Result<(), ApiError> {
@@ -123,14 +134,14 @@ async fn bulk_read(
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         reads.retain(|_, (d, _)| *d == day);
-        let entry = reads.entry(key.0.id.clone()).or_insert((day, 0));
+        let entry = reads.entry(reader.to_owned()).or_insert((day, 0));
         entry.1 += events as u64;
         entry.1
     };
     if total <= threshold || events == 0 {
         return Ok(());
     }
-    let tenant = key.tenant().clone();
+    let tenant = tenant.clone();
     // The query as the page was asked for, minus the cursor and the limit, redacted and bounded.
     let query: Vec<(String, String)> = query
         .iter()
@@ -141,7 +152,7 @@ async fn bulk_read(
     let audit = serde_json::json!({
         "type": "audit_log.bulk_read",
         "occurred_at": sealbook_domain::timestamp::format_utc(now, 6),
-        "actor": {"type": "api_key", "id": key.0.id, "name": key.0.name},
+        "actor": actor,
         "subject": {"type": "audit_log", "id": tenant.as_str()},
         "data": {"events": events, "events_today": total, "threshold": threshold, "query": query},
     });

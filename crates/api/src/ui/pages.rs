@@ -375,6 +375,19 @@ async fn results(
         return page_error(e);
     }
     let status = status.unwrap_or(StatusCode::OK);
+    // A person paging through much of the log is recorded like a key doing it through the API.
+    if let Err(e) = crate::events::bulk_read(
+        &state,
+        session.tenant(),
+        &format!("{}:{}", session.user.tenant, session.user.id),
+        session.actor(),
+        &res.api_pairs,
+        res.rows.len(),
+    )
+    .await
+    {
+        return page_error(e);
+    }
     let sep = if res.api_query.is_empty() { "" } else { "&" };
     let ok = res.error.is_none();
     let saved = if session.access.is_none() {

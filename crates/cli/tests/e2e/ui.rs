@@ -1213,3 +1213,33 @@ fn saved_searches_are_a_persons_own() {
     );
     assert!(!ana.page("/ui/search").contains("Orders by u-42"));
 }
+
+/// A person paging through the log in the UI past the daily threshold is recorded as a key doing
+/// it through the API is: `audit_log.bulk_read` naming the person.
+#[test]
+fn bulk_reading_in_the_ui_is_audited_like_the_api() {
+    let dir = tempdir();
+    let config = dir.path().join("sealbook.toml");
+    std::fs::write(&config, "[reads]\nbulk_read_audit_events = 5\n").unwrap();
+    let s = Server::start_with(dir.path(), &["--config", config.to_str().unwrap()]);
+    let key = s.tenant_with_key("acme");
+    let batch: Vec<Value> = (0..12).map(|i| event(&format!("p-{i}"))).collect();
+    s.ingest(&key, &Value::Array(batch));
+    let mut ana = Browser::new(&s);
+    ana.set_password_and_sign_in(
+        &invite(&s, "acme", "ana@example.com", "auditor"),
+        "acme",
+        "ana@example.com",
+    );
+    assert!(s.all_events(&key, "&type=audit_log.bulk_read").is_empty());
+    ana.page("/ui/search?type=order.status_changed");
+    let rec = s.all_events(&key, "&type=audit_log.bulk_read");
+    assert_eq!(rec.len(), 1, "12 events shown, over the threshold of 5");
+    assert_eq!(rec[0]["actor"]["type"], "user");
+    assert!(rec[0]["actor"]["id"].as_str().unwrap().starts_with("usr_"));
+    assert_eq!(rec[0]["data"]["events_today"], 12);
+    assert_eq!(
+        rec[0]["data"]["query"],
+        json!([{"name": "type", "value": "order.status_changed"}])
+    );
+}
