@@ -27,8 +27,8 @@ pub struct TenantSettings {
     /// `https://app.example.com/orders/{id}`.
     #[serde(default)]
     pub record_links: BTreeMap<String, String>,
-    /// Origins (`https://app.example.com`, `https://*.example.com`) allowed to frame the embedded
-    /// viewer; empty: no page may frame it.
+    /// Origins (`https://app.example.com`, `https://*.example.com`; `http://` only for localhost)
+    /// allowed to frame the embedded viewer; empty: no page may frame it.
     #[serde(default)]
     pub frame_ancestors: Vec<String>,
     /// Event type prefixes people with the `viewer` role and embedded viewer tokens may see;
@@ -60,8 +60,9 @@ fn is_name(s: &str, max: usize) -> bool {
         })
 }
 
-/// `scheme://host[:port]` with an http(s) scheme, a host of letters, digits, dots and hyphens
-/// (optionally `*.` first), and nothing else: a CSP source expression that cannot add a directive.
+/// `https://host[:port]` (or `http://` for localhost and 127.0.0.1), a host of letters, digits,
+/// dots and hyphens (optionally `*.` first, before at least two labels), and nothing else: a CSP
+/// source expression that cannot add a directive.
 fn is_origin(s: &str) -> bool {
     let Some((scheme, rest)) = s.split_once("://") else {
         return false;
@@ -73,7 +74,16 @@ fn is_origin(s: &str) -> bool {
         Some((h, p)) => (h, Some(p)),
         None => (rest, None),
     };
+    let wildcard = host.starts_with("*.");
     let host = host.strip_prefix("*.").unwrap_or(host);
+    // A wildcard covers the subdomains of one registered name at least (`*.example.com`), never
+    // a whole suffix (`*.com`); plain http only for this machine (a developer's embedding page).
+    if wildcard && host.split('.').count() < 2 {
+        return false;
+    }
+    if scheme == "http" && !matches!(host, "localhost" | "127.0.0.1") {
+        return false;
+    }
     let host_ok = !host.is_empty()
         && host.len() <= 253
         && host
@@ -124,7 +134,7 @@ impl TenantSettings {
             if !is_origin(o) {
                 return refuse(
                     format!("frame_ancestors[{i}]"),
-                    "must be an origin: https://host or https://*.host, with an optional :port, nothing after",
+                    "must be an origin: https://host or https://*.example.com (http only for localhost), with an optional :port, nothing after",
                 );
             }
         }
@@ -246,6 +256,8 @@ mod tests {
             "ftp://a.example",
             "https://",
             "https://a example",
+            "https://*.com",
+            "http://app.example.com",
         ] {
             let s = with(|s| s.frame_ancestors.push(bad.into()));
             assert_eq!(s.check().unwrap_err().field, "frame_ancestors[0]", "{bad}");

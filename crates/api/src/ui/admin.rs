@@ -513,6 +513,7 @@ pub(crate) async fn account(
                 Some("totp_code_wrong") => Some(
                     "That code was not right (or was used already); two-step sign-in is still on.",
                 ),
+                Some("totp_already") => Some("Two-step sign-in is on already. To move it to another device, turn it off with a code from the current one, then set it up again."),
                 _ => None,
             },
         },

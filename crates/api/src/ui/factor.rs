@@ -65,8 +65,12 @@ fn setup_page(
     }
 }
 
-/// `GET /ui/account/totp`: a new key to set up.
+/// `GET /ui/account/totp`: a new key to set up (only while none is on: replacing a factor
+/// takes removing it first, with a code from it).
 pub(crate) async fn setup(State(state): State<AppState>, session: UiSession) -> Response {
+    if session.user.has_totp {
+        return see_other("/ui/account?notice=totp_already", None);
+    }
     let key = crate::totp::new_key();
     let sealed = state
         .inner
@@ -94,6 +98,9 @@ pub(crate) async fn confirm(
 ) -> Response {
     if let Err(e) = session.check_form(&state, &headers, &f.csrf) {
         return page_error(e);
+    }
+    if session.user.has_totp {
+        return see_other("/ui/account?notice=totp_already", None);
     }
     let keyring = &state.inner.keyring;
     let tenant = session.user.tenant.clone();
@@ -169,6 +176,13 @@ pub(crate) async fn remove(
         return page_error(e);
     }
     let tenant = session.user.tenant.clone();
+    // Wrong codes spend the sign-in budgets: a stolen session cannot guess its way to removing
+    // the factor.
+    let account_key = format!("{}/{}", tenant.as_str(), session.user.email);
+    let ip_key = client.map(|i| i.to_string()).unwrap_or_default();
+    if super::signin::budget_left(&state, &account_key, &ip_key).is_err() {
+        return see_other("/ui/account?notice=totp_code_wrong", None);
+    }
     let store = &state.inner.store;
     let sealed = match store.credentials(&tenant, &session.user.id).await {
         Ok(c) => c.and_then(|c| c.totp_sealed),
@@ -190,6 +204,7 @@ pub(crate) async fn remove(
         None => false,
     };
     if !fresh {
+        super::signin::spend(&state, &account_key, &ip_key);
         return see_other("/ui/account?notice=totp_code_wrong", None);
     }
     let done = change(&state, &session, &session.user, client).await;

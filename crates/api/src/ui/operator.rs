@@ -181,7 +181,14 @@ struct OperatorPage {
 fn operator_only(session: &UiSession) -> Result<(), ApiError> {
     Grant::Person(session.user.role)
         .require(Action::AccessTenants)
-        .map_err(ApiError::from)
+        .map_err(ApiError::from)?;
+    if session.user.tenant.is_platform() {
+        Ok(())
+    } else {
+        Err(ApiError::from(sealbook_domain::Denied(
+            Action::AccessTenants,
+        )))
+    }
 }
 
 async fn page(

@@ -76,12 +76,23 @@ impl Reader {
         matches!(self.grant, Grant::ViewerToken | Grant::Person(Role::Viewer))
     }
 
+    /// Whether this reader sees only what clients sent: an embedded viewer token of a tenant that
+    /// named no viewer types. Sealbook's own records (sign-ins, keys, settings, operators'
+    /// accesses, exports) are the tenant's administration, not its product's audit trail; a
+    /// tenant that wants them embedded names their types.
+    fn clients_only(&self) -> bool {
+        matches!(self.grant, Grant::ViewerToken) && self.settings.viewer_types.is_empty()
+    }
+
     /// Whether this reader may see event `e`, whose reader's view is `v`. A token's actor and
     /// subject limits are checked against the event's own values (an actor id is personal, so
     /// `v` may hold it masked); the token's holder names them, so nothing is revealed.
     fn may_see(&self, e: &sealbook_store::StoredEvent, v: &Value) -> bool {
         let kind = v.get("type").and_then(Value::as_str).unwrap_or_default();
         if self.limited_to_viewer_types() && !self.settings.viewer_may_see(kind) {
+            return false;
+        }
+        if self.clients_only() && v.get("recorded_by").and_then(Value::as_str) == Some("sealbook") {
             return false;
         }
         self.scope.as_ref().is_none_or(|s| {
@@ -337,7 +348,8 @@ async fn type_choices(state: &AppState, reader: &Reader) -> Vec<(String, String)
     };
     all.into_iter()
         .filter(|(name, _)| {
-            (!reader.limited_to_viewer_types() || reader.settings.viewer_may_see(name))
+            !(reader.clients_only() && sealbook_catalog::is_reserved(name))
+                && (!reader.limited_to_viewer_types() || reader.settings.viewer_may_see(name))
                 && reader
                     .scope
                     .as_ref()
@@ -379,7 +391,12 @@ async fn results(
     if let Err(e) = crate::events::bulk_read(
         &state,
         session.tenant(),
-        &format!("{}:{}", session.user.tenant, session.user.id),
+        &format!(
+            "{}:{}:{}",
+            session.tenant(),
+            session.user.tenant,
+            session.user.id
+        ),
         session.actor(),
         &res.api_pairs,
         res.rows.len(),
@@ -434,11 +451,14 @@ pub(crate) async fn find(
     reader: &Reader,
     pairs: &[(String, String)],
 ) -> (Result<StatusCode, ApiError>, Results) {
-    let fixed: Vec<(String, String)> = reader
+    let mut fixed: Vec<(String, String)> = reader
         .scope
         .as_ref()
         .map(|s| s.filters())
         .unwrap_or_default();
+    if reader.clients_only() {
+        fixed.push(("recorded_by".into(), "client".into()));
+    }
     let pairs: Vec<(String, String)> = pairs
         .iter()
         .filter(|(k, _)| k != "token" && !fixed.iter().any(|(f, _)| f == k))

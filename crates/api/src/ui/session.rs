@@ -207,7 +207,9 @@ impl FromRequestParts<AppState> for UiSession {
         let Some(user) = user else {
             return Err(to_sign_in(parts));
         };
-        let access = if user.role == Role::Operator {
+        // Only the platform's people are operators (the API and the people page refuse the role
+        // elsewhere); checked again here, where it opens another tenant.
+        let access = if user.role == Role::Operator && user.tenant.is_platform() {
             super::operator::current(state, &parts.headers, &user)
                 .await
                 .map_err(super::page_error)?

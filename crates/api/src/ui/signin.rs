@@ -193,7 +193,7 @@ const PENDING_SECONDS: u64 = 300;
 
 /// Whether the failed sign-in budgets of this account and address allow another attempt;
 /// `Err(seconds)` until they do.
-fn budget_left(state: &AppState, account_key: &str, ip_key: &str) -> Result<(), u64> {
+pub(crate) fn budget_left(state: &AppState, account_key: &str, ip_key: &str) -> Result<(), u64> {
     let lf = &state.inner.login_failures;
     lf.per_account
         .as_ref()
@@ -208,7 +208,7 @@ fn budget_left(state: &AppState, account_key: &str, ip_key: &str) -> Result<(), 
 }
 
 /// Spends one failed sign-in of this account and address.
-fn spend(state: &AppState, account_key: &str, ip_key: &str) {
+pub(crate) fn spend(state: &AppState, account_key: &str, ip_key: &str) {
     let lf = &state.inner.login_failures;
     if let Some(b) = &lf.per_account {
         b.spend(account_key);

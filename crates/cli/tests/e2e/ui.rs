@@ -881,6 +881,28 @@ fn viewer_tokens_embed_a_read_only_view_within_their_limits_and_the_tenants_sett
         "{recorded}"
     );
 
+    // A token without limits, of a tenant that named no viewer types, shows what clients sent,
+    // not Sealbook's own records (these views, sign-ins, keys, operators' accesses).
+    let r = s.post_json("/v1/viewer-tokens", &admin_key, &json!({}));
+    let all: Value = r.json().unwrap();
+    let page = viewer.page(all["url"].as_str().unwrap());
+    assert!(page.contains("theirs-order") && page.contains("mine-user"));
+    assert!(
+        !page.contains("<code class=\"muted\">audit_log.viewed</code>"),
+        "no Sealbook records by default"
+    );
+    let own = &s.all_events(&key, "&type=audit_log.viewed")[0];
+    let own_id = own["id"].as_str().unwrap();
+    assert_eq!(
+        viewer
+            .get(&format!(
+                "/ui/embed/events/{own_id}?{}",
+                all["url"].as_str().unwrap().split('?').nth(1).unwrap()
+            ))
+            .status(),
+        404
+    );
+
     // The tenant's settings: embedding origins, record links, viewer types; checked and audited.
     let mut alice = Browser::new(&s);
     alice.set_password_and_sign_in(
