@@ -22,7 +22,7 @@ use crate::people::{commit_with, now, parse_time, Record};
 use crate::state::AppState;
 use askama::Template;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Form;
 use sealbook_domain::{Action, Grant, TenantId};
@@ -37,14 +37,7 @@ pub(crate) const MAX_MINUTES: i64 = 240;
 const DURATIONS: [i64; 5] = [15, 30, 60, 120, 240];
 
 fn access_cookie(headers: &HeaderMap) -> Option<(TenantId, String)> {
-    let value = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(name, _)| *name == ACCESS_COOKIE)
-        .map(|(_, v)| v)?;
+    let value = super::session::cookie_named(headers, ACCESS_COOKIE)?;
     let (t, id) = value.split_once('.')?;
     let ok_id = id.starts_with("acc_")
         && id.len() <= 40

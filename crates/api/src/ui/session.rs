@@ -44,15 +44,19 @@ pub(crate) fn clear_cookie() -> String {
 
 /// The session cookie's value in a request, if any.
 fn cookie(headers: &HeaderMap) -> Option<&str> {
+    cookie_named(headers, COOKIE).filter(|v| v.len() == 43)
+}
+
+/// The value of the cookie `name` in a request, if any.
+pub(crate) fn cookie_named<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|c| c.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
+        .find(|(n, _)| *n == name)
         .map(|(_, v)| v)
-        .filter(|v| v.len() == 43)
 }
 
 /// Whether a form post comes from this origin: browsers send `Sec-Fetch-Site` (it must be

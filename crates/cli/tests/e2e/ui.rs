@@ -166,6 +166,13 @@ fn invite(s: &Server, tenant: &str, email: &str, role: &str) -> String {
     v["set_password_path"].as_str().unwrap().to_owned()
 }
 
+/// A person of `tenant` with `role`, invited by the operator, signed in with a password.
+fn signed_in<'a>(s: &'a Server, tenant: &str, email: &str, role: &str) -> Browser<'a> {
+    let mut b = Browser::new(s);
+    b.set_password_and_sign_in(&invite(s, tenant, email, role), tenant, email);
+    b
+}
+
 const XSS_NAME: &str = "<script>alert('x')</script>";
 const XSS_ID: &str = "\"><img src=x onerror=alert(1)>";
 
@@ -620,18 +627,8 @@ fn a_second_factor_is_set_up_asked_at_sign_in_used_once_and_reset_by_an_admin() 
     let dir = tempdir();
     let s = Server::start(dir.path());
     let key = s.tenant_with_key("acme");
-    let mut alice = Browser::new(&s);
-    alice.set_password_and_sign_in(
-        &invite(&s, "acme", "alice@example.com", "tenant_admin"),
-        "acme",
-        "alice@example.com",
-    );
-    let mut bob = Browser::new(&s);
-    bob.set_password_and_sign_in(
-        &invite(&s, "acme", "bob@example.com", "viewer"),
-        "acme",
-        "bob@example.com",
-    );
+    let mut alice = signed_in(&s, "acme", "alice@example.com", "tenant_admin");
+    let mut bob = signed_in(&s, "acme", "bob@example.com", "viewer");
     assert!(bob.page("/ui/account").contains("Set up two-step sign-in"));
 
     // Set-up: a key shown once, enabled only by a right code from it.
@@ -904,12 +901,7 @@ fn viewer_tokens_embed_a_read_only_view_within_their_limits_and_the_tenants_sett
     );
 
     // The tenant's settings: embedding origins, record links, viewer types; checked and audited.
-    let mut alice = Browser::new(&s);
-    alice.set_password_and_sign_in(
-        &invite(&s, "acme", "alice@example.com", "tenant_admin"),
-        "acme",
-        "alice@example.com",
-    );
+    let mut alice = signed_in(&s, "acme", "alice@example.com", "tenant_admin");
     let settings = alice.page("/ui/settings");
     let token_csrf = csrf(&settings);
     let r = alice.post(
@@ -972,12 +964,7 @@ fn viewer_tokens_embed_a_read_only_view_within_their_limits_and_the_tenants_sett
     let open: Value = r.json().unwrap();
     let page = viewer.page(open["url"].as_str().unwrap());
     assert!(page.contains("theirs-order") && !page.contains("mine-user"));
-    let mut carol = Browser::new(&s);
-    carol.set_password_and_sign_in(
-        &invite(&s, "acme", "carol@example.com", "viewer"),
-        "acme",
-        "carol@example.com",
-    );
+    let mut carol = signed_in(&s, "acme", "carol@example.com", "viewer");
     assert!(!carol.page("/ui/search").contains("mine-user"));
     assert_eq!(carol.get("/ui/events/mine-user").status(), 404);
     assert!(alice.page("/ui/search").contains("mine-user"));
@@ -1125,12 +1112,7 @@ fn an_operator_reads_a_tenant_only_through_an_audited_time_bounded_access() {
         .all_events(&other, "&type=operator.access_started")
         .is_empty());
     // The access cookie is only a pointer: another person's session cannot use it.
-    let mut alice = Browser::new(&s);
-    alice.set_password_and_sign_in(
-        &invite(&s, "globex", "alice@example.com", "tenant_admin"),
-        "globex",
-        "alice@example.com",
-    );
+    let mut alice = signed_in(&s, "globex", "alice@example.com", "tenant_admin");
     alice.access = olga.access.clone();
     let page = alice.page("/ui/search");
     assert!(page.contains("globex-1") && !page.contains("acme-1"));
@@ -1171,18 +1153,8 @@ fn saved_searches_are_a_persons_own() {
     let s = Server::start(dir.path());
     let key = s.tenant_with_key("acme");
     s.ingest(&key, &json!([event("e-1")]));
-    let mut ana = Browser::new(&s);
-    ana.set_password_and_sign_in(
-        &invite(&s, "acme", "ana@example.com", "auditor"),
-        "acme",
-        "ana@example.com",
-    );
-    let mut zoe = Browser::new(&s);
-    zoe.set_password_and_sign_in(
-        &invite(&s, "acme", "zoe@example.com", "auditor"),
-        "acme",
-        "zoe@example.com",
-    );
+    let mut ana = signed_in(&s, "acme", "ana@example.com", "auditor");
+    let mut zoe = signed_in(&s, "acme", "zoe@example.com", "auditor");
 
     assert!(
         !ana.page("/ui/search").contains("Save these filters"),
@@ -1247,12 +1219,7 @@ fn bulk_reading_in_the_ui_is_audited_like_the_api() {
     let key = s.tenant_with_key("acme");
     let batch: Vec<Value> = (0..12).map(|i| event(&format!("p-{i}"))).collect();
     s.ingest(&key, &Value::Array(batch));
-    let mut ana = Browser::new(&s);
-    ana.set_password_and_sign_in(
-        &invite(&s, "acme", "ana@example.com", "auditor"),
-        "acme",
-        "ana@example.com",
-    );
+    let mut ana = signed_in(&s, "acme", "ana@example.com", "auditor");
     assert!(s.all_events(&key, "&type=audit_log.bulk_read").is_empty());
     ana.page("/ui/search?type=order.status_changed");
     let rec = s.all_events(&key, "&type=audit_log.bulk_read");
