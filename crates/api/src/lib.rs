@@ -49,6 +49,7 @@ mod key_cache;
 mod keyring;
 mod log;
 mod metrics_layer;
+mod oidc;
 pub mod openapi;
 mod ops;
 mod password;

@@ -34,7 +34,7 @@ const VIEWER_VIEWS_PER_SECOND: u32 = 2;
 const VIEWER_VIEWS_BURST: u32 = 60;
 
 /// Settings of the HTTP layer.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ApiConfig {
     /// Request and event size limits.
     pub limits: Limits,
@@ -62,7 +62,7 @@ pub struct ApiConfig {
 }
 
 /// Sign-in and sessions of the web UI (`docs/configuration.md`).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct UiConfig {
     /// A session unused this long ends.
     pub session_idle: time::Duration,
@@ -73,6 +73,12 @@ pub struct UiConfig {
     pub login_failures_per_account: u32,
     /// Failed sign-ins allowed per client address per 15 minutes. 0 turns the limit off.
     pub login_failures_per_ip: u32,
+    /// The URL people reach Sealbook at (`https://audit.example.com`), from which single
+    /// sign-on's redirect URI is made. `None`: taken from the request when it names this machine
+    /// (`http://127.0.0.1:…`, `http://localhost:…`), and single sign-on is unavailable otherwise.
+    pub public_url: Option<String>,
+    /// Allow `http://` identity providers on this machine (development and tests only).
+    pub sso_http_loopback: bool,
 }
 
 impl Default for UiConfig {
@@ -82,6 +88,8 @@ impl Default for UiConfig {
             session_lifetime: time::Duration::hours(12),
             login_failures_per_account: 5,
             login_failures_per_ip: 50,
+            public_url: None,
+            sso_http_loopback: false,
         }
     }
 }
@@ -212,6 +220,8 @@ pub(crate) struct Inner {
     pub(crate) exporters: std::sync::Mutex<std::collections::HashSet<String>>,
     /// Pages of the embedded viewer per viewer token (each one is an `audit_log.viewed` event).
     pub(crate) viewer_views: crate::ratelimit::RateLimiter,
+    /// The OpenID Connect relying party of single sign-on.
+    pub(crate) oidc: crate::oidc::Oidc,
 }
 
 /// The failed sign-in budgets (a limit of 0 is none).
@@ -275,6 +285,7 @@ impl AppState {
                         .then(|| Budget::new(config.ui.login_failures_per_ip, LOGIN_WINDOW)),
                 },
                 exporters: Default::default(),
+                oidc: crate::oidc::Oidc::new(config.ui.sso_http_loopback),
                 viewer_views: crate::ratelimit::RateLimiter::with_burst(
                     VIEWER_VIEWS_PER_SECOND,
                     VIEWER_VIEWS_BURST,

@@ -144,6 +144,8 @@ struct UiFile {
     session_lifetime: Option<std::time::Duration>,
     login_failures_per_account: u32,
     login_failures_per_ip: u32,
+    public_url: Option<String>,
+    sso_http_loopback: bool,
 }
 
 impl Default for UiFile {
@@ -154,6 +156,8 @@ impl Default for UiFile {
             session_lifetime: None,
             login_failures_per_account: d.login_failures_per_account,
             login_failures_per_ip: d.login_failures_per_ip,
+            public_url: None,
+            sso_http_loopback: false,
         }
     }
 }
@@ -450,6 +454,23 @@ impl ServeArgs {
                         )?,
                         login_failures_per_account: u.login_failures_per_account,
                         login_failures_per_ip: u.login_failures_per_ip,
+                        public_url: match &u.public_url {
+                            Some(url) => {
+                                let url = url.trim_end_matches('/');
+                                let rest = url
+                                    .strip_prefix("https://")
+                                    .or_else(|| url.strip_prefix("http://"));
+                                anyhow::ensure!(
+                                    rest.is_some_and(|r| !r.is_empty()
+                                        && r.bytes().all(|b| b.is_ascii_graphic()
+                                            && !matches!(b, b'?' | b'#' | b'"' | b'<' | b'>'))),
+                                    "ui.public_url must be an http(s) URL without query or fragment, e.g. https://audit.example.com"
+                                );
+                                Some(url.to_owned())
+                            }
+                            None => None,
+                        },
+                        sso_http_loopback: u.sso_http_loopback,
                     }
                 },
             },

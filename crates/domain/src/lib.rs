@@ -66,7 +66,7 @@ pub use filter::{
 };
 pub use keys::{ContentKey, SearchKey, TenantKeys};
 pub use scope::{Scope, ScopeError};
-pub use settings::{SettingsError, TenantSettings};
+pub use settings::{RoleMapping, SettingsError, SsoRole, SsoSettings, TenantSettings};
 pub use shape::{
     check_commitments, client_event, event_hashes, personal_paths, shape, shape_with,
     spelled_terms, stored_event_hashes, Entropy, EventHashes, PersonalValue, RehashError,

@@ -172,7 +172,7 @@ pub(crate) struct RoleForm {
 }
 
 /// Whether `user` is the tenant's last active tenant admin.
-async fn last_admin(state: &AppState, user: &User) -> Result<bool, ApiError> {
+pub(crate) async fn last_admin(state: &AppState, user: &User) -> Result<bool, ApiError> {
     if user.role != Role::TenantAdmin || user.disabled_at.is_some() {
         return Ok(false);
     }

@@ -180,7 +180,7 @@ pub(crate) async fn remove(
     // the factor.
     let account_key = format!("{}/{}", tenant.as_str(), session.user.email);
     let ip_key = client.map(|i| i.to_string()).unwrap_or_default();
-    if super::signin::budget_left(&state, &account_key, &ip_key).is_err() {
+    if super::signin::budget_left(&state, Some(&account_key), &ip_key).is_err() {
         return see_other("/ui/account?notice=totp_code_wrong", None);
     }
     let store = &state.inner.store;
@@ -204,7 +204,7 @@ pub(crate) async fn remove(
         None => false,
     };
     if !fresh {
-        super::signin::spend(&state, &account_key, &ip_key);
+        super::signin::spend(&state, Some(&account_key), &ip_key);
         return see_other("/ui/account?notice=totp_code_wrong", None);
     }
     let done = change(&state, &session, &session.user, client).await;

@@ -39,6 +39,7 @@ mod pages;
 mod session;
 mod settings;
 mod signin;
+mod sso;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -271,6 +272,9 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/ui/keys", get(admin::keys).post(admin::create_key))
         .route("/ui/keys/{id}/revoke", post(admin::revoke_key))
         .route("/ui/login/totp", post(signin::login_totp))
+        .route("/ui/login/sso", get(sso::start))
+        .route(sso::CALLBACK, get(sso::callback))
+        .route("/ui/sso", get(sso::page).post(sso::save))
         .route("/ui/account", get(admin::account))
         .route("/ui/account/totp", get(factor::setup).post(factor::confirm))
         .route("/ui/account/totp/remove", post(factor::remove))

@@ -194,7 +194,7 @@ impl FromRequestParts<AppState> for UiSession {
         let Some(session) = found else {
             return Err(to_sign_in(parts));
         };
-        let ui = state.inner.config.ui;
+        let ui = &state.inner.config.ui;
         let (now, now_text) = crate::people::now();
         let alive = session.revoked_at.is_none()
             && crate::people::parse_time(&session.expires_at).is_some_and(|t| t > now)

@@ -166,6 +166,11 @@ pub(crate) async fn save(
         Ok(s) => s.unwrap_or_default(),
         Err(e) => return page_error(e.into()),
     };
+    // Single sign-on has its own page (`super::sso`); this form leaves it as it is.
+    let new = TenantSettings {
+        sso: old.sso.clone(),
+        ..new
+    };
     let mut changed = Vec::new();
     if old.record_links != new.record_links {
         changed.push("record_links");
@@ -187,7 +192,7 @@ pub(crate) async fn save(
             event_type: "audit_log.settings_changed",
             actor: session.actor(),
             subject: json!({"type": "tenant", "id": session.tenant().as_str()}),
-            data: json!({"changed": changed, "settings": new}),
+            data: json!({"changed": changed, "settings": new.for_record()}),
             ip: client,
         },
         Some(PeopleEffect::SetSettings { settings: new, at }),

@@ -61,6 +61,9 @@ pub(crate) async fn login_form(Query(q): Query<LoginQuery>) -> Response {
                 Some("password_set") => Some("Your password is set. Sign in with it.".into()),
                 Some("signed_out") => Some("You are signed out.".into()),
                 Some("too_slow") => Some("Your sign-in took too long. Sign in again.".into()),
+                Some("sso_again") => Some(
+                    "Single sign-on could not be completed: it took longer than ten minutes, or was started in another browser. Start again.".into(),
+                ),
                 Some("access_ended") => {
                     Some("Your access to the tenant has ended, and you are signed out.".into())
                 }
@@ -76,6 +79,20 @@ pub(crate) struct LoginForm {
     email: String,
     password: String,
     next: Option<String>,
+}
+
+/// The sign-in page with an error, for an organisation (single sign-on's failures land here).
+pub(crate) fn login_page(status: StatusCode, tenant: &str, next: &str, error: &str) -> Response {
+    render(
+        status,
+        &LoginPage {
+            tenant: tenant.to_owned(),
+            email: String::new(),
+            next: next.to_owned(),
+            error: Some(error.to_owned()),
+            notice: None,
+        },
+    )
 }
 
 /// `POST /ui/login`.
@@ -107,7 +124,7 @@ pub(crate) async fn login(
     };
     let account_key = format!("{}/{}", f.tenant.trim(), email);
     let ip_key = ip.map(|i| i.to_string()).unwrap_or_default();
-    if let Err(retry_after) = budget_left(&state, &account_key, &ip_key) {
+    if let Err(retry_after) = budget_left(&state, Some(&account_key), &ip_key) {
         return too_many(
             again(StatusCode::TOO_MANY_REQUESTS, &too_many_words(retry_after)),
             retry_after,
@@ -120,7 +137,7 @@ pub(crate) async fn login(
         Err(e) => return super::page_error(e),
     };
     let Some(user) = user else {
-        spend(&state, &account_key, &ip_key);
+        spend(&state, Some(&account_key), &ip_key);
         // Recorded in the tenant's log when the tenant exists; never the address typed (it may
         // be a password typed in the wrong field) unless it names a person of the tenant.
         if let Some(t) = &tenant {
@@ -164,6 +181,28 @@ pub(crate) async fn login(
             "Wrong organisation, e-mail address or password.",
         );
     };
+    if !password_allowed(&state, &user).await {
+        let recorded = commit(
+            &state,
+            &user.tenant,
+            Record {
+                event_type: "user.login_failed",
+                actor: crate::people::actor(&user),
+                subject: crate::people::subject(&user),
+                data: json!({"method": "password", "failure_reason": "sso_required"}),
+                ip,
+            },
+            None,
+        )
+        .await;
+        if let Err(e) = recorded {
+            return super::page_error(e);
+        }
+        return again(
+            StatusCode::FORBIDDEN,
+            "Your organisation signs in with single sign-on: use the button below.",
+        );
+    }
     if user.has_totp {
         let pending = crate::signed::make(
             &state.inner.keyring,
@@ -183,7 +222,29 @@ pub(crate) async fn login(
             },
         );
     }
-    open_session(&state, &user, &headers, ip, &next, false).await
+    open_session(&state, &user, &headers, ip, &next, Method::Password).await
+}
+
+/// Whether `user` may sign in with a password: always, unless the tenant's single sign-on says
+/// only tenant admins may (their way back in when the provider fails).
+async fn password_allowed(state: &AppState, user: &sealbook_store::User) -> bool {
+    let sso = match state.inner.store.settings(&user.tenant).await {
+        Ok(s) => s.and_then(|s| s.sso),
+        // Unreadable settings must not lock people out of a store that answers people's rows.
+        Err(_) => None,
+    };
+    sso.is_none_or(|s| s.passwords || user.role == sealbook_domain::Role::TenantAdmin)
+}
+
+/// How a session was opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Method {
+    /// A password alone.
+    Password,
+    /// A password and a TOTP code.
+    PasswordTotp,
+    /// Single sign-on through the tenant's OpenID provider.
+    Sso,
 }
 
 /// The purpose of the token that carries a correct password to the second-factor step.
@@ -191,13 +252,18 @@ const PENDING: &[u8] = b"sealbook ui pending sign-in v1\0";
 /// How long the second-factor step may take.
 const PENDING_SECONDS: u64 = 300;
 
-/// Whether the failed sign-in budgets of this account and address allow another attempt;
-/// `Err(seconds)` until they do.
-pub(crate) fn budget_left(state: &AppState, account_key: &str, ip_key: &str) -> Result<(), u64> {
+/// Whether the failed sign-in budgets of this account (if one is named) and address allow
+/// another attempt; `Err(seconds)` until they do.
+pub(crate) fn budget_left(
+    state: &AppState,
+    account_key: Option<&str>,
+    ip_key: &str,
+) -> Result<(), u64> {
     let lf = &state.inner.login_failures;
     lf.per_account
         .as_ref()
-        .map(|b| b.check(account_key))
+        .zip(account_key)
+        .map(|(b, a)| b.check(a))
         .unwrap_or(Ok(()))
         .and(
             lf.per_ip
@@ -207,18 +273,18 @@ pub(crate) fn budget_left(state: &AppState, account_key: &str, ip_key: &str) -> 
         )
 }
 
-/// Spends one failed sign-in of this account and address.
-pub(crate) fn spend(state: &AppState, account_key: &str, ip_key: &str) {
+/// Spends one failed sign-in of this account (if one is named) and address.
+pub(crate) fn spend(state: &AppState, account_key: Option<&str>, ip_key: &str) {
     let lf = &state.inner.login_failures;
-    if let Some(b) = &lf.per_account {
-        b.spend(account_key);
+    if let (Some(b), Some(a)) = (&lf.per_account, account_key) {
+        b.spend(a);
     }
     if let Some(b) = &lf.per_ip {
         b.spend(ip_key);
     }
 }
 
-fn too_many_words(retry_after: u64) -> String {
+pub(crate) fn too_many_words(retry_after: u64) -> String {
     format!(
         "Too many failed sign-ins. Try again in {} minutes.",
         retry_after.div_ceil(60)
@@ -226,24 +292,26 @@ fn too_many_words(retry_after: u64) -> String {
 }
 
 /// `page` with `Retry-After`.
-fn too_many(mut page: Response, retry_after: u64) -> Response {
+pub(crate) fn too_many(mut page: Response, retry_after: u64) -> Response {
     if let Ok(v) = retry_after.to_string().parse() {
         page.headers_mut().insert(header::RETRY_AFTER, v);
     }
     page
 }
 
-/// Opens a session for `user` (recorded as `user.login_succeeded`) and sends them to `next`.
-async fn open_session(
+/// Opens a session for `user` (recorded as `user.login_succeeded`, with `extra` added to the
+/// event's data) and sends them to `next`.
+pub(crate) async fn open_session_with(
     state: &AppState,
     user: &sealbook_store::User,
     headers: &HeaderMap,
     ip: Option<std::net::IpAddr>,
     next: &str,
-    mfa: bool,
+    method: Method,
+    extra: serde_json::Value,
 ) -> Response {
     let (at, at_text) = now();
-    let ui = state.inner.config.ui;
+    let ui = &state.inner.config.ui;
     let (value, id_hash) = new_session_value();
     let user_agent: String = headers
         .get(header::USER_AGENT)
@@ -257,7 +325,12 @@ async fn open_session(
         id: crate::people::new_id("ses"),
         user_id: user.id.clone(),
         tenant: user.tenant.clone(),
-        method: if mfa { "password+totp" } else { "password" }.into(),
+        method: match method {
+            Method::Password => "password",
+            Method::PasswordTotp => "password+totp",
+            Method::Sso => "sso",
+        }
+        .into(),
         created_at: at_text.clone(),
         last_seen_at: at_text,
         expires_at: sealbook_domain::timestamp::format_utc(at + ui.session_lifetime, 6),
@@ -272,7 +345,16 @@ async fn open_session(
             event_type: "user.login_succeeded",
             actor: crate::people::actor(user),
             subject: crate::people::subject(user),
-            data: json!({"method": "password", "mfa": mfa}),
+            data: {
+                let mut d = match method {
+                    Method::Sso => json!({"method": "sso"}),
+                    _ => json!({"method": "password", "mfa": method == Method::PasswordTotp}),
+                };
+                if let (Some(d), Some(extra)) = (d.as_object_mut(), extra.as_object()) {
+                    d.extend(extra.clone());
+                }
+                d
+            },
             ip,
         },
         Some(PeopleEffect::OpenSession { id_hash, session }),
@@ -288,6 +370,18 @@ async fn open_session(
         next
     };
     see_other(landing, Some(set_cookie(&value, max_age)))
+}
+
+/// [`open_session_with`], nothing added.
+async fn open_session(
+    state: &AppState,
+    user: &sealbook_store::User,
+    headers: &HeaderMap,
+    ip: Option<std::net::IpAddr>,
+    next: &str,
+    method: Method,
+) -> Response {
+    open_session_with(state, user, headers, ip, next, method, json!({})).await
 }
 
 #[derive(Template)]
@@ -344,7 +438,7 @@ pub(crate) async fn login_totp(
             },
         )
     };
-    if let Err(retry_after) = budget_left(&state, &account_key, &ip_key) {
+    if let Err(retry_after) = budget_left(&state, Some(&account_key), &ip_key) {
         return too_many(
             again(StatusCode::TOO_MANY_REQUESTS, too_many_words(retry_after)),
             retry_after,
@@ -365,7 +459,7 @@ pub(crate) async fn login_totp(
         None => false,
     };
     if !used {
-        spend(&state, &account_key, &ip_key);
+        spend(&state, Some(&account_key), &ip_key);
         let recorded = commit(
             &state,
             &t,
@@ -387,7 +481,15 @@ pub(crate) async fn login_totp(
             "That code is not right, or was used already. Enter the current code from your authenticator app.".into(),
         );
     }
-    open_session(&state, &user, &headers, ip, &safe_next(Some(next)), true).await
+    open_session(
+        &state,
+        &user,
+        &headers,
+        ip,
+        &safe_next(Some(next)),
+        Method::PasswordTotp,
+    )
+    .await
 }
 
 /// The person whose credentials these are, or `None` (unknown tenant or person, deactivated, no

@@ -1,6 +1,7 @@
 // Sealbook's web UI in real headless Chromium, as a person uses it. Run by
 // crates/cli/tests/e2e/browser.rs with BASE (the server), LINK (a tenant admin's set-password
-// path), OPERATOR_LINK (a platform operator's) and CHROMIUM (the browser); with SHOTS set to a
+// path), OPERATOR_LINK (a platform operator's), IDP and IDP_SECRET (an OpenID provider, idp.mjs,
+// and the client secret it knows) and CHROMIUM (the browser); with SHOTS set to a
 // folder, it also saves screenshots of the main pages there (docs/ui/). Exits non-zero, naming
 // the step, when anything is wrong.
 import { chromium } from 'playwright-core';
@@ -11,7 +12,7 @@ import path from 'path';
 import { fileURLToPath } from 'url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const { BASE, LINK, OPERATOR_LINK, CHROMIUM, SHOTS } = process.env;
+const { BASE, LINK, OPERATOR_LINK, CHROMIUM, SHOTS, IDP, IDP_SECRET } = process.env;
 
 // RFC 6238 codes, computed here from the key the page shows (base32, HMAC-SHA-1, 30 s, 6 digits).
 function totp(base32, unixSeconds) {
@@ -272,7 +273,7 @@ try {
   check(page.url().includes('/ui/login'), 'after sign-out the search page asks to sign in');
 
   step = 'sign in with the second factor';
-  await page.getByLabel('Organisation').fill('acme');
+  await page.getByLabel('Organisation', { exact: true }).fill('acme');
   await page.getByLabel('E-mail address').fill('admin@acme.example');
   await page.getByLabel('Password').fill(PASSWORD);
   await page.getByRole('button', { name: 'Sign in' }).click();
@@ -318,6 +319,42 @@ try {
   check((await page.textContent('tbody')).includes('started accessing this tenant'), 'the access is in the tenant\'s own log, for its admins to see');
   await page.goto(BASE + '/ui/search?type=operator.access_ended');
   check(await page.locator('tbody tr').count() === 1, 'and its end');
+
+  step = 'single sign-on set-up';
+  await page.goto(BASE + '/ui/sso');
+  await axe('single sign-on');
+  await page.getByLabel('Issuer URL').fill(IDP);
+  await page.getByLabel('Client id').fill('sealbook-acme');
+  await page.getByLabel('Client secret').fill(IDP_SECRET);
+  await page.getByLabel('Extra scopes').fill('groups');
+  await page.getByLabel('Roles from claim values').fill('auditors = auditor\nsealbook-admins = tenant_admin');
+  await page.getByLabel('Create people at their first sign-in').check();
+  await page.getByRole('button', { name: 'Save single sign-on' }).click();
+  await page.waitForURL(u => u.searchParams.get('notice') === 'saved');
+  check((await page.textContent('main')).includes('A secret is set'), 'the secret is kept, not shown');
+  await shot(page, 'sso-light');
+
+  step = 'sign in with single sign-on';
+  const sso = await browser.newContext({ viewport: { width: 1280, height: 900 }, bypassCSP: true });
+  const ssoPage = await sso.newPage();
+  await ssoPage.goto(BASE + '/ui/login');
+  await ssoPage.getByLabel('Organisation for single sign-on').fill('acme');
+  await ssoPage.getByRole('button', { name: 'Sign in with single sign-on' }).click();
+  // The provider's own login and consent pages.
+  await ssoPage.waitForURL(u => u.origin === IDP);
+  await ssoPage.locator('input[name=login]').fill('audit.ann@acme.example');
+  await ssoPage.locator('input[name=password]').fill('anything');
+  await ssoPage.getByRole('button', { name: 'Sign-in' }).click();
+  await ssoPage.getByRole('button', { name: 'Continue' }).click();
+  await ssoPage.waitForURL('**/ui/search');
+  check((await ssoPage.locator('tbody tr').count()) >= 9, 'signed in through the provider, the tenant\'s events');
+  check(!(await ssoPage.textContent('nav')).includes('People'), 'as an auditor, from the provider\'s groups');
+  await ssoPage.goto(BASE + '/ui/account');
+  check((await ssoPage.textContent('tbody')).includes('Single sign-on'), 'the session says it came from single sign-on');
+  await sso.close();
+  await page.bringToFront();
+  await page.goto(BASE + '/ui/search?type=user.provisioned');
+  check((await page.textContent('tbody')).includes('audit.ann'), 'the new person is in the tenant\'s log');
 
   check(consoleErrors.length === 0, `no console errors: ${consoleErrors.join('; ')}`);
   console.log('browser: all steps passed');

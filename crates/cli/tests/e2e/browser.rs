@@ -4,7 +4,8 @@
 //! stay inert, a CSV download, inviting a person, creating a key (the secret shown once), the
 //! catalog, setting up a second factor and signing in with it, the tenant's settings and the
 //! embedded viewer framed by an allowed site (and refused by another), a platform operator's
-//! audited access appearing in the tenant's log, dark mode, a phone's width, axe-core on every
+//! audited access appearing in the tenant's log, single sign-on through a real OpenID provider
+//! (set up, then a person created by it with the role its groups give), dark mode, a phone's width, axe-core on every
 //! page, and sign-out. With `SHOTS=<folder>` the script saves the screenshots of `docs/ui/`. `scripts/browser.sh --install`
 //! (run by `.ci/run`) installs Chromium, Node.js and the script's packages.
 
@@ -75,7 +76,28 @@ fn seed(s: &Server, key: &str) {
 #[test]
 fn the_ui_works_in_headless_chromium() {
     let dir = tempdir();
-    let s = Server::start(dir.path());
+    let config = dir.path().join("sealbook.toml");
+    std::fs::write(&config, "[ui]\nsso_http_loopback = true\n").unwrap();
+    // A configuration file keeps the request limits on; this test, like most, runs without them.
+    let s = Server::start_with(
+        dir.path(),
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--rate-limit-per-key",
+            "0",
+            "--auth-failures-per-ip",
+            "0",
+            "--checkpoint-requests-per-tenant",
+            "0",
+        ],
+    );
+    let idp_secret = "browser-idp-secret-4b1d";
+    let idp = crate::sso::Idp::start(
+        &format!("{}/ui/login/sso/callback", s.url),
+        "sealbook-acme",
+        idp_secret,
+    );
     s.create_tenant("acme");
     let (_, key) = s.create_key("acme", &["events:write", "events:read"]);
     seed(&s, &key);
@@ -97,6 +119,8 @@ fn the_ui_works_in_headless_chromium() {
     let out = Command::new("node")
         .arg(&script)
         .env("BASE", &s.url)
+        .env("IDP", &idp.issuer)
+        .env("IDP_SECRET", idp_secret)
         .env("LINK", link["set_password_path"].as_str().unwrap())
         .env(
             "OPERATOR_LINK",

@@ -22,6 +22,7 @@ mod postgres;
 mod read;
 mod redaction;
 mod spool;
+mod sso;
 mod tamper;
 mod ui;
 mod upgrade;

@@ -10,19 +10,20 @@ use reqwest::blocking::{Client, Response};
 use reqwest::redirect::Policy;
 use serde_json::{json, Value};
 
-/// A browser: no redirects followed, cookies kept by hand (the session's, and an operator's
-/// access).
-struct Browser<'a> {
-    s: &'a Server,
-    http: Client,
-    cookie: Option<String>,
-    access: Option<String>,
+/// A browser: no redirects followed, cookies kept by hand (the session's, an operator's
+/// access, and a single sign-on flow's).
+pub(crate) struct Browser<'a> {
+    pub(crate) s: &'a Server,
+    pub(crate) http: Client,
+    pub(crate) cookie: Option<String>,
+    pub(crate) access: Option<String>,
+    pub(crate) sso: Option<String>,
 }
 
-const PASSWORD: &str = "correct horse battery staple";
+pub(crate) const PASSWORD: &str = "correct horse battery staple";
 
 impl<'a> Browser<'a> {
-    fn new(s: &'a Server) -> Browser<'a> {
+    pub(crate) fn new(s: &'a Server) -> Browser<'a> {
         Browser {
             s,
             http: Client::builder()
@@ -32,6 +33,7 @@ impl<'a> Browser<'a> {
                 .unwrap(),
             cookie: None,
             access: None,
+            sso: None,
         }
     }
 
@@ -43,6 +45,9 @@ impl<'a> Browser<'a> {
         }
         if let Some(a) = &self.access {
             parts.push(format!("__Host-sealbook-access={a}"));
+        }
+        if let Some(f) = &self.sso {
+            parts.push(format!("__Host-sealbook-sso={f}"));
         }
         (!parts.is_empty()).then(|| parts.join("; "))
     }
@@ -56,12 +61,13 @@ impl<'a> Browser<'a> {
             match name {
                 "__Host-sealbook" => self.cookie = value,
                 "__Host-sealbook-access" => self.access = value,
+                "__Host-sealbook-sso" => self.sso = value,
                 other => panic!("unexpected cookie {other}"),
             }
         }
     }
 
-    fn get(&mut self, path: &str) -> Response {
+    pub(crate) fn get(&mut self, path: &str) -> Response {
         let mut rq = self.http.get(format!("{}{path}", self.s.url));
         if let Some(c) = self.cookie_header() {
             rq = rq.header("cookie", c);
@@ -71,7 +77,7 @@ impl<'a> Browser<'a> {
         r
     }
 
-    fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Response {
+    pub(crate) fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Response {
         let mut rq = self
             .http
             .post(format!("{}{path}", self.s.url))
@@ -85,14 +91,14 @@ impl<'a> Browser<'a> {
         r
     }
 
-    fn page(&mut self, path: &str) -> String {
+    pub(crate) fn page(&mut self, path: &str) -> String {
         let r = self.get(path);
         assert_eq!(r.status(), 200, "{path}");
         r.text().unwrap()
     }
 
     /// Sets the password through `link` (a path) and signs in.
-    fn set_password_and_sign_in(&mut self, link: &str, tenant: &str, email: &str) {
+    pub(crate) fn set_password_and_sign_in(&mut self, link: &str, tenant: &str, email: &str) {
         let token = link.split("token=").nth(1).unwrap().to_owned();
         let page = self.page(link);
         assert!(page.contains(email));
@@ -119,7 +125,13 @@ impl<'a> Browser<'a> {
         self.sign_in(tenant, email, PASSWORD, 303);
     }
 
-    fn sign_in(&mut self, tenant: &str, email: &str, password: &str, expect: u16) -> Response {
+    pub(crate) fn sign_in(
+        &mut self,
+        tenant: &str,
+        email: &str,
+        password: &str,
+        expect: u16,
+    ) -> Response {
         let r = self.post(
             "/ui/login",
             &[
@@ -135,13 +147,13 @@ impl<'a> Browser<'a> {
 }
 
 /// The value of the first `name="_csrf"` field of a page.
-fn csrf(page: &str) -> String {
+pub(crate) fn csrf(page: &str) -> String {
     let at = page.find("name=\"_csrf\" value=\"").expect("a CSRF field") + 20;
     page[at..].split('"').next().unwrap().to_owned()
 }
 
 /// The id of the person with `email` on the people page (from their row's forms).
-fn person_id(page: &str, email: &str) -> String {
+pub(crate) fn person_id(page: &str, email: &str) -> String {
     let row = &page[page.find(email).expect("the person's row")..];
     let at = row.find("/ui/people/usr_").unwrap() + 11;
     row[at..].split('/').next().unwrap().to_owned()
@@ -167,7 +179,7 @@ fn invite(s: &Server, tenant: &str, email: &str, role: &str) -> String {
 }
 
 /// A person of `tenant` with `role`, invited by the operator, signed in with a password.
-fn signed_in<'a>(s: &'a Server, tenant: &str, email: &str, role: &str) -> Browser<'a> {
+pub(crate) fn signed_in<'a>(s: &'a Server, tenant: &str, email: &str, role: &str) -> Browser<'a> {
     let mut b = Browser::new(s);
     b.set_password_and_sign_in(&invite(s, tenant, email, role), tenant, email);
     b
@@ -609,7 +621,7 @@ fn field(page: &str, name: &str) -> String {
 }
 
 /// Every file of a directory tree, concatenated.
-fn all_bytes(dir: &std::path::Path) -> Vec<u8> {
+pub(crate) fn all_bytes(dir: &std::path::Path) -> Vec<u8> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).unwrap() {
         let p = e.unwrap().path();
