@@ -178,6 +178,7 @@ pub(crate) async fn start(
 ) -> Result<Response, ApiError> {
     grant.require(Action::ExportEvents)?;
     let (format, filters) = parse_query(pairs)?;
+    let person_id = person.clone();
     let one = match person {
         Some(p) => Some(OneAtATime::take(&state, p)?),
         None => None,
@@ -202,7 +203,25 @@ pub(crate) async fn start(
     let audit = record(&state, actor, &tenant, &filters, format, count, size).await?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     let catalogs = state.catalogs(&tenant).await?;
+    let progress = Arc::new(Progress {
+        id: audit.id.clone(),
+        tenant: tenant.clone(),
+        person: person_id,
+        format: format.name(),
+        filters: filters
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("&"),
+        started_at: crate::people::now().1,
+        total: count,
+        sent: Default::default(),
+        state: Default::default(),
+        ended: Default::default(),
+    });
+    track(&state, progress.clone());
     let job = Job {
+        progress,
         state,
         tenant,
         filters,
@@ -233,6 +252,12 @@ pub(crate) async fn start(
                 format!("attachment; filename=\"{file}\""),
             ),
             (header::CACHE_CONTROL, "no-store".to_owned()),
+            // How many events the file holds, known before the first byte: a client can show
+            // its progress.
+            (
+                header::HeaderName::from_static("sealbook-export-events"),
+                count.to_string(),
+            ),
         ],
         body,
     )
@@ -286,6 +311,10 @@ async fn count(
     filter: &EventFilter,
     size: u64,
 ) -> Result<u64, ApiError> {
+    // Every event below the pinned size, when nothing is filtered: no second pass.
+    if filter.selects_everything() {
+        return Ok(size);
+    }
     let mut filter = filter.clone();
     filter.cursor = Some(Cursor(size));
     let mut n = 0u64;
@@ -327,6 +356,116 @@ fn slot(state: &AppState, tenant: &TenantId) -> Result<OwnedSemaphorePermit, Api
     })
 }
 
+/// How far an export has come, for its progress on the Exports page (`ui/pages.rs`) and in
+/// metrics. Kept per node while it runs and for [`PROGRESS_KEPT`] after, at most
+/// [`MAX_PROGRESS`] at once (the oldest finished go first).
+pub(crate) struct Progress {
+    /// The export's audit event: its id names the export.
+    pub(crate) id: String,
+    pub(crate) tenant: TenantId,
+    /// The person who started it (`None`: an API key).
+    pub(crate) person: Option<String>,
+    pub(crate) format: &'static str,
+    /// The filters, as a query string.
+    pub(crate) filters: String,
+    pub(crate) started_at: String,
+    /// Events the export holds (counted before the first byte).
+    pub(crate) total: u64,
+    /// Events sent so far.
+    pub(crate) sent: std::sync::atomic::AtomicU64,
+    /// 0 running, 1 finished, 2 stopped (the client went away), 3 failed.
+    state: std::sync::atomic::AtomicU8,
+    ended: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+/// What became of an export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    Running,
+    Finished,
+    Stopped,
+    Failed,
+}
+
+impl Progress {
+    pub(crate) fn outcome(&self) -> Outcome {
+        match self.state.load(std::sync::atomic::Ordering::Relaxed) {
+            0 => Outcome::Running,
+            1 => Outcome::Finished,
+            2 => Outcome::Stopped,
+            _ => Outcome::Failed,
+        }
+    }
+
+    fn end(&self, outcome: Outcome) {
+        let code = match outcome {
+            Outcome::Running => return,
+            Outcome::Finished => 1,
+            Outcome::Stopped => 2,
+            Outcome::Failed => 3,
+        };
+        // The first end wins (a job that failed is not "stopped" when its sender then drops).
+        let _ = self.state.compare_exchange(
+            0,
+            code,
+            std::sync::atomic::Ordering::Relaxed,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        *self
+            .ended
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(std::time::Instant::now());
+    }
+}
+
+/// Finished exports stay listed this long.
+const PROGRESS_KEPT: std::time::Duration = std::time::Duration::from_secs(600);
+/// At most this many exports are listed per node.
+const MAX_PROGRESS: usize = 1000;
+
+/// Registers an export's progress, dropping what has been finished long enough (or, full, the
+/// oldest finished).
+fn track(state: &AppState, p: Arc<Progress>) {
+    let mut all = state
+        .inner
+        .export_progress
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let ended_at = |p: &Progress| {
+        *p.ended
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    };
+    all.retain(|p| ended_at(p).is_none_or(|e| e.elapsed() < PROGRESS_KEPT));
+    if all.len() >= MAX_PROGRESS {
+        if let Some(oldest) = all
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| ended_at(p).map(|e| (i, e)))
+            .min_by_key(|(_, e)| *e)
+            .map(|(i, _)| i)
+        {
+            all.remove(oldest);
+        }
+    }
+    // Running exports are bounded by the export slots, so the list stays bounded.
+    all.push(p);
+}
+
+/// The exports `person` started in `tenant` on this node, newest first.
+pub(crate) fn progress_of(state: &AppState, tenant: &TenantId, person: &str) -> Vec<Arc<Progress>> {
+    let all = state
+        .inner
+        .export_progress
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    all.iter()
+        .rev()
+        .filter(|p| &p.tenant == tenant && p.person.as_deref() == Some(person))
+        .cloned()
+        .collect()
+}
+
 /// A running export: what its trailer needs, and its slot, released when it ends.
 struct Job {
     state: AppState,
@@ -335,8 +474,16 @@ struct Job {
     note: String,
     size: u64,
     audit: sealbook_store::Receipt,
+    progress: Arc<Progress>,
     _permit: OwnedSemaphorePermit,
     _one: Option<OneAtATime>,
+}
+
+impl Drop for Job {
+    fn drop(&mut self) {
+        // Whatever did not say how it ended stopped early (the client went away).
+        self.progress.end(Outcome::Stopped);
+    }
 }
 
 /// A person's one running export on this node, released when the export ends.
@@ -380,6 +527,73 @@ impl Drop for OneAtATime {
 /// Sending stopped: the client went away, or accepted nothing for the idle timeout.
 struct Stopped;
 
+/// The pages of an export, newest first, each read while the one before it is being written:
+/// the store's read and the rendering of rows run side by side, so an export goes at the pace of
+/// the slower of the two rather than of their sum. At most one page is read ahead.
+struct Pages {
+    store: std::sync::Arc<dyn sealbook_store::Store>,
+    tenant: TenantId,
+    filter: EventFilter,
+    ahead: Option<
+        tokio::task::JoinHandle<
+            Result<Vec<sealbook_store::StoredEvent>, sealbook_store::StoreError>,
+        >,
+    >,
+}
+
+impl Pages {
+    /// The pages of `filter` below index `size`.
+    fn new(state: &AppState, tenant: &TenantId, mut filter: EventFilter, size: u64) -> Pages {
+        filter.cursor = Some(Cursor(size));
+        let mut pages = Pages {
+            store: state.inner.store.clone(),
+            tenant: tenant.clone(),
+            filter,
+            ahead: None,
+        };
+        pages.read_ahead();
+        pages
+    }
+
+    fn read_ahead(&mut self) {
+        let (store, tenant, filter) =
+            (self.store.clone(), self.tenant.clone(), self.filter.clone());
+        self.ahead = Some(tokio::spawn(
+            async move { store.query(&tenant, &filter).await },
+        ));
+    }
+
+    /// The next page; `Ok(None)` after the last.
+    async fn next(&mut self) -> Result<Option<Vec<sealbook_store::StoredEvent>>, String> {
+        let Some(ahead) = self.ahead.take() else {
+            return Ok(None);
+        };
+        let page = match ahead.await {
+            Ok(Ok(page)) => page,
+            Ok(Err(e)) => return Err(e.to_string()),
+            Err(e) => return Err(format!("the page's read stopped: {e}")),
+        };
+        let Some(last) = page.last() else {
+            return Ok(None);
+        };
+        // A short page is the last: the store fills a page unless the selection ends.
+        if page.len() >= self.filter.limit {
+            self.filter.cursor = Some(Cursor(last.index));
+            self.read_ahead();
+        }
+        Ok(Some(page))
+    }
+}
+
+impl Drop for Pages {
+    fn drop(&mut self) {
+        // An export that stopped early reads nothing more.
+        if let Some(a) = self.ahead.take() {
+            a.abort();
+        }
+    }
+}
+
 impl Job {
     /// Sends one chunk, waiting at most the idle timeout for the client to take it.
     async fn send(&self, tx: &Tx, chunk: Bytes) -> Result<(), Stopped> {
@@ -396,7 +610,7 @@ impl Job {
     }
 
     /// Streams the export into `tx`; stops when the client goes away or stops reading.
-    async fn produce(self, mut filter: EventFilter, tx: Tx) {
+    async fn produce(self, filter: EventFilter, tx: Tx) {
         let header = json!({
             "sealbook_export": 1,
             "format": "jsonl",
@@ -408,20 +622,20 @@ impl Job {
             return;
         }
         let mut indexes: Vec<u64> = Vec::new();
-        filter.cursor = Some(Cursor(self.size));
+        let mut pages = Pages::new(&self.state, &self.tenant, filter, self.size);
         loop {
-            let page = match self.state.inner.store.query(&self.tenant, &filter).await {
-                Ok(p) => p,
+            let page = match pages.next().await {
+                Ok(Some(p)) => p,
+                Ok(None) => break,
                 Err(e) => {
                     tracing::warn!(tenant = %self.tenant, error = %e, "export failed midway");
+                    self.progress.end(Outcome::Failed);
                     let _ = self
                         .send(&tx, line(&json!({"error": "the export failed midway; it is incomplete and has no trailer"})))
                         .await;
                     return;
                 }
             };
-            let Some(last) = page.last() else { break };
-            filter.cursor = Some(Cursor(last.index));
             let mut chunk = Vec::with_capacity(page.len() * 1024);
             for e in &page {
                 let l = export_line(&e.leaf, &e.personal, e.index, &e.leaf_hash.to_hex());
@@ -432,15 +646,21 @@ impl Job {
             if self.send(&tx, Bytes::from(chunk)).await.is_err() {
                 return;
             }
+            self.progress
+                .sent
+                .fetch_add(page.len() as u64, std::sync::atomic::Ordering::Relaxed);
         }
         let trailer = match self.trailer(indexes).await {
             Ok(t) => t,
             Err(e) => {
                 tracing::error!(tenant = %self.tenant, error = %e, "export trailer failed");
+                self.progress.end(Outcome::Failed);
                 json!({"error": "the export's proof or claims could not be made; it has no trailer"})
             }
         };
-        let _ = self.send(&tx, line(&trailer)).await;
+        if self.send(&tx, line(&trailer)).await.is_ok() {
+            self.progress.end(Outcome::Finished);
+        }
     }
 
     /// Streams the CSV export into `tx`: the header row, then one row per event as `grant` may
@@ -448,7 +668,7 @@ impl Job {
     /// the `type` column, so a spreadsheet user sees that the file is incomplete.
     async fn produce_csv(
         self,
-        mut filter: EventFilter,
+        filter: EventFilter,
         catalogs: crate::catalog_cache::Catalogs,
         grant: Grant,
         bom: bool,
@@ -462,29 +682,33 @@ impl Job {
         if self.send(&tx, Bytes::from(head)).await.is_err() {
             return;
         }
-        filter.cursor = Some(Cursor(self.size));
+        let mut pages = Pages::new(&self.state, &self.tenant, filter, self.size);
         loop {
-            let page = match self.state.inner.store.query(&self.tenant, &filter).await {
-                Ok(p) => p,
+            let page = match pages.next().await {
+                Ok(Some(p)) => p,
+                Ok(None) => break,
                 Err(e) => {
                     tracing::warn!(tenant = %self.tenant, error = %e, "export failed midway");
+                    self.progress.end(Outcome::Failed);
                     let failed =
                         json!({"type": "ERROR: the export failed midway; this file is incomplete"});
                     let _ = self.send(&tx, Bytes::from(csv::row(&failed, None))).await;
                     return;
                 }
             };
-            let Some(last) = page.last() else { break };
-            filter.cursor = Some(Cursor(last.index));
             let mut chunk = String::with_capacity(page.len() * 512);
             for e in &page {
                 let v = crate::events::reader_view(&catalogs, e, &grant);
-                chunk.push_str(&csv::row(&v, v.get("label").and_then(Value::as_str)));
+                csv::row_into(&mut chunk, &v, v.get("label").and_then(Value::as_str));
             }
             if self.send(&tx, Bytes::from(chunk)).await.is_err() {
                 return;
             }
+            self.progress
+                .sent
+                .fetch_add(page.len() as u64, std::sync::atomic::Ordering::Relaxed);
         }
+        self.progress.end(Outcome::Finished);
     }
 
     /// The trailer: the checkpoint, one batch proof for every line, and the signed claims.

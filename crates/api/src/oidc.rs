@@ -12,8 +12,11 @@
 //! token's.
 //!
 //! Every request to a provider is bounded: 5 s to connect, 10 s in all, no redirects, at most
-//! 256 KiB of answer. Providers are https only; the deployment may allow `http://` for one on
-//! this machine (`[ui] sso_http_loopback`, for development and the tests). Discovery documents
+//! 256 KiB of answer. Providers are https only, at public addresses: a name that resolves only
+//! to a loopback, private, link-local, shared or unique-local address is refused (so a tenant
+//! admin cannot make the server call its own network), as is a URL with credentials in it. The
+//! deployment may allow `http://` and loopback addresses for a provider on this machine
+//! (`[ui] sso_http_loopback`, for development and the tests). Discovery documents
 //! are kept ten minutes; the JWKS is fetched again when a token names a key it lacks, at most
 //! every 30 seconds. Nothing here knows HTTP servers, pages or storage.
 
@@ -34,7 +37,11 @@ const JWKS_REFETCH: Duration = Duration::from_secs(30);
 /// The most of one answer read from a provider.
 const MAX_ANSWER: usize = 256 * 1024;
 /// Providers kept at once (one per issuer); the oldest goes first.
-const MAX_PROVIDERS: usize = 1000;
+const MAX_PROVIDERS: usize = 200;
+/// The longest URL Sealbook calls (an issuer, or an endpoint a discovery document names).
+const MAX_URL: usize = 2048;
+/// The most keys a provider's JWKS may hold.
+const MAX_KEYS: usize = 50;
 /// The ID token's clock leeway.
 const LEEWAY_SECONDS: u64 = 60;
 
@@ -135,6 +142,68 @@ pub(crate) struct Oidc {
     providers: Mutex<HashMap<String, Arc<Provider>>>,
 }
 
+/// Whether Sealbook may call `ip`: a public unicast address, or loopback when allowed.
+fn ip_allowed(ip: std::net::IpAddr, loopback: bool) -> bool {
+    use std::net::IpAddr;
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            if v4.is_loopback() {
+                return loopback;
+            }
+            !(v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.is_documentation()
+                || o[0] == 0
+                // 100.64.0.0/10, shared address space (carrier-grade NAT).
+                || (o[0] == 100 && (o[1] & 0xc0) == 64)
+                // 192.0.0.0/24, IETF protocol assignments; 198.18.0.0/15, benchmarking; 240/4.
+                || (o[0] == 192 && o[1] == 0 && o[2] == 0)
+                || (o[0] == 198 && (o[1] & 0xfe) == 18)
+                || o[0] >= 240)
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return ip_allowed(IpAddr::V4(v4), loopback);
+            }
+            if v6.is_loopback() {
+                return loopback;
+            }
+            let first = v6.segments()[0];
+            !(v6.is_unspecified()
+                || v6.is_multicast()
+                // fc00::/7 unique local, fe80::/10 link-local.
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80)
+        }
+    }
+}
+
+/// The resolver of provider names: only addresses [`ip_allowed`] accepts.
+struct PublicOnly {
+    loopback: bool,
+}
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let loopback = self.loopback;
+        Box::pin(async move {
+            let found = tokio::net::lookup_host((name.as_str(), 0)).await?;
+            let allowed: Vec<std::net::SocketAddr> =
+                found.filter(|a| ip_allowed(a.ip(), loopback)).collect();
+            if allowed.is_empty() {
+                let e: Box<dyn std::error::Error + Send + Sync> =
+                    "the name resolves to no public address".into();
+                return Err(e);
+            }
+            Ok(Box::new(allowed.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
 fn random_token() -> String {
     let mut b = [0u8; 32];
     getrandom::fill(&mut b).expect("the operating system's random generator failed");
@@ -155,6 +224,9 @@ impl Oidc {
             .timeout(Duration::from_secs(10))
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("sealbook/", env!("CARGO_PKG_VERSION")))
+            .dns_resolver(Arc::new(PublicOnly {
+                loopback: http_loopback,
+            }))
             .build()
             .expect("an HTTP client with rustls builds");
         Oidc {
@@ -165,12 +237,25 @@ impl Oidc {
     }
 
     /// Whether `url` is one Sealbook may call: https, or http to this machine when allowed.
+    /// (Names are checked again when resolved: [`PublicOnly`].)
     pub(crate) fn url_allowed(&self, url: &str) -> bool {
+        if url.len() > MAX_URL {
+            return false;
+        }
         let Ok(u) = reqwest::Url::parse(url) else {
             return false;
         };
+        if !u.username().is_empty() || u.password().is_some() {
+            return false;
+        }
+        let host_ok = match u.host() {
+            Some(url::Host::Ipv4(ip)) => ip_allowed(ip.into(), self.http_loopback),
+            Some(url::Host::Ipv6(ip)) => ip_allowed(ip.into(), self.http_loopback),
+            Some(url::Host::Domain(_)) => true,
+            None => false,
+        };
         match u.scheme() {
-            "https" => u.host_str().is_some(),
+            "https" => host_ok,
             "http" => {
                 self.http_loopback
                     && matches!(
@@ -228,7 +313,15 @@ impl Oidc {
                 format!("HTTP {status}"),
             ));
         }
-        serde_json::from_value(v).map_err(|e| provider_error("key set (jwks_uri)", e))
+        let set: JwkSet =
+            serde_json::from_value(v).map_err(|e| provider_error("key set (jwks_uri)", e))?;
+        if set.keys.len() > MAX_KEYS {
+            return Err(provider_error(
+                "key set (jwks_uri)",
+                "it holds more than 50 keys",
+            ));
+        }
+        Ok(set)
     }
 
     /// The provider of `issuer`, discovered (or kept from a discovery in the last ten minutes).
@@ -786,12 +879,47 @@ mod tests {
         assert!(check(none).await.is_err());
     }
 
+    #[tokio::test]
+    async fn names_resolving_to_this_machine_are_refused_unless_allowed() {
+        use reqwest::dns::Resolve;
+        use std::str::FromStr;
+        let name = || reqwest::dns::Name::from_str("localhost").unwrap();
+        assert!(PublicOnly { loopback: false }
+            .resolve(name())
+            .await
+            .is_err());
+        let allowed: Vec<_> = PublicOnly { loopback: true }
+            .resolve(name())
+            .await
+            .unwrap()
+            .collect();
+        assert!(allowed.iter().all(|a| a.ip().is_loopback()) && !allowed.is_empty());
+    }
+
     #[test]
     fn only_https_providers_unless_loopback_http_is_allowed() {
         let strict = Oidc::new(false);
         let dev = Oidc::new(true);
         assert!(strict.url_allowed("https://login.example.com/x"));
         assert!(!strict.url_allowed("http://127.0.0.1:8080/x"));
+        for internal in [
+            "https://127.0.0.1/x",
+            "https://10.1.2.3/x",
+            "https://172.16.0.1/x",
+            "https://192.168.1.1/x",
+            "https://169.254.169.254/latest/meta-data",
+            "https://100.64.0.1/x",
+            "https://0.0.0.0/x",
+            "https://[::1]/x",
+            "https://[fd00::1]/x",
+            "https://[fe80::1]/x",
+            "https://[::ffff:10.0.0.1]/x",
+            "https://user:pw@login.example.com/x",
+        ] {
+            assert!(!strict.url_allowed(internal), "{internal}");
+        }
+        assert!(strict.url_allowed("https://93.184.215.14/x"));
+        assert!(!strict.url_allowed(&format!("https://a.example/{}", "x".repeat(MAX_URL))));
         assert!(dev.url_allowed("http://127.0.0.1:8080/x"));
         assert!(dev.url_allowed("http://localhost:8080/x"));
         assert!(!dev.url_allowed("http://10.0.0.1/x"));

@@ -218,6 +218,9 @@ pub(crate) struct Inner {
     pub(crate) login_failures: LoginFailures,
     /// People with an export running on this node: one at a time each.
     pub(crate) exporters: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Exports running on this node and those finished in the last ten minutes, with how far
+    /// each came (`export::Progress`).
+    pub(crate) export_progress: std::sync::Mutex<Vec<Arc<crate::export::Progress>>>,
     /// Pages of the embedded viewer per viewer token (each one is an `audit_log.viewed` event).
     pub(crate) viewer_views: crate::ratelimit::RateLimiter,
     /// The OpenID Connect relying party of single sign-on.
@@ -285,6 +288,7 @@ impl AppState {
                         .then(|| Budget::new(config.ui.login_failures_per_ip, LOGIN_WINDOW)),
                 },
                 exporters: Default::default(),
+                export_progress: Default::default(),
                 oidc: crate::oidc::Oidc::new(config.ui.sso_http_loopback),
                 viewer_views: crate::ratelimit::RateLimiter::with_burst(
                     VIEWER_VIEWS_PER_SECOND,

@@ -244,6 +244,24 @@ impl EventFilter {
             .collect()
     }
 
+    /// Whether the filter has no condition at all (cursor, `after` and limit aside): it selects
+    /// every event, so a store MAY skip [`EventFilter::matches`], and the events below an index
+    /// `n` number exactly `n`.
+    pub fn selects_everything(&self) -> bool {
+        self.actor.is_none()
+            && self.actor_type.is_none()
+            && self.subject.is_none()
+            && self.subject_type.is_none()
+            && self.event_type.is_none()
+            && self.outcome.is_none()
+            && self.since.is_none()
+            && self.until.is_none()
+            && self.correlation_id.is_none()
+            && self.refs.is_empty()
+            && self.words.is_empty()
+            && self.recorded_by.is_none()
+    }
+
     /// Whether a reader's view of an event (see [`crate::view::event_view`]) satisfies every
     /// part of this filter (cursor and limit aside).
     ///
@@ -388,6 +406,32 @@ mod tests {
             .map(|(a, b)| (a.to_string(), b.to_string()))
             .collect();
         EventFilter::from_query(&v, &SearchKey::new(&[1; 32]))
+    }
+
+    #[test]
+    fn only_a_filter_without_conditions_selects_everything() {
+        assert!(q(&[]).unwrap().selects_everything());
+        assert!(q(&[("limit", "5"), ("cursor", &Cursor(9).encode())])
+            .unwrap()
+            .selects_everything());
+        for (k, v) in [
+            ("actor", "u-1"),
+            ("actor_type", "user"),
+            ("subject", "order:1"),
+            ("subject_type", "order"),
+            ("type", "order.created"),
+            ("type", "order.*"),
+            ("outcome", "failure"),
+            ("since", "2026-01-01T00:00:00Z"),
+            ("until", "2026-01-01T00:00:00Z"),
+            ("correlation_id", "c-1"),
+            ("ref", "po:1"),
+            ("q", "ada"),
+            ("recorded_by", "client"),
+            ("recorded_by", "sealbook"),
+        ] {
+            assert!(!q(&[(k, v)]).unwrap().selects_everything(), "{k}={v}");
+        }
     }
 
     #[test]

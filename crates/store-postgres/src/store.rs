@@ -949,9 +949,11 @@ impl Store for PgStore {
             let want = filter.limit - out.len();
             let found = candidates(&tx, tenant, filter, below, want).await?;
             let exhausted = found.len() < want;
+            // A filter without conditions matches every candidate (no leaf read back to check).
+            let everything = filter.selects_everything();
             for e in found {
                 below = e.index;
-                if filter.matches(&event_view(&e.leaf, &e.personal, e.index, "")) {
+                if everything || filter.matches(&event_view(&e.leaf, &e.personal, e.index, "")) {
                     out.push(e);
                 }
             }

@@ -33,6 +33,7 @@
 mod admin;
 mod catalog;
 mod embed;
+mod exports;
 mod factor;
 mod operator;
 mod pages;
@@ -266,13 +267,14 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/ui/events/{id}", get(pages::event))
         .route("/ui/subjects/{type}/{id}", get(pages::subject))
         .route("/ui/export", get(pages::export))
+        .route("/ui/exports", get(exports::exports))
         .route("/ui/people", get(admin::people).post(admin::invite))
         .route("/ui/people/{id}/role", post(admin::set_role))
         .route("/ui/people/{id}/deactivate", post(admin::deactivate))
         .route("/ui/keys", get(admin::keys).post(admin::create_key))
         .route("/ui/keys/{id}/revoke", post(admin::revoke_key))
         .route("/ui/login/totp", post(signin::login_totp))
-        .route("/ui/login/sso", get(sso::start))
+        .route("/ui/login/sso", post(sso::start))
         .route(sso::CALLBACK, get(sso::callback))
         .route("/ui/sso", get(sso::page).post(sso::save))
         .route("/ui/account", get(admin::account))

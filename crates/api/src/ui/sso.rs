@@ -1,13 +1,13 @@
 //! Single sign-on: signing in through the tenant's OpenID provider, and the page where a tenant
 //! admin sets it up ([`Action::ManageSettings`]).
 //!
-//! `GET /ui/login/sso?tenant=…` starts the authorization code flow (PKCE `S256`, `state`,
+//! `POST /ui/login/sso` (from this origin) starts the authorization code flow (PKCE `S256`, `state`,
 //! `nonce`: `crate::oidc`) and hands the browser to the provider, carrying the flow in a cookie
 //! sealed to the tenant (`__Host-sealbook-sso`, ten minutes, `SameSite=Lax` so the provider's
 //! redirect brings it back). `GET /ui/login/sso/callback` checks that the `state` is this
 //! browser's flow, exchanges the code, validates the ID token and then decides:
-//! - the person is the tenant's person with the provider's e-mail address; an address the
-//!   provider says is unverified is refused;
+//! - the person is the tenant's person with the provider's e-mail address (ASCII, lower-cased);
+//!   an address the provider does not say is verified (`email_verified: true`) is refused;
 //! - a person the tenant does not know is created when the tenant allows it
 //!   (`user.provisioned`), else refused;
 //! - when the tenant maps claim values to roles, the role follows the provider at every sign-in
@@ -99,14 +99,34 @@ pub(crate) struct StartQuery {
     next: Option<String>,
 }
 
-/// `GET /ui/login/sso?tenant=…`: to the tenant's provider.
+/// `POST /ui/login/sso` (`tenant`, `next`): to the tenant's provider. A post from this origin
+/// only, so no other site can start a sign-on in a visitor's browser (and swap their session for
+/// one of its own choosing); it waits out the address's failed sign-in budget like any sign-in.
 pub(crate) async fn start(
     State(state): State<AppState>,
+    ClientAddr(ip): ClientAddr,
     headers: HeaderMap,
-    Query(q): Query<StartQuery>,
+    Form(q): Form<StartQuery>,
 ) -> Response {
+    if !super::session::same_origin(&headers) {
+        return page_error(crate::error::ApiError::Malformed(
+            "this form must be sent from Sealbook's own sign-in page".into(),
+        ));
+    }
     let typed = q.tenant.unwrap_or_default().trim().to_owned();
     let next = safe_next(q.next.as_deref());
+    let ip_key = ip.map(|i| i.to_string()).unwrap_or_default();
+    if let Err(retry_after) = budget_left(&state, None, &ip_key) {
+        return too_many(
+            login_page(
+                StatusCode::TOO_MANY_REQUESTS,
+                &typed,
+                &next,
+                &too_many_words(retry_after),
+            ),
+            retry_after,
+        );
+    }
     // An unknown organisation and one without single sign-on answer alike.
     let none = || {
         login_page(
@@ -281,6 +301,14 @@ async fn finish(
             login_page(StatusCode::UNAUTHORIZED, &typed, &next, &words)
         }
     };
+    if !state.inner.oidc.iss_ok(&sso, &flow, q.iss.as_deref()).await {
+        return refuse(
+            "wrong_issuer",
+            json!({}),
+            "The answer did not come from your organisation's identity provider.".into(),
+        )
+        .await;
+    }
     if let Some(error) = &q.error {
         let clipped: String = error
             .chars()
@@ -306,14 +334,6 @@ async fn finish(
                     format!(": {said}")
                 }
             ),
-        )
-        .await;
-    }
-    if !state.inner.oidc.iss_ok(&sso, &flow, q.iss.as_deref()).await {
-        return refuse(
-            "wrong_issuer",
-            json!({}),
-            "The answer did not come from your organisation's identity provider.".into(),
         )
         .await;
     }
@@ -348,10 +368,14 @@ async fn finish(
         }
     };
     let who = json!({"issuer": id.issuer, "sub": id.sub});
+    // ASCII only: lower-casing other scripts folds addresses the provider holds apart (the
+    // Kelvin sign is a `k`).
     let Some(email) = id
         .email
         .as_deref()
-        .map(|e| e.trim().to_lowercase())
+        .map(str::trim)
+        .filter(|e| e.is_ascii())
+        .map(str::to_ascii_lowercase)
         .filter(|e| crate::people::check_invite(e, "").is_ok())
     else {
         return refuse(
@@ -361,11 +385,14 @@ async fn finish(
         )
         .await;
     };
-    if id.email_verified == Some(false) {
+    // A provider that does not say the address is verified vouches for nothing: whoever could
+    // set that address there would be that person here.
+    if id.email_verified != Some(true) {
         return refuse(
             "email_unverified",
             json!({"data": who}),
-            "Your identity provider has not verified your e-mail address.".into(),
+            "Your identity provider does not say your e-mail address is verified (email_verified)."
+                .into(),
         )
         .await;
     }
@@ -692,8 +719,20 @@ fn parse(
     } else if f.forget_secret.is_some() {
         String::new()
     } else {
-        old.map(|o| o.client_secret_sealed.clone())
-            .unwrap_or_default()
+        // A kept secret goes only to the provider and client it was entered for: never to a new
+        // issuer (which would receive it at its token endpoint).
+        match old.filter(|o| !o.client_secret_sealed.is_empty()) {
+            Some(o)
+                if o.issuer == f.issuer.trim().trim_end_matches('/')
+                    && o.client_id == f.client_id.trim() =>
+            {
+                o.client_secret_sealed.clone()
+            }
+            Some(_) => {
+                return Err("Client secret: the issuer or client id changed, so enter the client secret again (or forget it, for a public client).".into())
+            }
+            None => String::new(),
+        }
     };
     let s = SsoSettings {
         issuer: f.issuer.trim().trim_end_matches('/').to_owned(),

@@ -5,7 +5,8 @@
 // Its development login screen accepts any login and password; the login is the person's
 // e-mail address, and the groups claim comes from the address's local part:
 //   admin.*  -> ["sealbook-admins"]     audit.*  -> ["auditors", "staff"]
-//   unverified.* -> email_verified false  anything else -> ["staff"]
+//   unverified.* -> email_verified false   silent.* -> no email_verified at all
+//   anything else -> ["staff"]
 // The client is the one Sealbook's tenant registers: CLIENT_ID, CLIENT_SECRET and REDIRECT_URI
 // (one or more, space-separated) from the environment.
 import Provider from 'oidc-provider';
@@ -42,13 +43,17 @@ const configuration = {
   scopes: ['openid', 'email', 'profile', 'groups'],
   findAccount: async (ctx, id) => ({
     accountId: id,
-    claims: async () => ({
-      sub: id,
-      email: id,
-      email_verified: !id.startsWith('unverified.'),
-      name: id.split('@')[0].replace(/[._]/g, ' '),
-      groups: groups(id),
-    }),
+    claims: async () => {
+      const c = {
+        sub: id,
+        email: id,
+        email_verified: !id.startsWith('unverified.'),
+        name: id.split('@')[0].replace(/[._]/g, ' '),
+        groups: groups(id),
+      };
+      if (id.startsWith('silent.')) delete c.email_verified;
+      return c;
+    },
   }),
   features: { devInteractions: { enabled: true } },
   ttl: { Session: 600, Interaction: 600, Grant: 600, AccessToken: 600, AuthorizationCode: 60, IdToken: 600 },

@@ -147,7 +147,10 @@ impl AtIdp {
 
 /// Starts single sign-on for `tenant` in `b`: the provider's authorization URL.
 fn start(b: &mut Browser<'_>, tenant: &str) -> String {
-    let r = b.get(&format!("/ui/login/sso?tenant={tenant}&next=/ui/account"));
+    let r = b.post(
+        "/ui/login/sso",
+        &[("tenant", tenant), ("next", "/ui/account")],
+    );
     assert_eq!(r.status(), 303);
     assert!(b.sso.is_some(), "the flow travels in a cookie");
     let cookie = r.headers()["set-cookie"].to_str().unwrap();
@@ -386,7 +389,11 @@ fn people_sign_in_through_the_tenants_openid_provider_with_roles_from_its_groups
     assert!(b.cookie.is_none());
     let (status, page, _) = sso_sign_in(&s, &idp, "acme", "unverified.uma@acme.example");
     assert_eq!(status, 401);
-    assert!(page.contains("not verified"), "{page}");
+    assert!(page.contains("is verified"), "{page}");
+    // A provider that does not say is not taken at its word either.
+    let (status, page, _) = sso_sign_in(&s, &idp, "acme", "silent.sid@acme.example");
+    assert_eq!(status, 401);
+    assert!(page.contains("is verified"), "{page}");
     let failed = s.all_events(&key, "&type=user.login_failed");
     let mut reasons: Vec<&str> = failed
         .iter()
@@ -394,7 +401,7 @@ fn people_sign_in_through_the_tenants_openid_provider_with_roles_from_its_groups
         .map(|e| e["data"]["failure_reason"].as_str().unwrap())
         .collect();
     reasons.sort();
-    assert_eq!(reasons, ["email_unverified", "no_role"]);
+    assert_eq!(reasons, ["email_unverified", "email_unverified", "no_role"]);
     assert_eq!(
         s.all_events(&key, "&type=user.provisioned").len(),
         2,
@@ -458,10 +465,34 @@ fn people_sign_in_through_the_tenants_openid_provider_with_roles_from_its_groups
         "what the provider says is escaped: {page}"
     );
 
+    // Another site cannot start a sign-on in a visitor's browser (to swap in a session of its
+    // choosing).
+    let r = Client::new()
+        .post(format!("{}/ui/login/sso", s.url))
+        .header("sec-fetch-site", "cross-site")
+        .form(&[("tenant", "acme")])
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.headers().get("set-cookie").is_none());
+
+    // A kept secret never goes to another issuer: changing it asks for the secret again.
+    let (status, page) = save_sso(
+        &mut admin,
+        &[
+            ("issuer", "https://login.example.com"),
+            ("client_id", "sealbook-acme"),
+            ("role_claim", "groups"),
+            ("passwords", "on"),
+        ],
+    );
+    assert_eq!(status, 422);
+    assert!(page.contains("enter the client secret again"), "{page}");
+
     // An unknown organisation and one without single sign-on answer alike.
     let mut b = Browser::new(&s);
-    let unknown = b.get("/ui/login/sso?tenant=nosuch");
-    let without = b.get("/ui/login/sso?tenant=globex");
+    let unknown = b.post("/ui/login/sso", &[("tenant", "nosuch")]);
+    let without = b.post("/ui/login/sso", &[("tenant", "globex")]);
     assert_eq!(unknown.status(), 404);
     assert_eq!(without.status(), 404);
     assert_eq!(
@@ -493,7 +524,9 @@ fn people_sign_in_through_the_tenants_openid_provider_with_roles_from_its_groups
     let r = admin.post("/ui/sso", &[("_csrf", &csrf(&page)), ("remove", "on")]);
     assert_eq!(r.status(), 303);
     assert_eq!(
-        Browser::new(&s).get("/ui/login/sso?tenant=acme").status(),
+        Browser::new(&s)
+            .post("/ui/login/sso", &[("tenant", "acme")])
+            .status(),
         404
     );
     sue.sign_in("acme", "sue@acme.example", PASSWORD, 303);

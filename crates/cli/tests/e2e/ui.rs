@@ -551,7 +551,9 @@ fn every_role_gets_what_the_matrix_allows_in_the_ui() {
         for (path, action) in [
             ("/ui/search", Action::SearchEvents),
             ("/ui/export?format=csv", Action::ExportEvents),
+            ("/ui/exports", Action::ExportEvents),
             ("/ui/people", Action::ManagePeople),
+            ("/ui/sso", Action::ManageSettings),
             ("/ui/keys", Action::ManageKeys),
             ("/ui/catalog", Action::ReadCatalog),
             ("/ui/settings", Action::ManageSettings),
@@ -1103,9 +1105,11 @@ fn an_operator_reads_a_tenant_only_through_an_audited_time_bounded_access() {
     assert_eq!(olga.get("/ui/events/globex-1").status(), 404);
     for path in [
         "/ui/export?format=csv",
+        "/ui/exports",
         "/ui/people",
         "/ui/keys",
         "/ui/settings",
+        "/ui/sso",
     ] {
         assert_eq!(olga.get(path).status(), 403, "{path}");
     }
@@ -1242,5 +1246,63 @@ fn bulk_reading_in_the_ui_is_audited_like_the_api() {
     assert_eq!(
         rec[0]["data"]["query"],
         json!([{"name": "type", "value": "order.status_changed"}])
+    );
+}
+
+#[test]
+fn my_exports_show_how_far_each_export_came_to_its_owner_only() {
+    let dir = tempdir();
+    let s = Server::start(dir.path());
+    let key = s.tenant_with_key("acme");
+    let other = s.tenant_with_key("globex");
+    for b in 0..3 {
+        let n = if b == 2 { 500 } else { 1000 };
+        let batch: Vec<Value> = (0..n).map(|i| event(&format!("e-{b}-{i}"))).collect();
+        s.ingest(&key, &Value::Array(batch));
+    }
+    s.ingest(&other, &json!([event("g-1")]));
+    let mut ann = signed_in(&s, "acme", "ann@acme.example", "compliance_officer");
+    assert!(ann.page("/ui/exports").contains("No recent exports"));
+
+    let r = ann.get("/ui/export?format=csv&subject=order%3Ao-1001");
+    assert_eq!(r.status(), 200);
+    // The number of events is known before the first byte, for a client to show progress.
+    assert_eq!(r.headers()["sealbook-export-events"], "2500");
+    let rows = r.text().unwrap().lines().count();
+    assert_eq!(rows, 2501);
+    let page = ann.page("/ui/exports");
+    assert!(page.contains("2500 of 2500 events"), "{page}");
+    assert!(page.contains("badge ok\">Done"), "{page}");
+    assert!(
+        page.contains("subject=order:o-1001"),
+        "the filters are shown: {page}"
+    );
+    assert!(
+        !page.contains("http-equiv=\"refresh\""),
+        "nothing runs: no refreshing"
+    );
+    // Its record opens: the audit_log.exported event with the count.
+    let at = page.find("/ui/events/").unwrap();
+    let record = page[at..].split('"').next().unwrap().to_owned();
+    let event_page = ann.page(&record);
+    assert!(event_page.contains("audit_log.exported"), "{event_page}");
+
+    // The API says the count too; another person of the tenant and another tenant see nothing
+    // of Ann's exports.
+    let (_, export_key) = s.create_key("acme", &["events:export"]);
+    let r = s.get(
+        "/v1/exports/events?format=csv&type=order.status_changed",
+        &export_key,
+    );
+    assert_eq!(r.headers()["sealbook-export-events"], "2500");
+    let _ = r.text();
+    let mut bob = signed_in(&s, "acme", "bob@acme.example", "tenant_admin");
+    assert!(bob.page("/ui/exports").contains("No recent exports"));
+    let mut gus = signed_in(&s, "globex", "gus@globex.example", "tenant_admin");
+    assert!(gus.page("/ui/exports").contains("No recent exports"));
+    // An API key's export is nobody's in the UI.
+    assert_eq!(
+        ann.page("/ui/exports").matches("badge ok\">Done").count(),
+        1
     );
 }
