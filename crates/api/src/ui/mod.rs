@@ -90,6 +90,12 @@ pub(crate) struct Chrome {
 }
 
 /// The UI's static assets, compiled in.
+/// `GET /favicon.ico`: what a browser asks for on a page that names no icon (a file opened
+/// from Sealbook, an error page of another layer): the same icon.
+async fn favicon() -> Response {
+    asset(axum::extract::Path("icon.svg".to_owned())).await
+}
+
 async fn asset(axum::extract::Path(name): axum::extract::Path<String>) -> Response {
     let (body, kind): (&'static str, &'static str) = match name.as_str() {
         "app.css" => (
@@ -255,6 +261,7 @@ pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(signin::root))
         .route("/ui/static/{name}", get(asset))
+        .route("/favicon.ico", get(favicon))
         .route("/ui/login", get(signin::login_form).post(signin::login))
         .route("/ui/logout", post(signin::logout))
         .route(

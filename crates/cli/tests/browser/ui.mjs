@@ -67,7 +67,7 @@ try {
   const consoleErrors = [];
   // The refused sign-in answers 401 on purpose; Chromium logs every non-2xx page load.
   page.on('console', m => {
-    if (m.type() === 'error' && !m.text().includes('status of 401')) consoleErrors.push(m.text());
+    if (m.type() === 'error' && !m.text().includes('status of 401')) consoleErrors.push(`${m.text()} (${m.location().url})`);
   });
 
   async function axe(name) {
@@ -159,6 +159,11 @@ try {
   const csv = fs.readFileSync(await download.path(), 'utf8');
   check(csv.startsWith('\ufefftime,type,label,'), 'a CSV with a BOM and the header');
   check(csv.split('\r\n').filter(l => l).length === 4, 'the header and the three events of order 4472');
+  await page.getByRole('link', { name: 'My exports' }).click();
+  await page.waitForURL(u => u.pathname === '/ui/exports');
+  await axe('my exports');
+  check((await page.textContent('tbody')).includes('3 of 3 events'), 'the export\'s progress: all its events sent');
+  await shot(page, 'exports-light');
 
   step = 'people and keys';
   await page.goto(BASE + '/ui/people');
