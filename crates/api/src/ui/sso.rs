@@ -136,9 +136,14 @@ pub(crate) async fn start(
             "This organisation does not sign in with single sign-on. Sign in with your password, or check the organisation's name.",
         )
     };
+    // Platform operators sign in with a password and a second factor only: no provider of a
+    // tenant's choosing may vouch for one.
     let Ok(tenant) = TenantId::parse(&typed) else {
         return none();
     };
+    if tenant.is_platform() {
+        return none();
+    }
     let sso = match sso_of(&state, &tenant).await {
         Ok(Some(s)) => s,
         Ok(None) => return none(),

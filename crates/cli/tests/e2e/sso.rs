@@ -495,6 +495,13 @@ fn people_sign_in_through_the_tenants_openid_provider_with_roles_from_its_groups
     let without = b.post("/ui/login/sso", &[("tenant", "globex")]);
     assert_eq!(unknown.status(), 404);
     assert_eq!(without.status(), 404);
+    let platform = b.post("/ui/login/sso", &[("tenant", "platform")]);
+    assert_eq!(
+        platform.status(),
+        404,
+        "operators never sign in through a provider"
+    );
+    let _ = platform.text();
     assert_eq!(
         unknown.text().unwrap().replace("nosuch", "globex"),
         without.text().unwrap()
