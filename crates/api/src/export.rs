@@ -217,9 +217,14 @@ pub(crate) async fn start(
         total: count,
         sent: Default::default(),
         state: Default::default(),
+        complete: Default::default(),
         ended: Default::default(),
     });
-    track(&state, progress.clone());
+    // Only people see their exports' progress; a key's export is not listed.
+    if progress.person.is_some() {
+        track(&state, progress.clone());
+    }
+    let delivered = Delivered(progress.clone());
     let job = Job {
         progress,
         state,
@@ -241,9 +246,26 @@ pub(crate) async fn start(
             tokio::spawn(job.produce_csv(filter, catalogs, grant.clone(), bom, tx))
         }
     };
-    let body = Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|chunk| (chunk, rx))
-    }));
+    let body = Body::from_stream(futures_util::stream::unfold(
+        (rx, delivered),
+        |(mut rx, delivered)| async move {
+            match rx.recv().await {
+                Some(chunk) => Some((chunk, (rx, delivered))),
+                None => {
+                    // Everything queued has been taken: finished if the producer said it was
+                    // done (a failure has ended the export already).
+                    if delivered
+                        .0
+                        .complete
+                        .load(std::sync::atomic::Ordering::Relaxed)
+                    {
+                        delivered.0.end(Outcome::Finished);
+                    }
+                    None
+                }
+            }
+        },
+    ));
     Ok((
         [
             (header::CONTENT_TYPE, content_type.to_owned()),
@@ -311,10 +333,6 @@ async fn count(
     filter: &EventFilter,
     size: u64,
 ) -> Result<u64, ApiError> {
-    // Every event below the pinned size, when nothing is filtered: no second pass.
-    if filter.selects_everything() {
-        return Ok(size);
-    }
     let mut filter = filter.clone();
     filter.cursor = Some(Cursor(size));
     let mut n = 0u64;
@@ -375,6 +393,8 @@ pub(crate) struct Progress {
     pub(crate) sent: std::sync::atomic::AtomicU64,
     /// 0 running, 1 finished, 2 stopped (the client went away), 3 failed.
     state: std::sync::atomic::AtomicU8,
+    /// Set when the producer has queued everything.
+    complete: std::sync::atomic::AtomicBool,
     ended: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
@@ -405,16 +425,40 @@ impl Progress {
             Outcome::Failed => 3,
         };
         // The first end wins (a job that failed is not "stopped" when its sender then drops).
-        let _ = self.state.compare_exchange(
-            0,
-            code,
-            std::sync::atomic::Ordering::Relaxed,
-            std::sync::atomic::Ordering::Relaxed,
-        );
-        *self
-            .ended
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(std::time::Instant::now());
+        let first = self
+            .state
+            .compare_exchange(
+                0,
+                code,
+                std::sync::atomic::Ordering::Relaxed,
+                std::sync::atomic::Ordering::Relaxed,
+            )
+            .is_ok();
+        if first {
+            *self
+                .ended
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                Some(std::time::Instant::now());
+        }
+    }
+
+    /// The producer wrote its last chunk: the export is finished once the client has read it
+    /// (see [`Delivered`]).
+    fn produced(&self) {
+        self.complete
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// The response body's hold on an export's progress: the export is finished only when the
+/// client has taken the last chunk, and stopped if the body is dropped before that (the client
+/// went away with chunks still queued).
+struct Delivered(Arc<Progress>);
+
+impl Drop for Delivered {
+    fn drop(&mut self) {
+        self.0.end(Outcome::Stopped);
     }
 }
 
@@ -481,8 +525,15 @@ struct Job {
 
 impl Drop for Job {
     fn drop(&mut self) {
-        // Whatever did not say how it ended stopped early (the client went away).
-        self.progress.end(Outcome::Stopped);
+        // A job that neither failed nor queued everything stopped early (the client went away);
+        // one that queued everything is finished or stopped by its body ([`Delivered`]).
+        if !self
+            .progress
+            .complete
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            self.progress.end(Outcome::Stopped);
+        }
     }
 }
 
@@ -659,7 +710,7 @@ impl Job {
             }
         };
         if self.send(&tx, line(&trailer)).await.is_ok() {
-            self.progress.end(Outcome::Finished);
+            self.progress.produced();
         }
     }
 
@@ -708,7 +759,7 @@ impl Job {
                 .sent
                 .fetch_add(page.len() as u64, std::sync::atomic::Ordering::Relaxed);
         }
-        self.progress.end(Outcome::Finished);
+        self.progress.produced();
     }
 
     /// The trailer: the checkpoint, one batch proof for every line, and the signed claims.

@@ -244,9 +244,9 @@ impl EventFilter {
             .collect()
     }
 
-    /// Whether the filter has no condition at all (cursor, `after` and limit aside): it selects
-    /// every event, so a store MAY skip [`EventFilter::matches`], and the events below an index
-    /// `n` number exactly `n`.
+    /// Whether the filter has no condition at all (cursor, `after` and limit aside: a store
+    /// applies those by index): it selects every event, so a store MAY skip
+    /// [`EventFilter::matches`].
     pub fn selects_everything(&self) -> bool {
         self.actor.is_none()
             && self.actor_type.is_none()

@@ -48,9 +48,12 @@ fn pointer_mut<'v>(v: &'v mut Value, path: &str) -> Option<&'v mut Value> {
     let rest = path.strip_prefix('/')?;
     rest.split('/').try_fold(v, |v, step| match v {
         Value::Object(m) => m.get_mut(step),
+        // Digits only, no leading zero (as serde_json reads an index: `+1` and `01` are none).
         Value::Array(a) => step
-            .parse::<usize>()
-            .ok()
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| step.parse::<usize>().ok())
+            .flatten()
             .filter(|_| step == "0" || !step.starts_with('0'))
             .and_then(|i| a.get_mut(i)),
         _ => None,
@@ -253,8 +256,8 @@ mod tests {
     fn the_quick_pointer_finds_what_json_pointers_find() {
         let v = serde_json::json!({"a": [{"b": 1}, {"c": 2}], "x/y": {"~": 3}, "": {"e": 4}, "n": null});
         for path in [
-            "/a/0/b", "/a/1/c", "/a/01", "/a/2", "/a/-", "/a/x", "/x~1y/~0", "/x/y", "//e", "/n",
-            "/n/x", "/a/1/c/d", "", "a", "/",
+            "/a/0/b", "/a/1/c", "/a/01", "/a/+1", "/a/ 1", "/a/2", "/a/-", "/a/x", "/x~1y/~0",
+            "/x/y", "//e", "/n", "/n/x", "/a/1/c/d", "", "a", "/",
         ] {
             let mut ours = v.clone();
             let mut theirs = v.clone();
