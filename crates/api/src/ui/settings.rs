@@ -132,6 +132,33 @@ fn parse(f: &SettingsForm) -> Result<TenantSettings, String> {
     Ok(s)
 }
 
+/// Replaces the tenant's settings with `new`, recorded as `audit_log.settings_changed` (which
+/// settings changed, and the new ones without secrets: `TenantSettings::for_record`). Shared by
+/// this page and single sign-on's (`super::sso`).
+pub(crate) async fn commit_settings(
+    state: &AppState,
+    session: &UiSession,
+    client: Option<std::net::IpAddr>,
+    changed: &[&str],
+    new: TenantSettings,
+) -> Result<(), ApiError> {
+    let (_, at) = now();
+    commit(
+        state,
+        session.tenant(),
+        Record {
+            event_type: "audit_log.settings_changed",
+            actor: session.actor(),
+            subject: json!({"type": "tenant", "id": session.tenant().as_str()}),
+            data: json!({"changed": changed, "settings": new.for_record()}),
+            ip: client,
+        },
+        Some(PeopleEffect::SetSettings { settings: new, at }),
+    )
+    .await
+    .map(|_| ())
+}
+
 /// `POST /ui/settings`.
 pub(crate) async fn save(
     State(state): State<AppState>,
@@ -184,20 +211,7 @@ pub(crate) async fn save(
     if changed.is_empty() {
         return see_other("/ui/settings?notice=saved", None);
     }
-    let (_, at) = now();
-    let done = commit(
-        &state,
-        session.tenant(),
-        Record {
-            event_type: "audit_log.settings_changed",
-            actor: session.actor(),
-            subject: json!({"type": "tenant", "id": session.tenant().as_str()}),
-            data: json!({"changed": changed, "settings": new.for_record()}),
-            ip: client,
-        },
-        Some(PeopleEffect::SetSettings { settings: new, at }),
-    )
-    .await;
+    let done = commit_settings(&state, &session, client, &changed, new).await;
     match done {
         Ok(_) => see_other("/ui/settings?notice=saved", None),
         Err(e) => page_error(e),

@@ -93,6 +93,20 @@ async fn sso_of(
         .and_then(|s| s.sso))
 }
 
+/// The 429 sign-in page when the address has spent its failed sign-in budget.
+fn over_budget(state: &AppState, ip_key: &str, tenant: &str, next: &str) -> Option<Response> {
+    let retry_after = budget_left(state, None, ip_key).err()?;
+    Some(too_many(
+        login_page(
+            StatusCode::TOO_MANY_REQUESTS,
+            tenant,
+            next,
+            &too_many_words(retry_after),
+        ),
+        retry_after,
+    ))
+}
+
 #[derive(serde::Deserialize)]
 pub(crate) struct StartQuery {
     tenant: Option<String>,
@@ -116,16 +130,8 @@ pub(crate) async fn start(
     let typed = q.tenant.unwrap_or_default().trim().to_owned();
     let next = safe_next(q.next.as_deref());
     let ip_key = ip.map(|i| i.to_string()).unwrap_or_default();
-    if let Err(retry_after) = budget_left(&state, None, &ip_key) {
-        return too_many(
-            login_page(
-                StatusCode::TOO_MANY_REQUESTS,
-                &typed,
-                &next,
-                &too_many_words(retry_after),
-            ),
-            retry_after,
-        );
+    if let Some(refused) = over_budget(&state, &ip_key, &typed, &next) {
+        return refused;
     }
     // An unknown organisation and one without single sign-on answer alike.
     let none = || {
@@ -244,16 +250,8 @@ async fn finish(
         return see_other("/ui/login?notice=sso_again", None);
     };
     let typed = tenant.as_str().to_owned();
-    if let Err(retry_after) = budget_left(state, None, &ip_key) {
-        return too_many(
-            login_page(
-                StatusCode::TOO_MANY_REQUESTS,
-                &typed,
-                &next,
-                &too_many_words(retry_after),
-            ),
-            retry_after,
-        );
+    if let Some(refused) = over_budget(state, &ip_key, &typed, &next) {
+        return refused;
     }
     let sso = match sso_of(state, &tenant).await {
         Ok(Some(s)) => s,
@@ -822,20 +820,7 @@ pub(crate) async fn save(
     }
     let removed = sso.is_none();
     let new = sealbook_domain::TenantSettings { sso, ..old };
-    let (_, at) = now();
-    let done = commit(
-        &state,
-        session.tenant(),
-        Record {
-            event_type: "audit_log.settings_changed",
-            actor: session.actor(),
-            subject: json!({"type": "tenant", "id": session.tenant().as_str()}),
-            data: json!({"changed": ["sso"], "settings": new.for_record()}),
-            ip: client,
-        },
-        Some(PeopleEffect::SetSettings { settings: new, at }),
-    )
-    .await;
+    let done = super::settings::commit_settings(&state, &session, client, &["sso"], new).await;
     match done {
         Ok(_) if removed => see_other("/ui/sso?notice=removed", None),
         Ok(_) => see_other("/ui/sso?notice=saved", None),
