@@ -3,7 +3,8 @@
 # workload in one tenant, then `GET /v1/exports/events` as CSV and as verifiable JSON lines with
 # curl on loopback, each timed whole (count, audit record, every row) and read to the end. Prints
 # rows, bytes, seconds and rows/s per format, and the server's RSS before and at its peak (sampled
-# every 50 ms during the exports). Usage: [SEALBOOK_BIN=…] [EVENTS=…] scripts/perf-export.sh
+# every 50 ms during the exports), then the raw database read for scale.
+# Usage: [SEALBOOK_BIN=…] [EVENTS=…] scripts/perf-export.sh
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 B=$(realpath "${SEALBOOK_BIN:-target/release/sealbook}")
@@ -33,3 +34,12 @@ for format in csv jsonl; do
     'BEGIN { printf "%s: %d lines, %.1f MB in %.2f s: %.0f rows/s (server RSS peak %d MiB)\n", f, r, b / 1e6, e - s, r / (e - s), p }'
   rm -f "$w/out.$format"
 done
+# The raw database in the same run, for scale: SQLite's own shell reading every leaf and its
+# personal values (no parsing, no output), the floor under any export of this store.
+if command -v sqlite3 >/dev/null; then
+  start=$(date +%s.%N)
+  rows=$(sqlite3 "$w/data/sealbook.db" "SELECT count(*), sum(length(e.leaf) + ifnull(length(p.data), 0)) FROM events e LEFT JOIN personal p ON p.rowid = e.rowid" | cut -d'|' -f1)
+  end=$(date +%s.%N)
+  awk -v r="$rows" -v s="$start" -v e="$end" \
+    'BEGIN { printf "raw sqlite3 read of every leaf and its personal values: %d rows in %.2f s: %.0f rows/s\n", r, e - s, r / (e - s) }'
+fi

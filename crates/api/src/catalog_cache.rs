@@ -24,6 +24,7 @@ const FRESH_FOR: Duration = Duration::from_secs(5);
 
 /// The platform's catalog and a tenant's own, as one request sees them. A tenant's own type wins
 /// over a platform type of the same name (added to the platform after the tenant defined it).
+#[derive(Clone)]
 pub(crate) struct Catalogs {
     pub(crate) platform: Arc<CatalogLog>,
     pub(crate) own: Arc<CatalogLog>,

@@ -335,15 +335,7 @@ async fn count(
 ) -> Result<u64, ApiError> {
     let mut filter = filter.clone();
     filter.cursor = Some(Cursor(size));
-    let mut n = 0u64;
-    loop {
-        let page = state.inner.store.query(tenant, &filter).await?;
-        let Some(last) = page.last() else {
-            return Ok(n);
-        };
-        filter.cursor = Some(Cursor(last.index));
-        n += page.len() as u64;
-    }
+    Ok(state.inner.store.count(tenant, &filter).await?)
 }
 
 /// One of the tenant's export slots on this node, or a 429.
@@ -645,6 +637,57 @@ impl Drop for Pages {
     }
 }
 
+/// How many pages are rendered at once, each on a blocking thread: an export's rows are most of
+/// its work, and pages are read one after the other (each starts where the last ended).
+const RENDERING: usize = 2;
+
+/// The pages of an export rendered by `render` on blocking threads, [`RENDERING`] at a time while
+/// the next page is read, handed out in order: an export uses the cores it finds free instead of
+/// one. At most [`RENDERING`] rendered pages and one read page are held: memory stays flat.
+struct Rendered<R> {
+    pages: Pages,
+    render: Arc<dyn Fn(Vec<sealbook_store::StoredEvent>) -> R + Send + Sync>,
+    busy: std::collections::VecDeque<tokio::task::JoinHandle<R>>,
+    failed: Option<String>,
+}
+
+impl<R: Send + 'static> Rendered<R> {
+    fn new(
+        pages: Pages,
+        render: impl Fn(Vec<sealbook_store::StoredEvent>) -> R + Send + Sync + 'static,
+    ) -> Rendered<R> {
+        Rendered {
+            pages,
+            render: Arc::new(render),
+            busy: Default::default(),
+            failed: None,
+        }
+    }
+
+    /// The next rendered page; `Ok(None)` after the last. A failed read is reported after the
+    /// pages read before it.
+    async fn next(&mut self) -> Result<Option<R>, String> {
+        while self.busy.len() < RENDERING && self.failed.is_none() {
+            match self.pages.next().await {
+                Ok(Some(page)) => {
+                    let render = self.render.clone();
+                    self.busy
+                        .push_back(tokio::task::spawn_blocking(move || render(page)));
+                }
+                Ok(None) => break,
+                Err(e) => self.failed = Some(e),
+            }
+        }
+        match self.busy.pop_front() {
+            Some(rendering) => rendering
+                .await
+                .map(Some)
+                .map_err(|e| format!("a page's rendering stopped: {e}")),
+            None => self.failed.take().map_or(Ok(None), Err),
+        }
+    }
+}
+
 impl Job {
     /// Sends one chunk, waiting at most the idle timeout for the client to take it.
     async fn send(&self, tx: &Tx, chunk: Bytes) -> Result<(), Stopped> {
@@ -673,9 +716,20 @@ impl Job {
             return;
         }
         let mut indexes: Vec<u64> = Vec::new();
-        let mut pages = Pages::new(&self.state, &self.tenant, filter, self.size);
+        let pages = Pages::new(&self.state, &self.tenant, filter, self.size);
+        let mut pages = Rendered::new(pages, |page: Vec<sealbook_store::StoredEvent>| {
+            let mut chunk = Vec::with_capacity(page.len() * 1024);
+            let mut indexes = Vec::with_capacity(page.len());
+            for e in &page {
+                let l = export_line(&e.leaf, &e.personal, e.index, &e.leaf_hash.to_hex());
+                serde_json::to_writer(&mut chunk, &l).expect("JSON values serialize");
+                chunk.push(b'\n');
+                indexes.push(e.index);
+            }
+            (Bytes::from(chunk), indexes)
+        });
         loop {
-            let page = match pages.next().await {
+            let (chunk, page) = match pages.next().await {
                 Ok(Some(p)) => p,
                 Ok(None) => break,
                 Err(e) => {
@@ -687,19 +741,14 @@ impl Job {
                     return;
                 }
             };
-            let mut chunk = Vec::with_capacity(page.len() * 1024);
-            for e in &page {
-                let l = export_line(&e.leaf, &e.personal, e.index, &e.leaf_hash.to_hex());
-                serde_json::to_writer(&mut chunk, &l).expect("JSON values serialize");
-                chunk.push(b'\n');
-                indexes.push(e.index);
-            }
-            if self.send(&tx, Bytes::from(chunk)).await.is_err() {
+            let n = page.len();
+            indexes.extend(page);
+            if self.send(&tx, chunk).await.is_err() {
                 return;
             }
             self.progress
                 .sent
-                .fetch_add(page.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
         }
         let trailer = match self.trailer(indexes).await {
             Ok(t) => t,
@@ -733,9 +782,17 @@ impl Job {
         if self.send(&tx, Bytes::from(head)).await.is_err() {
             return;
         }
-        let mut pages = Pages::new(&self.state, &self.tenant, filter, self.size);
+        let pages = Pages::new(&self.state, &self.tenant, filter, self.size);
+        let mut pages = Rendered::new(pages, move |page: Vec<sealbook_store::StoredEvent>| {
+            let mut chunk = String::with_capacity(page.len() * 512);
+            for e in &page {
+                let v = crate::events::reader_view(&catalogs, e, &grant);
+                csv::row_into(&mut chunk, &v, v.get("label").and_then(Value::as_str));
+            }
+            (Bytes::from(chunk), page.len())
+        });
         loop {
-            let page = match pages.next().await {
+            let (chunk, n) = match pages.next().await {
                 Ok(Some(p)) => p,
                 Ok(None) => break,
                 Err(e) => {
@@ -747,17 +804,12 @@ impl Job {
                     return;
                 }
             };
-            let mut chunk = String::with_capacity(page.len() * 512);
-            for e in &page {
-                let v = crate::events::reader_view(&catalogs, e, &grant);
-                csv::row_into(&mut chunk, &v, v.get("label").and_then(Value::as_str));
-            }
-            if self.send(&tx, Bytes::from(chunk)).await.is_err() {
+            if self.send(&tx, chunk).await.is_err() {
                 return;
             }
             self.progress
                 .sent
-                .fetch_add(page.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
         }
         self.progress.produced();
     }

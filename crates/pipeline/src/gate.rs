@@ -180,6 +180,9 @@ impl Store for Gated {
     ) -> Result<Vec<StoredEvent>, StoreError> {
         self.inner.query(tenant, filter).await
     }
+    async fn count(&self, tenant: &TenantId, filter: &EventFilter) -> Result<u64, StoreError> {
+        self.inner.count(tenant, filter).await
+    }
     async fn event(&self, tenant: &TenantId, id: &str) -> Result<Option<StoredEvent>, StoreError> {
         self.inner.event(tenant, id).await
     }

@@ -965,6 +965,28 @@ impl Store for PgStore {
         Ok(out)
     }
 
+    async fn count(&self, tenant: &TenantId, filter: &EventFilter) -> Result<u64, StoreError> {
+        if !filter.selects_everything() {
+            return sealbook_store::count_by_pages(self, tenant, filter).await;
+        }
+        // Below the cursor and the log's size both, as `query` reads; by the primary key, whose
+        // entries are small (an index-only scan where the visibility map allows).
+        let below = filter
+            .cursor
+            .map_or(i64::MAX, |c| c.0.min(i64::MAX as u64) as i64);
+        let after = filter.after.map_or(-1, |a| a.min(i64::MAX as u64) as i64);
+        let row = self
+            .scoped(
+                tenant.as_str(),
+                "SELECT count(*) FROM events e WHERE e.tenant_id = $1 AND e.idx > $3 \
+                 AND e.idx < LEAST($2, (SELECT size FROM log_heads WHERE tenant_id = $1))",
+                &[&tenant.as_str(), &below, &after],
+            )
+            .await?;
+        let n: i64 = row.first().map_or(0, |r| r.get(0));
+        Ok(n as u64)
+    }
+
     async fn event(&self, tenant: &TenantId, id: &str) -> Result<Option<StoredEvent>, StoreError> {
         let row = self
             .scoped(

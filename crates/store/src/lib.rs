@@ -202,6 +202,25 @@ pub struct StoredEvent {
     pub personal: Vec<PersonalValue>,
 }
 
+/// [`Store::count`] by paging through [`Store::query`]: what a backend does for a filter it cannot
+/// count by index.
+pub async fn count_by_pages<S: Store + ?Sized>(
+    store: &S,
+    tenant: &TenantId,
+    filter: &EventFilter,
+) -> Result<u64, StoreError> {
+    let mut filter = filter.clone();
+    let mut n = 0u64;
+    loop {
+        let page = store.query(tenant, &filter).await?;
+        let Some(last) = page.last() else {
+            return Ok(n);
+        };
+        filter.cursor = Some(sealbook_domain::Cursor(last.index));
+        n += page.len() as u64;
+    }
+}
+
 /// The storage contract.
 ///
 /// An implementation:
@@ -249,6 +268,14 @@ pub trait Store: People + Send + Sync + 'static {
         tenant: &TenantId,
         filter: &EventFilter,
     ) -> Result<Vec<StoredEvent>, StoreError>;
+    /// How many events paging through [`Store::query`] with `filter` would return in all, from
+    /// its cursor (the log's size without one) down; its limit does not matter. MUST count exactly
+    /// that, a gap in the stored log included. The default pages through `query`; a backend may
+    /// count without reading the events where the filter lets it (an export counts before it
+    /// streams, and a count that reads every leaf doubles the export's work).
+    async fn count(&self, tenant: &TenantId, filter: &EventFilter) -> Result<u64, StoreError> {
+        count_by_pages(self, tenant, filter).await
+    }
     /// One event of a tenant by id.
     async fn event(&self, tenant: &TenantId, id: &str) -> Result<Option<StoredEvent>, StoreError>;
     /// Number of events in a tenant's log (the next index).
